@@ -1,0 +1,92 @@
+//! Which rows each group contributes, drawing random numbers exactly as pandas does.
+
+use crate::numpy_random::{numpy_sum, ChoiceError, RandomState};
+use crate::{Compat, SampleError, SampleOptions, SampleSize};
+
+/// One group as the planner sees it: its size and, when sampling by weight, its weights
+/// in row order.
+pub(crate) struct GroupInput<'a> {
+    pub name: &'a str,
+    pub rows: usize,
+    pub weights: Option<&'a [f64]>,
+}
+
+/// How many rows a group of `rows` rows gives: pandas' rule, then mlkit's extensions.
+pub(crate) fn group_sample_size(opts: &SampleOptions, rows: usize) -> usize {
+    let base = match opts.size {
+        SampleSize::Count(n) => n,
+        // Python's round(): ties to even, on the float product.
+        SampleSize::Frac(f) => (f * rows as f64).round_ties_even() as usize,
+    };
+    let mut size = base;
+    if let Some(k) = opts.min_per_group {
+        size = size.max(if opts.replace { k } else { k.min(rows) });
+    }
+    if opts.cap && !opts.replace {
+        size = size.min(rows);
+    }
+    size
+}
+
+/// Draws every group's sample, in the order pandas returns rows: group after group, and
+/// within a group in the order drawn. Each inner vector holds indices local to its group.
+pub(crate) fn draw(
+    groups: &[GroupInput<'_>],
+    opts: &SampleOptions,
+) -> Result<Vec<Vec<usize>>, SampleError> {
+    // groupby.sample walks the groups with one generator; the notes' apply recipe seeds a
+    // fresh one for each group.
+    let mut shared = RandomState::new(opts.seed);
+    groups
+        .iter()
+        .map(|g| {
+            let mut fresh;
+            let rs = match opts.compat {
+                Compat::GroupBy => &mut shared,
+                Compat::Apply => {
+                    fresh = RandomState::new(opts.seed);
+                    &mut fresh
+                }
+            };
+            draw_group(rs, g, group_sample_size(opts, g.rows), opts.replace)
+        })
+        .collect()
+}
+
+/// `pandas.core.sample.sample` for one group.
+fn draw_group(
+    rs: &mut RandomState,
+    g: &GroupInput<'_>,
+    size: usize,
+    replace: bool,
+) -> Result<Vec<usize>, SampleError> {
+    let p = match g.weights {
+        None => None,
+        Some(w) => {
+            let total = numpy_sum(w);
+            if total == 0.0 {
+                return Err(SampleError::ZeroWeights {
+                    group: g.name.to_string(),
+                });
+            }
+            Some(w.iter().map(|x| x / total).collect::<Vec<f64>>())
+        }
+    };
+    rs.choice(g.rows, size, replace, p.as_deref())
+        .map_err(|e| match e {
+            ChoiceError::LargerThanPopulation | ChoiceError::EmptyPopulation => {
+                SampleError::TooFewRows {
+                    group: g.name.to_string(),
+                    rows: g.rows,
+                    requested: size,
+                }
+            }
+            ChoiceError::FewerNonZero => SampleError::TooFewWeighted {
+                group: g.name.to_string(),
+                nonzero: g
+                    .weights
+                    .map_or(0, |w| w.iter().filter(|&&x| x > 0.0).count()),
+                requested: size,
+            },
+        })
+}

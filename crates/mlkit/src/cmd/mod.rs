@@ -1,0 +1,3 @@
+//! One module per subcommand: its flags and how it wires files to the library.
+
+pub mod sample;

@@ -1,0 +1,241 @@
+//! `mlkit sample`: pandas-identical row sampling.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use mlkit_sample::{sample_file, Compat, Format, SampleError, SampleOptions, SampleSize};
+
+use crate::io::{Input, Output};
+use crate::UsageError;
+
+/// Sample rows: exactly the rows pandas' `sample` returns for the same seed.
+///
+/// Without --by this is `df.sample(n=N | frac=F, replace, weights, random_state=S)`. With --by
+/// it is `df.groupby(by).sample(...)`: groups in sorted key order, rows of a group in the order
+/// drawn. Rows whose key is missing (empty, NA, NaN, null, ... as pandas reads them) are
+/// left out, as pandas' dropna=True does, unless --keep-missing keeps them as a group of
+/// their own, placed last.
+///
+/// CSV, TSV and NDJSON rows are copied out byte for byte; the input is read twice and never
+/// held in memory. Parquet is read whole.
+#[derive(Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct SampleArgs {
+    /// The table to sample, or - for stdin.
+    pub input: PathBuf,
+
+    /// Write here instead of stdout (the file appears only when the run succeeds).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+
+    /// Input format; by default inferred from the file extension (stdin is sniffed).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+
+    /// Group by these columns (comma-separated) and sample within each group.
+    #[arg(long, value_delimiter = ',', value_name = "COL[,COL..]")]
+    pub by: Vec<String>,
+
+    /// Fraction of rows to take (of each group with --by), rounded as Python's round().
+    #[arg(long, conflicts_with = "n", required_unless_present = "n")]
+    pub frac: Option<f64>,
+
+    /// Number of rows to take (from each group with --by).
+    #[arg(short = 'n', long = "n", value_name = "N")]
+    pub n: Option<usize>,
+
+    /// numpy RandomState seed (pandas' random_state), 0 to 4294967295. Without it a seed is
+    /// drawn and printed on stderr.
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Sample with replacement (needed for --frac above 1).
+    #[arg(long)]
+    pub replace: bool,
+
+    /// Column of non-negative sampling weights; missing weights count as 0.
+    #[arg(long, value_name = "COL")]
+    pub weights: Option<String>,
+
+    /// groupby: df.groupby(by).sample(...), one generator for all groups.
+    /// apply: df.groupby(by, group_keys=False).apply(lambda x: x.sample(..., random_state=S)),
+    /// a fresh generator per group (the notes' recipe).
+    #[arg(long, value_enum, default_value_t = CompatArg::Groupby)]
+    pub compat: CompatArg,
+
+    /// Write the sampled rows in input order rather than pandas' order.
+    #[arg(long)]
+    pub keep_order: bool,
+
+    /// Keep rows with a missing key, as a group placed last (pandas dropna=False).
+    #[arg(long)]
+    pub keep_missing: bool,
+
+    /// Take at least K rows from every group (all rows of a group smaller than K).
+    #[arg(long, value_name = "K")]
+    pub min_per_group: Option<usize>,
+
+    /// Take a whole group when it has fewer rows than asked for, instead of failing.
+    #[arg(long)]
+    pub cap: bool,
+
+    /// Print a table of groups (group, rows, sampled) on stderr.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    Tsv,
+    Parquet,
+    #[value(alias = "jsonl")]
+    Ndjson,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Tsv => Format::Tsv,
+            FormatArg::Parquet => Format::Parquet,
+            FormatArg::Ndjson => Format::Ndjson,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CompatArg {
+    Groupby,
+    Apply,
+}
+
+/// Guesses the format of stdin from its first bytes.
+fn sniff(head: &[u8]) -> Format {
+    let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    if head.starts_with(b"PAR1") {
+        Format::Parquet
+    } else if head.trim_ascii_start().starts_with(b"{") {
+        Format::Ndjson
+    } else if first_line.contains(&b'\t') && !first_line.contains(&b',') {
+        Format::Tsv
+    } else {
+        Format::Csv
+    }
+}
+
+fn input_format(args: &SampleArgs, input: &Input) -> Result<Format> {
+    if let Some(f) = args.format {
+        return Ok(f.into());
+    }
+    if input.is_stdin() {
+        return Ok(sniff(&input.head(4096)?));
+    }
+    Format::from_path(&args.input).ok_or_else(|| {
+        UsageError(format!(
+            "{}: cannot tell the format from the extension; name one with \
+             --format csv|tsv|parquet|ndjson",
+            args.input.display()
+        ))
+        .into()
+    })
+}
+
+fn seed(args: &SampleArgs, quiet: bool) -> Result<u32> {
+    match args.seed {
+        Some(s) => {
+            u32::try_from(s).map_err(|_| UsageError(SampleError::Seed(s).to_string()).into())
+        }
+        None => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let s = nanos ^ std::process::id().rotate_left(16);
+            if !quiet {
+                eprintln!("mlkit: no --seed given; drew seed {s} (pass --seed {s} to repeat)");
+            }
+            Ok(s)
+        }
+    }
+}
+
+pub fn run(args: SampleArgs, quiet: bool) -> Result<()> {
+    let size = match (args.n, args.frac) {
+        (Some(n), _) => SampleSize::Count(n),
+        (None, Some(f)) => SampleSize::Frac(f),
+        (None, None) => SampleSize::Count(1),
+    };
+    let opts = SampleOptions {
+        by: args.by.clone(),
+        size,
+        seed: seed(&args, quiet)?,
+        replace: args.replace,
+        weights: args.weights.clone(),
+        compat: match args.compat {
+            CompatArg::Groupby => Compat::GroupBy,
+            CompatArg::Apply => Compat::Apply,
+        },
+        keep_order: args.keep_order,
+        keep_missing: args.keep_missing,
+        min_per_group: args.min_per_group,
+        cap: args.cap,
+    };
+    opts.validate().map_err(|e| UsageError(e.to_string()))?;
+    let input = Input::open(&args.input)?;
+    let format = input_format(&args, &input)?;
+    if let Some(out_format) = args.output.as_deref().and_then(Format::from_path) {
+        if out_format != format {
+            return Err(UsageError(format!(
+                "sample writes the input's format ({format:?}); {} names {out_format:?}",
+                args.output.as_deref().unwrap_or(&args.input).display()
+            ))
+            .into());
+        }
+    }
+    let mut output = Output::create(args.output.as_deref())?;
+    let report = sample_file(input.path(), format, &opts, output.writer()).map_err(|e| {
+        let usage = matches!(e, SampleError::MissingColumn { .. } | SampleError::Size(_));
+        let name = if input.is_stdin() {
+            "<stdin>".to_string()
+        } else {
+            args.input.display().to_string()
+        };
+        // Stdin is read from a spooled copy; name it as the user knows it.
+        let message = e
+            .to_string()
+            .replace(&input.path().display().to_string(), &name);
+        if usage {
+            anyhow::Error::new(UsageError(message))
+        } else if let SampleError::Write(io) = e {
+            anyhow::Error::new(io).context("cannot write the sample")
+        } else {
+            anyhow::anyhow!(message)
+        }
+    })?;
+    output.finish().context("cannot finish the output")?;
+    if args.stats && !quiet {
+        let width = report
+            .groups
+            .iter()
+            .map(|g| g.key.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        eprintln!("{:<width$}  {:>10}  {:>10}", "group", "rows", "sampled");
+        for g in &report.groups {
+            eprintln!("{:<width$}  {:>10}  {:>10}", g.key, g.rows, g.sampled);
+        }
+        if report.missing_key_rows > 0 {
+            eprintln!(
+                "{} rows with a missing key were left out (--keep-missing keeps them)",
+                report.missing_key_rows
+            );
+        }
+        eprintln!(
+            "{:<width$}  {:>10}  {:>10}",
+            "total", report.rows, report.sampled
+        );
+    }
+    Ok(())
+}

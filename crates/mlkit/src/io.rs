@@ -1,0 +1,134 @@
+//! The input and output conventions every subcommand shares.
+//!
+//! Input: a path, or `-` for stdin (spooled to a temporary file when a command needs to
+//! read it twice). Output: stdout, or a file written under a temporary name and renamed
+//! into place only when the command succeeded, so a failed run never leaves half a file.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use tempfile::NamedTempFile;
+
+/// An input the command reads as a file, whether it came from a path or stdin.
+pub struct Input {
+    path: PathBuf,
+    /// Keeps stdin's spooled copy alive until the command is done.
+    _spool: Option<NamedTempFile>,
+    from_stdin: bool,
+}
+
+impl Input {
+    /// Opens `arg`: a path, or `-` for stdin copied to a temporary file.
+    pub fn open(arg: &Path) -> Result<Input> {
+        if arg.as_os_str() == "-" {
+            let mut spool =
+                NamedTempFile::new().context("cannot create a temporary file for stdin")?;
+            io::copy(&mut io::stdin().lock(), spool.as_file_mut()).context("cannot read stdin")?;
+            spool.as_file_mut().flush()?;
+            return Ok(Input {
+                path: spool.path().to_path_buf(),
+                _spool: Some(spool),
+                from_stdin: true,
+            });
+        }
+        File::open(arg).with_context(|| format!("cannot open {}", arg.display()))?;
+        Ok(Input {
+            path: arg.to_path_buf(),
+            _spool: None,
+            from_stdin: false,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn is_stdin(&self) -> bool {
+        self.from_stdin
+    }
+
+    /// The first bytes of the input, for format sniffing.
+    pub fn head(&self, n: usize) -> Result<Vec<u8>> {
+        let mut buf = Vec::with_capacity(n);
+        File::open(&self.path)?
+            .take(n as u64)
+            .read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+}
+
+/// Where results go: stdout, or a file that appears only once complete.
+pub enum Output {
+    Stdout(BufWriter<io::Stdout>),
+    File {
+        target: PathBuf,
+        temp: BufWriter<NamedTempFile>,
+    },
+}
+
+impl Output {
+    /// `None` or `-` is stdout.
+    pub fn create(target: Option<&Path>) -> Result<Output> {
+        match target {
+            None => Ok(Output::Stdout(BufWriter::with_capacity(
+                1 << 16,
+                io::stdout(),
+            ))),
+            Some(p) if p.as_os_str() == "-" => Ok(Output::Stdout(BufWriter::with_capacity(
+                1 << 16,
+                io::stdout(),
+            ))),
+            Some(p) => {
+                let dir = match p.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => Path::new("."),
+                };
+                let temp = NamedTempFile::new_in(dir).with_context(|| {
+                    format!(
+                        "cannot create a file in {} for {}",
+                        dir.display(),
+                        p.display()
+                    )
+                })?;
+                Ok(Output::File {
+                    target: p.to_path_buf(),
+                    temp: BufWriter::with_capacity(1 << 16, temp),
+                })
+            }
+        }
+    }
+
+    pub fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Output::Stdout(w) => w,
+            Output::File { temp, .. } => temp,
+        }
+    }
+
+    /// Flushes and, for a file, moves it into place.
+    pub fn finish(self) -> Result<()> {
+        match self {
+            Output::Stdout(mut w) => Ok(w.flush()?),
+            Output::File { target, temp } => {
+                let temp = temp
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .with_context(|| format!("cannot write {}", target.display()))?;
+                temp.persist(&target)
+                    .with_context(|| format!("cannot write {}", target.display()))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// True when the error chain holds a closed pipe (`mlkit ... | head`), which is not a failure.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
