@@ -1,36 +1,28 @@
 //! CSV and TSV, streamed: rows are found by byte range and copied back unchanged.
 
 use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::csv_scan::Scanner;
 use crate::encoding::encode_text;
 use crate::keys::parse_weight_text;
-use crate::source::{Row, Rows, Span};
+use crate::source::{Position, Row, Rows, Span, Spans, Visit};
 use crate::{copy_spans, SampleError};
 
 pub(crate) struct Delimited {
     path: PathBuf,
     delimiter: u8,
     fields: usize,
-    key_columns: Vec<usize>,
-    weight_column: Option<usize>,
-    /// The header line's bytes, line end included.
-    header_end: u64,
+    /// The key columns, then the weight column if any.
+    wanted: Vec<usize>,
+    keys: usize,
+    has_weight: bool,
+    /// Where the first data row starts (just after the header).
+    data_start: Position,
+    len: u64,
     /// The line end to add after a last row that has none.
     line_end: &'static [u8],
-}
-
-fn reader(path: &Path, delimiter: u8) -> Result<csv::Reader<BufReader<File>>, SampleError> {
-    let file = File::open(path).map_err(|source| SampleError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(BufReader::with_capacity(1 << 20, file)))
 }
 
 /// The position of `name` among `columns`, or an error that lists them.
@@ -49,6 +41,19 @@ pub(crate) fn find_column(
         })
 }
 
+fn read_err(path: &Path) -> impl Fn(std::io::Error) -> SampleError + '_ {
+    move |source| SampleError::Read {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn open_at(path: &Path, offset: u64) -> Result<File, SampleError> {
+    let mut file = File::open(path).map_err(read_err(path))?;
+    file.seek(SeekFrom::Start(offset)).map_err(read_err(path))?;
+    Ok(file)
+}
+
 impl Delimited {
     pub fn open(
         path: &Path,
@@ -56,139 +61,148 @@ impl Delimited {
         by: &[String],
         weights: Option<&str>,
     ) -> Result<Self, SampleError> {
-        let mut rdr = reader(path, delimiter)?;
-        let header = rdr.byte_headers().map_err(|e| malformed(path, e))?.clone();
-        if header.is_empty() {
+        let len = std::fs::metadata(path).map_err(read_err(path))?.len();
+        let all: Vec<usize> = (0..4096).collect();
+        let mut scanner = Scanner::new(open_at(path, 0)?, delimiter, &all, 0, 1);
+        let header = scanner.next_record().map_err(read_err(path))?;
+        let Some(header) = header else {
             return Err(SampleError::Empty {
                 path: path.to_path_buf(),
             });
+        };
+        if header.fields > all.len() {
+            return Err(SampleError::Malformed {
+                path: path.to_path_buf(),
+                message: format!(
+                    "the header has {} columns; at most 4096 are supported",
+                    header.fields
+                ),
+            });
         }
-        let names: Vec<String> = header
+        let mut names: Vec<String> = header.values[..header.fields]
             .iter()
             .map(|h| String::from_utf8_lossy(h).into_owned())
             .collect();
-        let key_columns = by
+        // A UTF-8 byte order mark belongs to the file, not to the first column's name.
+        if let Some(first) = names.first_mut() {
+            if let Some(stripped) = first.strip_prefix('\u{feff}') {
+                *first = stripped.to_string();
+            }
+        }
+        let header_end = header.end;
+        let header_fields = header.fields;
+        let data_line = scanner.line();
+        let ends_crlf = {
+            let mut tail = [0u8; 2];
+            let mut f = open_at(path, header_end.saturating_sub(2))?;
+            let n = f.read(&mut tail).map_err(read_err(path))?;
+            n == 2 && &tail == b"\r\n"
+        };
+        let mut wanted = by
             .iter()
             .map(|b| find_column(path, &names, b))
-            .collect::<Result<_, _>>()?;
-        let weight_column = weights.map(|w| find_column(path, &names, w)).transpose()?;
-        let header_end = rdr.position().byte();
-        let mut head = vec![0u8; header_end.min(1 << 20) as usize];
-        {
-            use std::os::unix::fs::FileExt;
-            let file = File::open(path).map_err(|source| SampleError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            file.read_exact_at(&mut head, 0)
-                .map_err(|source| SampleError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys = wanted.len();
+        if let Some(w) = weights {
+            wanted.push(find_column(path, &names, w)?);
         }
         Ok(Delimited {
             path: path.to_path_buf(),
             delimiter,
-            fields: names.len(),
-            key_columns,
-            weight_column,
-            header_end,
-            line_end: if head.ends_with(b"\r\n") {
-                b"\r\n"
-            } else {
-                b"\n"
+            fields: header_fields,
+            wanted,
+            keys,
+            has_weight: weights.is_some(),
+            data_start: Position {
+                offset: header_end,
+                line: data_line,
             },
+            len,
+            line_end: if ends_crlf { b"\r\n" } else { b"\n" },
         })
     }
 
     /// Writes the header and then the rows at `spans`, in that order.
-    pub fn write(&self, spans: &[Span], out: &mut dyn Write) -> Result<(), SampleError> {
-        copy_spans(
-            &self.path,
-            Some(Span {
-                start: 0,
-                end: self.header_end,
-            }),
-            spans,
-            self.line_end,
-            out,
-        )
-    }
-}
-
-fn malformed(path: &Path, e: csv::Error) -> SampleError {
-    let message = match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            pos: Some(pos),
-            expected_len,
-            len,
-        } => format!(
-            "line {}: found {len} fields where the header has {expected_len}; \
-             quote fields that contain the delimiter and give every row the same fields",
-            pos.line()
-        ),
-        _ => e.to_string(),
-    };
-    SampleError::Malformed {
-        path: path.to_path_buf(),
-        message,
+    pub fn write(&self, spans: &Spans, out: &mut dyn Write) -> Result<(), SampleError> {
+        let header = Span {
+            start: 0,
+            end: self.data_start.offset,
+        };
+        copy_spans(&self.path, Some(header), spans, self.line_end, out)
     }
 }
 
 impl Rows for Delimited {
+    fn data_range(&self) -> (Position, u64) {
+        (self.data_start, self.len)
+    }
+
+    fn split_candidate(&self, offset: u64) -> Option<u64> {
+        let mut file = open_at(&self.path, offset).ok()?;
+        let mut buf = vec![0u8; 1 << 16];
+        let n = file.read(&mut buf).ok()?;
+        memchr::memchr(b'\n', &buf[..n]).map(|i| offset + i as u64 + 1)
+    }
+
     fn scan(
-        &mut self,
-        visit: &mut dyn FnMut(Row<'_>) -> Result<(), SampleError>,
-    ) -> Result<(), SampleError> {
-        let mut rdr = reader(&self.path, self.delimiter)?;
-        rdr.byte_headers().map_err(|e| malformed(&self.path, e))?;
-        let mut record = csv::ByteRecord::new();
+        &self,
+        from: Position,
+        until: u64,
+        visit: &mut Visit<'_>,
+    ) -> Result<Position, SampleError> {
+        let file = open_at(&self.path, from.offset)?;
+        let mut scanner = Scanner::new(file, self.delimiter, &self.wanted, from.offset, from.line);
         let mut key = Vec::with_capacity(64);
-        while rdr
-            .read_byte_record(&mut record)
-            .map_err(|e| malformed(&self.path, e))?
-        {
-            let start = record.position().map_or(0, |p| p.byte());
-            let line = record.position().map_or(0, |p| p.line());
-            let end = rdr.position().byte();
-            if record.len() != self.fields {
-                // The csv reader checks rows against each other; this catches a first row
-                // that disagrees with the header.
+        loop {
+            let Some(record) = scanner.next_record().map_err(read_err(&self.path))? else {
+                return Ok(Position {
+                    offset: scanner.offset(),
+                    line: scanner.line(),
+                });
+            };
+            let line = record.line;
+            if record.start >= until {
+                return Ok(Position {
+                    offset: record.start,
+                    line,
+                });
+            }
+            if record.fields != self.fields {
                 return Err(SampleError::Malformed {
                     path: self.path.clone(),
                     message: format!(
-                        "line {line}: found {} fields where the header has {}; \
-                         quote fields that contain the delimiter and give every row the same fields",
-                        record.len(),
-                        self.fields
+                        "line {line}: found {} fields where the header has {}; quote fields \
+                         that contain the delimiter and give every row the same fields",
+                        record.fields, self.fields
                     ),
                 });
             }
             key.clear();
-            for &c in &self.key_columns {
-                encode_text(record.get(c).unwrap_or_default(), &mut key);
+            for v in &record.values[..self.keys] {
+                encode_text(v, &mut key);
             }
-            let weight = match self.weight_column {
-                None => None,
-                Some(c) => {
-                    let text = record.get(c).unwrap_or_default();
-                    Some(
-                        parse_weight_text(text).ok_or_else(|| SampleError::BadWeight {
-                            path: self.path.clone(),
-                            location: format!("line {line}"),
-                            value: String::from_utf8_lossy(text).into_owned(),
-                            reason: "it is not a number",
-                        })?,
-                    )
-                }
+            let weight = if self.has_weight {
+                let text = record.values[self.keys];
+                Some(
+                    parse_weight_text(text).ok_or_else(|| SampleError::BadWeight {
+                        path: self.path.clone(),
+                        location: format!("line {line}"),
+                        value: String::from_utf8_lossy(text).into_owned(),
+                        reason: "it is not a number",
+                    })?,
+                )
+            } else {
+                None
             };
             visit(Row {
                 location: &|| format!("line {line}"),
                 key: &key,
                 weight,
-                span: Span { start, end },
+                span: Span {
+                    start: record.start,
+                    end: record.end,
+                },
             })?;
         }
-        Ok(())
     }
 }

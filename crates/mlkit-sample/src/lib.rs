@@ -9,6 +9,7 @@
 //! rows are so they can be copied out byte for byte. Memory grows with the number of groups
 //! and the sample, plus one weight per row when sampling by weight.
 
+mod csv_scan;
 mod delimited;
 mod encoding;
 mod error;
@@ -18,19 +19,16 @@ pub mod numpy_random;
 mod parquet;
 mod plan;
 mod source;
+mod two_pass;
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use rustc_hash::FxHashMap;
-
-use encoding::decode_key;
 pub use error::SampleError;
-use keys::{ColumnType, Key, RawCell};
-use source::{Rows, Span};
+use source::{Span, Spans};
+use two_pass::choose_rows;
 
 /// How many rows to take: pandas' `n=` or `frac=`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -165,195 +163,49 @@ pub fn sample_file(
     opts: &SampleOptions,
     out: &mut dyn Write,
 ) -> Result<SampleReport, SampleError> {
+    sample_file_tuned(path, format, opts, out, two_pass::PARALLEL_MIN)
+}
+
+/// `sample_file`, scanning on two threads from `parallel_min` bytes (rows for Parquet) on.
+/// For tests that must exercise the two-thread path on small files.
+#[doc(hidden)]
+pub fn sample_file_tuned(
+    path: &Path,
+    format: Format,
+    opts: &SampleOptions,
+    out: &mut dyn Write,
+    parallel_min: u64,
+) -> Result<SampleReport, SampleError> {
     opts.validate()?;
     let weights = opts.weights.as_deref();
     match format {
         Format::Csv | Format::Tsv => {
             let delimiter = if format == Format::Csv { b',' } else { b'\t' };
-            let mut src = delimited::Delimited::open(path, delimiter, &opts.by, weights)?;
-            let (spans, report) = choose_rows(&mut src, path, opts)?;
+            let src = delimited::Delimited::open(path, delimiter, &opts.by, weights)?;
+            let (spans, report) = choose_rows(&src, path, opts, parallel_min)?;
             src.write(&spans, out)?;
             Ok(report)
         }
         Format::Ndjson => {
-            let mut src = ndjson::Ndjson::open(path, &opts.by, weights);
-            let (spans, report) = choose_rows(&mut src, path, opts)?;
+            let src = ndjson::Ndjson::open(path, &opts.by, weights)?;
+            let (spans, report) = choose_rows(&src, path, opts, parallel_min)?;
             src.write(&spans, out)?;
             Ok(report)
         }
         Format::Parquet => {
-            let mut src = parquet::Parquet::open(path, &opts.by, weights)?;
-            let (spans, report) = choose_rows(&mut src, path, opts)?;
+            let src = parquet::Parquet::open(path, &opts.by, weights)?;
+            let (spans, report) = choose_rows(&src, path, opts, parallel_min)?;
             src.write(&spans, out)?;
             Ok(report)
         }
     }
-}
-
-/// The rows pandas would return, in its order (or input order with `keep_order`).
-fn choose_rows(
-    src: &mut dyn Rows,
-    path: &Path,
-    opts: &SampleOptions,
-) -> Result<(Vec<Span>, SampleReport), SampleError> {
-    // Pass 1: count rows per distinct raw key; keep weights when sampling by weight.
-    let mut ids: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
-    let mut raw_keys: Vec<Vec<u8>> = Vec::new();
-    let mut counts: Vec<usize> = Vec::new();
-    let mut row_weights: Vec<(u32, f64)> = Vec::new();
-    let mut rows = 0u64;
-    src.scan(&mut |row| {
-        let id = match ids.get(row.key) {
-            Some(&id) => id,
-            None => {
-                let id = raw_keys.len() as u32;
-                ids.insert(row.key.to_vec(), id);
-                raw_keys.push(row.key.to_vec());
-                counts.push(0);
-                id
-            }
-        };
-        counts[id as usize] += 1;
-        rows += 1;
-        if let Some(w) = row.weight {
-            // pandas' preprocess_weights checks every row, grouped or not.
-            let bad = |reason| SampleError::BadWeight {
-                path: path.to_path_buf(),
-                location: (row.location)(),
-                value: w.to_string(),
-                reason,
-            };
-            if w.is_infinite() {
-                return Err(bad("weights may not be infinite"));
-            }
-            if w < 0.0 {
-                return Err(bad("weights may not be negative"));
-            }
-            row_weights.push((id, if w.is_nan() { 0.0 } else { w }));
-        }
-        Ok(())
-    })?;
-    src.check_columns()?;
-
-    // Type the keys as pandas would, merge spellings of one value, and order the groups.
-    let cells: Vec<Vec<RawCell>> = raw_keys
-        .iter()
-        .map(|k| decode_key(k).unwrap_or_default())
-        .collect();
-    let types: Vec<ColumnType> = (0..opts.by.len())
-        .map(|c| ColumnType::infer(cells.iter().filter_map(|k| k.get(c))))
-        .collect();
-    let mut ordered: BTreeMap<Vec<Key>, Vec<u32>> = BTreeMap::new();
-    for (id, k) in cells.iter().enumerate() {
-        let typed = types.iter().zip(k).map(|(t, c)| t.key(c)).collect();
-        ordered.entry(typed).or_default().push(id as u32);
-    }
-    let mut group_of_raw: Vec<Option<u32>> = vec![None; raw_keys.len()];
-    let mut names = Vec::new();
-    let mut sizes = Vec::new();
-    let mut missing_key_rows = 0u64;
-    for (key, raw_ids) in &ordered {
-        let group_rows: usize = raw_ids.iter().map(|&r| counts[r as usize]).sum();
-        if !opts.keep_missing && key.iter().any(Key::is_missing) {
-            missing_key_rows += group_rows as u64;
-            continue;
-        }
-        for &r in raw_ids {
-            group_of_raw[r as usize] = Some(names.len() as u32);
-        }
-        names.push(
-            cells[raw_ids[0] as usize]
-                .iter()
-                .map(RawCell::display)
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        sizes.push(group_rows);
-    }
-    let mut group_weights: Vec<Vec<f64>> = vec![Vec::new(); sizes.len()];
-    for (raw, w) in row_weights {
-        if let Some(g) = group_of_raw[raw as usize] {
-            group_weights[g as usize].push(w);
-        }
-    }
-    let inputs: Vec<plan::GroupInput<'_>> = (0..sizes.len())
-        .map(|g| plan::GroupInput {
-            name: &names[g],
-            rows: sizes[g],
-            weights: opts.weights.as_ref().map(|_| group_weights[g].as_slice()),
-        })
-        .collect();
-    let draws = plan::draw(&inputs, opts)?;
-    drop(group_weights);
-
-    // Output slot of every drawn row, sorted by the row's place in its group so the second
-    // pass can match rows with one cursor per group.
-    let mut wanted: Vec<Vec<(usize, usize)>> = Vec::with_capacity(draws.len());
-    let mut slot = 0usize;
-    for d in &draws {
-        let mut w: Vec<(usize, usize)> = d
-            .iter()
-            .map(|&local| {
-                slot += 1;
-                (local, slot - 1)
-            })
-            .collect();
-        w.sort_unstable();
-        wanted.push(w);
-    }
-    let report = SampleReport {
-        rows,
-        missing_key_rows,
-        groups: names
-            .into_iter()
-            .zip(&sizes)
-            .zip(&draws)
-            .map(|((key, &rows), d)| GroupStats {
-                key,
-                rows,
-                sampled: d.len(),
-            })
-            .collect(),
-        sampled: slot as u64,
-    };
-    drop(draws);
-
-    // Pass 2: find the drawn rows.
-    let mut spans = vec![Span::default(); slot];
-    let mut seen = vec![0usize; sizes.len()];
-    let mut cursor = vec![0usize; sizes.len()];
-    src.scan(&mut |row| {
-        let raw = ids.get(row.key).copied();
-        let Some(g) = raw.and_then(|r| group_of_raw[r as usize]) else {
-            return Ok(());
-        };
-        let g = g as usize;
-        let local = seen[g];
-        seen[g] += 1;
-        let w = &wanted[g];
-        while cursor[g] < w.len() && w[cursor[g]].0 == local {
-            spans[w[cursor[g]].1] = row.span;
-            cursor[g] += 1;
-        }
-        Ok(())
-    })?;
-    if seen != sizes {
-        return Err(SampleError::Malformed {
-            path: path.to_path_buf(),
-            message: "the file changed while it was being read".to_string(),
-        });
-    }
-    if opts.keep_order {
-        spans.sort_unstable();
-    }
-    Ok((spans, report))
 }
 
 /// Copies `header` and then each span of `path` to `out`, ending every row with a line end.
 fn copy_spans(
     path: &Path,
     header: Option<Span>,
-    spans: &[Span],
+    spans: &Spans,
     line_end: &[u8],
     out: &mut dyn Write,
 ) -> Result<(), SampleError> {
@@ -375,7 +227,7 @@ fn copy_spans(
     if let Some(h) = header {
         copy(h, out)?;
     }
-    for &s in spans {
+    for s in spans.iter() {
         copy(s, out)?;
     }
     Ok(())

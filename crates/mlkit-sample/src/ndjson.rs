@@ -1,36 +1,50 @@
 //! NDJSON / JSON Lines, streamed: one object a line, lines copied back unchanged.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use serde_json::Value;
 
-use crate::delimited::find_column;
 use crate::encoding::encode_cell;
 use crate::keys::{parse_weight_text, RawCell};
-use crate::source::{Row, Rows, Span};
+use crate::source::{Position, Row, Rows, Span, Spans, Visit};
 use crate::{copy_spans, SampleError};
 
 pub(crate) struct Ndjson {
     path: PathBuf,
     by: Vec<String>,
     weights: Option<String>,
+    len: u64,
     /// Field names in order of first appearance, for the missing-column error.
-    seen: Vec<String>,
+    names: Mutex<Vec<String>>,
+    /// Whether each key and weight column appeared in some row.
+    present: Vec<AtomicBool>,
 }
 
 impl Ndjson {
-    pub fn open(path: &Path, by: &[String], weights: Option<&str>) -> Self {
-        Ndjson {
+    pub fn open(path: &Path, by: &[String], weights: Option<&str>) -> Result<Self, SampleError> {
+        let len = std::fs::metadata(path)
+            .map_err(|source| SampleError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .len();
+        Ok(Ndjson {
             path: path.to_path_buf(),
             by: by.to_vec(),
             weights: weights.map(str::to_string),
-            seen: Vec::new(),
-        }
+            len,
+            names: Mutex::new(Vec::new()),
+            present: (0..by.len() + usize::from(weights.is_some()))
+                .map(|_| AtomicBool::new(false))
+                .collect(),
+        })
     }
 
-    pub fn write(&self, spans: &[Span], out: &mut dyn Write) -> Result<(), SampleError> {
+    pub fn write(&self, spans: &Spans, out: &mut dyn Write) -> Result<(), SampleError> {
         copy_spans(&self.path, None, spans, b"\n", out)
     }
 }
@@ -59,37 +73,58 @@ fn weight(value: Option<&Value>) -> Option<f64> {
 }
 
 impl Rows for Ndjson {
+    fn data_range(&self) -> (Position, u64) {
+        (Position { offset: 0, line: 1 }, self.len)
+    }
+
+    fn split_candidate(&self, offset: u64) -> Option<u64> {
+        // JSON strings cannot hold a raw newline, so every newline ends a record.
+        let mut file = File::open(&self.path).ok()?;
+        file.seek(SeekFrom::Start(offset)).ok()?;
+        let mut buf = vec![0u8; 1 << 16];
+        let n = file.read(&mut buf).ok()?;
+        memchr::memchr(b'\n', &buf[..n]).map(|i| offset + i as u64 + 1)
+    }
+
     fn scan(
-        &mut self,
-        visit: &mut dyn FnMut(Row<'_>) -> Result<(), SampleError>,
-    ) -> Result<(), SampleError> {
+        &self,
+        from: Position,
+        until: u64,
+        visit: &mut Visit<'_>,
+    ) -> Result<Position, SampleError> {
         let read_err = |source| SampleError::Read {
             path: self.path.clone(),
             source,
         };
-        let file = File::open(&self.path).map_err(read_err)?;
+        let mut file = File::open(&self.path).map_err(read_err)?;
+        file.seek(SeekFrom::Start(from.offset)).map_err(read_err)?;
         let mut input = BufReader::with_capacity(1 << 20, file);
         let mut line = Vec::new();
-        let mut offset = 0u64;
-        let mut line_no = 0u64;
+        let mut offset = from.offset;
+        let mut line_no = from.line;
         let mut key = Vec::new();
-        let record_names = self.seen.is_empty();
+        let columns: Vec<&String> = self.by.iter().chain(&self.weights).collect();
         loop {
+            if offset >= until {
+                return Ok(Position {
+                    offset,
+                    line: line_no,
+                });
+            }
             line.clear();
-            let n = input
-                .read_until(b'\n', &mut line)
-                .map_err(|source| SampleError::Read {
-                    path: self.path.clone(),
-                    source,
-                })?;
+            let n = input.read_until(b'\n', &mut line).map_err(read_err)?;
             if n == 0 {
-                break;
+                return Ok(Position {
+                    offset,
+                    line: line_no,
+                });
             }
             let span = Span {
                 start: offset,
                 end: offset + n as u64,
             };
             offset += n as u64;
+            let this_line = line_no;
             line_no += 1;
             if line.trim_ascii().is_empty() {
                 continue;
@@ -99,21 +134,28 @@ impl Rows for Ndjson {
                 Ok(_) => {
                     return Err(SampleError::Malformed {
                         path: self.path.clone(),
-                        message: format!("line {line_no}: expected a JSON object"),
+                        message: format!("line {this_line}: expected a JSON object"),
                     })
                 }
                 Err(e) => {
                     return Err(SampleError::Malformed {
                         path: self.path.clone(),
-                        message: format!("line {line_no}: invalid JSON: {e}"),
+                        message: format!("line {this_line}: invalid JSON: {e}"),
                     })
                 }
             };
-            if record_names {
-                for name in object.keys() {
-                    if !self.seen.iter().any(|s| s == name) {
-                        self.seen.push(name.clone());
+            if this_line <= 100 {
+                if let Ok(mut names) = self.names.lock() {
+                    for name in object.keys() {
+                        if !names.iter().any(|s| s == name) {
+                            names.push(name.clone());
+                        }
                     }
+                }
+            }
+            for (flag, name) in self.present.iter().zip(&columns) {
+                if object.contains_key(name.as_str()) {
+                    flag.store(true, Ordering::Relaxed);
                 }
             }
             key.clear();
@@ -124,28 +166,35 @@ impl Rows for Ndjson {
                 None => None,
                 Some(w) => Some(weight(object.get(w)).ok_or_else(|| SampleError::BadWeight {
                     path: self.path.clone(),
-                    location: format!("line {line_no}"),
+                    location: format!("line {this_line}"),
                     value: object.get(w).map(Value::to_string).unwrap_or_default(),
                     reason: "it is not a number",
                 })?),
             };
             visit(Row {
-                location: &|| format!("line {line_no}"),
+                location: &|| format!("line {this_line}"),
                 key: &key,
                 weight,
                 span,
             })?;
         }
-        Ok(())
     }
 
     fn check_columns(&self) -> Result<(), SampleError> {
-        if self.seen.is_empty() {
+        let names = self.names.lock().map(|n| n.clone()).unwrap_or_default();
+        if names.is_empty() {
             // No rows: nothing to check, and the sample is empty.
             return Ok(());
         }
-        for name in self.by.iter().chain(&self.weights) {
-            find_column(&self.path, &self.seen, name)?;
+        let columns = self.by.iter().chain(&self.weights);
+        for (flag, name) in self.present.iter().zip(columns) {
+            if !flag.load(Ordering::Relaxed) {
+                return Err(SampleError::MissingColumn {
+                    path: self.path.clone(),
+                    column: name.clone(),
+                    available: names,
+                });
+            }
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use crate::delimited::find_column;
 use crate::encoding::encode_cell;
 use crate::keys::RawCell;
-use crate::source::{Row, Rows, Span};
+use crate::source::{Position, Row, Rows, Span, Spans, Visit};
 use crate::SampleError;
 
 pub(crate) struct Parquet {
@@ -66,8 +66,8 @@ impl Parquet {
     }
 
     /// Writes the rows whose indices are the spans' starts, in that order.
-    pub fn write(&self, spans: &[Span], out: &mut dyn Write) -> Result<(), SampleError> {
-        let idx: Vec<IdxSize> = spans.iter().map(|s| s.start as IdxSize).collect();
+    pub fn write(&self, spans: &Spans, out: &mut dyn Write) -> Result<(), SampleError> {
+        let idx: Vec<IdxSize> = spans.starts.iter().map(|&s| s as IdxSize).collect();
         let idx = IdxCa::from_vec("idx".into(), idx);
         let mut taken = self
             .frame
@@ -102,28 +102,45 @@ fn cell(value: AnyValue<'_>) -> RawCell {
 }
 
 impl Rows for Parquet {
+    fn data_range(&self) -> (Position, u64) {
+        (Position { offset: 0, line: 1 }, self.frame.height() as u64)
+    }
+
+    fn split_candidate(&self, offset: u64) -> Option<u64> {
+        Some(offset)
+    }
+
     fn scan(
-        &mut self,
-        visit: &mut dyn FnMut(Row<'_>) -> Result<(), SampleError>,
-    ) -> Result<(), SampleError> {
+        &self,
+        from: Position,
+        until: u64,
+        visit: &mut Visit<'_>,
+    ) -> Result<Position, SampleError> {
         let mut key = Vec::new();
-        for i in 0..self.frame.height() {
+        let end = (self.frame.height() as u64).min(until);
+        for i in from.offset..end {
             key.clear();
             for c in &self.keys {
-                let v = c.get(i).map_err(|e| polars_err(&self.path, e))?;
+                let v = c.get(i as usize).map_err(|e| polars_err(&self.path, e))?;
                 encode_cell(&cell(v), &mut key);
             }
-            let weight = self.weights.as_ref().map(|w| w.get(i).unwrap_or(f64::NAN));
+            let weight = self
+                .weights
+                .as_ref()
+                .map(|w| w.get(i as usize).unwrap_or(f64::NAN));
             visit(Row {
                 location: &|| format!("row {}", i + 1),
                 key: &key,
                 weight,
                 span: Span {
-                    start: i as u64,
-                    end: i as u64 + 1,
+                    start: i,
+                    end: i + 1,
                 },
             })?;
         }
-        Ok(())
+        Ok(Position {
+            offset: end,
+            line: end + 1,
+        })
     }
 }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mlkit_sample::{sample_file, Compat, Format, SampleError, SampleOptions, SampleSize};
+use mlkit_sample::{sample_file_tuned, Compat, Format, SampleError, SampleOptions, SampleSize};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -89,6 +89,16 @@ fn error_kind(e: &SampleError) -> &'static str {
 
 #[test]
 fn every_case_matches_pandas() {
+    check_cases(u64::MAX);
+}
+
+/// The same cases with every scan split over two threads, as big files are.
+#[test]
+fn every_case_matches_pandas_on_two_threads() {
+    check_cases(1);
+}
+
+fn check_cases(parallel_min: u64) {
     let text = std::fs::read_to_string(fixtures().join("cases.json")).unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();
     let cases = doc["cases"].as_array().unwrap();
@@ -100,7 +110,7 @@ fn every_case_matches_pandas() {
         let format = Format::from_path(&path).unwrap();
         let opts = options(&case["options"]);
         let mut out = Vec::new();
-        let got = sample_file(&path, format, &opts, &mut out);
+        let got = sample_file_tuned(&path, format, &opts, &mut out, parallel_min);
         match (case.get("expected"), got) {
             (Some(expected), Ok(report)) => {
                 let expected: Vec<i64> = expected
