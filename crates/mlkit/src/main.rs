@@ -21,6 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Sample(cmd::sample::SampleArgs),
+    Embed(cmd::embed::EmbedArgs),
 }
 
 /// An error in how mlkit was called (exit code 2), as opposed to a failure while running (1).
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sample(args) => cmd::sample::run(args, cli.quiet),
+        Command::Embed(args) => cmd::embed::run(args, cli.quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

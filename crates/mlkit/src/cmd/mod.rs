@@ -1,3 +1,4 @@
 //! One module per subcommand: its flags and how it wires files to the library.
 
+pub mod embed;
 pub mod sample;

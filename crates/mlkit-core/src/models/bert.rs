@@ -1,0 +1,250 @@
+//! BERT (and MiniLM, which is BERT with fewer, narrower layers), as Hugging Face's
+//! `BertModel` computes it: post-LayerNorm encoder, absolute positions, erf GELU.
+
+use candle_core::{DType, Module, Result, Tensor};
+use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, LayerNormConfig, VarBuilder};
+use serde::Deserialize;
+
+use crate::linear::{Linear, WeightFormat};
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Config {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "default_act")]
+    pub hidden_act: Activation,
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: usize,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default = "default_position_type")]
+    pub position_embedding_type: String,
+}
+
+fn default_act() -> Activation {
+    Activation::Gelu
+}
+fn default_type_vocab() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_position_type() -> String {
+    "absolute".to_string()
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// Hugging Face's "gelu" is the exact erf form.
+    Gelu,
+    #[serde(alias = "gelu_new", alias = "gelu_pytorch_tanh")]
+    GeluApproximate,
+    Relu,
+}
+
+impl Activation {
+    fn apply(self, xs: &Tensor) -> Result<Tensor> {
+        match self {
+            Activation::Gelu => xs.gelu_erf(),
+            Activation::GeluApproximate => xs.gelu(),
+            Activation::Relu => xs.relu(),
+        }
+    }
+}
+
+/// Layer norm weights are `weight`/`bias`, or `gamma`/`beta` in old TF-converted checkpoints.
+fn norm(size: usize, eps: f64, vb: VarBuilder) -> Result<LayerNorm> {
+    let config = LayerNormConfig {
+        eps,
+        ..Default::default()
+    };
+    if vb.contains_tensor("weight") {
+        return layer_norm(size, config, vb);
+    }
+    let weight = vb.get(size, "gamma")?;
+    let bias = vb.get(size, "beta")?;
+    Ok(LayerNorm::new(weight, bias, eps))
+}
+
+struct Embeddings {
+    words: Embedding,
+    positions: Embedding,
+    token_types: Embedding,
+    norm: LayerNorm,
+}
+
+impl Embeddings {
+    fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+        Ok(Embeddings {
+            words: embedding(cfg.vocab_size, cfg.hidden_size, vb.pp("word_embeddings"))?,
+            positions: embedding(
+                cfg.max_position_embeddings,
+                cfg.hidden_size,
+                vb.pp("position_embeddings"),
+            )?,
+            token_types: embedding(
+                cfg.type_vocab_size,
+                cfg.hidden_size,
+                vb.pp("token_type_embeddings"),
+            )?,
+            norm: norm(cfg.hidden_size, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
+        })
+    }
+
+    fn forward(&self, ids: &Tensor, type_ids: &Tensor) -> Result<Tensor> {
+        let seq = ids.dim(1)?;
+        let positions = Tensor::arange(0u32, seq as u32, ids.device())?.unsqueeze(0)?;
+        let xs = self
+            .words
+            .forward(ids)?
+            .broadcast_add(&self.positions.forward(&positions)?)?
+            .add(&self.token_types.forward(type_ids)?)?;
+        self.norm.forward(&xs)
+    }
+}
+
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attention_out: Linear,
+    attention_norm: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    output_norm: LayerNorm,
+    heads: usize,
+    head_dim: usize,
+    act: Activation,
+}
+
+impl Layer {
+    fn load(vb: VarBuilder, cfg: &Config, format: WeightFormat) -> Result<Self> {
+        let h = cfg.hidden_size;
+        let att = vb.pp("attention");
+        let sa = att.pp("self");
+        Ok(Layer {
+            query: Linear::load(h, h, sa.pp("query"), format)?,
+            key: Linear::load(h, h, sa.pp("key"), format)?,
+            value: Linear::load(h, h, sa.pp("value"), format)?,
+            attention_out: Linear::load(h, h, att.pp("output").pp("dense"), format)?,
+            attention_norm: norm(h, cfg.layer_norm_eps, att.pp("output").pp("LayerNorm"))?,
+            intermediate: Linear::load(
+                h,
+                cfg.intermediate_size,
+                vb.pp("intermediate").pp("dense"),
+                format,
+            )?,
+            output: Linear::load(
+                cfg.intermediate_size,
+                h,
+                vb.pp("output").pp("dense"),
+                format,
+            )?,
+            output_norm: norm(h, cfg.layer_norm_eps, vb.pp("output").pp("LayerNorm"))?,
+            heads: cfg.num_attention_heads,
+            head_dim: h / cfg.num_attention_heads,
+            act: cfg.hidden_act,
+        })
+    }
+
+    fn split_heads(&self, xs: &Tensor) -> Result<Tensor> {
+        let (b, s, _) = xs.dims3()?;
+        xs.reshape((b, s, self.heads, self.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()
+    }
+
+    /// `bias` is (batch, 1, 1, seq): 0 for real tokens, a large negative for padding.
+    fn forward(&self, xs: &Tensor, bias: &Tensor) -> Result<Tensor> {
+        let (b, s, h) = xs.dims3()?;
+        let q = self.split_heads(&self.query.forward(xs)?)?;
+        let k = self.split_heads(&self.key.forward(xs)?)?;
+        let v = self.split_heads(&self.value.forward(xs)?)?;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let context = probs
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((b, s, h))?;
+        let attended = self
+            .attention_norm
+            .forward(&(self.attention_out.forward(&context)? + xs)?)?;
+        let inner = self.act.apply(&self.intermediate.forward(&attended)?)?;
+        self.output_norm
+            .forward(&(self.output.forward(&inner)? + attended)?)
+    }
+}
+
+pub struct BertModel {
+    embeddings: Embeddings,
+    layers: Vec<Layer>,
+    dtype: DType,
+}
+
+impl BertModel {
+    /// Loads the encoder from `vb`, at its root (sentence-transformers checkpoints) or under
+    /// `bert.` (checkpoints saved with a task head).
+    pub fn load(vb: VarBuilder, cfg: &Config, format: WeightFormat) -> Result<Self> {
+        if cfg.position_embedding_type != "absolute" {
+            candle_core::bail!(
+                "position_embedding_type {:?} is not supported (only \"absolute\")",
+                cfg.position_embedding_type
+            );
+        }
+        if cfg.num_attention_heads == 0 || cfg.hidden_size % cfg.num_attention_heads != 0 {
+            candle_core::bail!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                cfg.hidden_size,
+                cfg.num_attention_heads
+            );
+        }
+        let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
+            vb
+        } else {
+            vb.pp("bert")
+        };
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| Layer::load(vb.pp("encoder.layer").pp(i), cfg, format))
+            .collect::<Result<_>>()?;
+        Ok(BertModel {
+            embeddings: Embeddings::load(vb.pp("embeddings"), cfg)?,
+            layers,
+            dtype: vb.dtype(),
+        })
+    }
+
+    /// Hidden states (batch, seq, hidden) for `ids` and `type_ids` (batch, seq, u32) and
+    /// `mask` (batch, seq; 1 for tokens, 0 for padding).
+    pub fn forward(&self, ids: &Tensor, type_ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let mut xs = self.embeddings.forward(ids, type_ids)?;
+        let bias = attention_bias(mask, self.dtype)?;
+        for layer in &self.layers {
+            xs = layer.forward(&xs, &bias)?;
+        }
+        Ok(xs)
+    }
+}
+
+/// Hugging Face's extended attention mask: (1 - mask) * dtype minimum, as (b, 1, 1, s).
+pub(crate) fn attention_bias(mask: &Tensor, dtype: DType) -> Result<Tensor> {
+    let min = match dtype {
+        DType::F16 => f64::from(half_min_f16()),
+        DType::BF16 => -3.389_531_389_251_535e38,
+        _ => f64::from(f32::MIN),
+    };
+    let (b, s) = mask.dims2()?;
+    let inverted = (1.0 - mask.to_dtype(DType::F32)?)?;
+    (inverted * min)?.to_dtype(dtype)?.reshape((b, 1, 1, s))
+}
+
+fn half_min_f16() -> f32 {
+    -65504.0
+}

@@ -1,0 +1,3 @@
+//! One file per architecture: `Config` from config.json, `load(vb, cfg)`, `forward`.
+
+pub mod bert;

@@ -1,0 +1,251 @@
+//! Finding a model's files: a local directory, a bundled alias, or a Hugging Face repo.
+
+use std::path::{Path, PathBuf};
+
+use hf_hub::api::sync::ApiBuilder;
+use hf_hub::{Cache, Repo, RepoType};
+
+use crate::error::{CoreError, Result};
+
+/// The files a model is made of, wherever they came from.
+#[derive(Clone, Debug)]
+pub struct ModelFiles {
+    /// Where the model came from, for messages and `models info`.
+    pub origin: String,
+    pub config: PathBuf,
+    pub tokenizer: PathBuf,
+    pub weights: PathBuf,
+    /// sentence-transformers' `modules.json`, when the model has one.
+    pub modules: Option<PathBuf>,
+    /// sentence-transformers' pooling config (`1_Pooling/config.json`), when present.
+    pub pooling: Option<PathBuf>,
+    /// sentence-transformers' `sentence_bert_config.json` (its max_seq_length), when present.
+    pub sentence_config: Option<PathBuf>,
+}
+
+const WEIGHTS: &str = "model.safetensors";
+const PICKLE: &str = "pytorch_model.bin";
+const POOLING: &str = "1_Pooling/config.json";
+const SENTENCE: &str = "sentence_bert_config.json";
+
+/// Where bundled models live: `$MLKIT_MODELS`, else the source tree's `models/`.
+pub fn bundled_dir() -> PathBuf {
+    std::env::var_os("MLKIT_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"))
+}
+
+/// Resolves `spec`: an existing directory, then a bundled alias, then a Hugging Face repo
+/// id with an optional `@revision` (downloaded into the hub cache, or read from it alone
+/// when `HF_HUB_OFFLINE=1`).
+pub fn resolve(spec: &str) -> Result<ModelFiles> {
+    let path = Path::new(spec);
+    if path.is_dir() {
+        return from_dir(path, spec);
+    }
+    if path.is_file() {
+        return Err(refuse_or_explain(path, spec));
+    }
+    let bundled = bundled_dir().join(spec);
+    if !spec.contains('/') && bundled.is_dir() {
+        return from_dir(&bundled, spec);
+    }
+    if looks_like_repo_id(spec) {
+        return from_hub(spec);
+    }
+    Err(CoreError::NotFound {
+        spec: spec.to_string(),
+        hint: format!(
+            "it is neither a directory, a bundled model in {}, nor a Hugging Face repo id \
+             such as sentence-transformers/all-MiniLM-L6-v2",
+            bundled_dir().display()
+        ),
+    })
+}
+
+fn refuse_or_explain(path: &Path, spec: &str) -> CoreError {
+    if path
+        .extension()
+        .is_some_and(|e| e == "bin" || e == "pt" || e == "pth")
+    {
+        return CoreError::Pickle {
+            path: path.to_path_buf(),
+        };
+    }
+    CoreError::NotFound {
+        spec: spec.to_string(),
+        hint: "pass the model's directory (with config.json, tokenizer.json and model.safetensors)"
+            .to_string(),
+    }
+}
+
+fn looks_like_repo_id(spec: &str) -> bool {
+    let id = spec.split_once('@').map_or(spec, |(id, _)| id);
+    let mut parts = id.split('/');
+    let ok = |p: Option<&str>| {
+        p.is_some_and(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        })
+    };
+    ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
+}
+
+fn from_dir(dir: &Path, spec: &str) -> Result<ModelFiles> {
+    let need = |name: &str| -> Result<PathBuf> {
+        let p = dir.join(name);
+        if p.is_file() {
+            Ok(p)
+        } else {
+            Err(CoreError::NotFound {
+                spec: spec.to_string(),
+                hint: format!("{} has no {name}", dir.display()),
+            })
+        }
+    };
+    let weights = dir.join(WEIGHTS);
+    if !weights.is_file() && dir.join(PICKLE).is_file() {
+        return Err(CoreError::Pickle {
+            path: dir.join(PICKLE),
+        });
+    }
+    let optional = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
+    Ok(ModelFiles {
+        origin: dir.display().to_string(),
+        config: need("config.json")?,
+        tokenizer: need("tokenizer.json")?,
+        weights: need(WEIGHTS)?,
+        modules: optional("modules.json"),
+        pooling: optional(POOLING),
+        sentence_config: optional(SENTENCE),
+    })
+}
+
+fn offline() -> bool {
+    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+fn from_hub(spec: &str) -> Result<ModelFiles> {
+    let (id, revision) = match spec.split_once('@') {
+        Some((id, rev)) => (id, rev.to_string()),
+        None => (spec, "main".to_string()),
+    };
+    let repo = Repo::with_revision(id.to_string(), RepoType::Model, revision);
+    let hub_err = |file: &str, message: String| CoreError::Hub {
+        repo: spec.to_string(),
+        file: file.to_string(),
+        message,
+    };
+    if offline() {
+        let cache = Cache::from_env().repo(repo);
+        let cached = |file: &str| cache.get(file);
+        let need = |file: &str| {
+            cached(file).ok_or_else(|| CoreError::NotFound {
+                spec: spec.to_string(),
+                hint: format!(
+                    "HF_HUB_OFFLINE=1 and {file} is not in the cache under {}; \
+                     download it once with the network on, or unset HF_HUB_OFFLINE",
+                    Cache::from_env().path().display()
+                ),
+            })
+        };
+        if cached(WEIGHTS).is_none() {
+            if let Some(p) = cached(PICKLE) {
+                return Err(CoreError::Pickle { path: p });
+            }
+        }
+        return Ok(ModelFiles {
+            origin: format!("hf:{spec} (cache)"),
+            config: need("config.json")?,
+            tokenizer: need("tokenizer.json")?,
+            weights: need(WEIGHTS)?,
+            modules: cached("modules.json"),
+            pooling: cached(POOLING),
+            sentence_config: cached(SENTENCE),
+        });
+    }
+    let mut builder = ApiBuilder::from_env().with_progress(crate::progress_allowed());
+    if let Ok(token) = std::env::var("HF_TOKEN") {
+        builder = builder.with_token(Some(token));
+    }
+    let api = builder
+        .build()
+        .map_err(|e| hub_err("(connection)", e.to_string()))?;
+    let api = api.repo(repo);
+    let info = api
+        .info()
+        .map_err(|e| hub_err("(repo info)", e.to_string()))?;
+    let has = |file: &str| info.siblings.iter().any(|s| s.rfilename == file);
+    if !has(WEIGHTS) {
+        return Err(if has(PICKLE) {
+            CoreError::Pickle {
+                path: PathBuf::from(format!("{spec}/{PICKLE}")),
+            }
+        } else {
+            CoreError::NotFound {
+                spec: spec.to_string(),
+                hint: format!("the repo has no {WEIGHTS}"),
+            }
+        });
+    }
+    let get = |file: &str| api.get(file).map_err(|e| hub_err(file, e.to_string()));
+    let optional = |file: &str| -> Result<Option<PathBuf>> {
+        if has(file) {
+            get(file).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    Ok(ModelFiles {
+        origin: format!("hf:{spec}"),
+        config: get("config.json")?,
+        tokenizer: get("tokenizer.json")?,
+        weights: get(WEIGHTS)?,
+        modules: optional("modules.json")?,
+        pooling: optional(POOLING)?,
+        sentence_config: optional(SENTENCE)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_ids() {
+        assert!(looks_like_repo_id("sentence-transformers/all-MiniLM-L6-v2"));
+        assert!(looks_like_repo_id("dslim/bert-base-NER@v1.0"));
+        assert!(!looks_like_repo_id("a/b/c"));
+        assert!(!looks_like_repo_id("plainname"));
+        assert!(!looks_like_repo_id("a b/c"));
+    }
+
+    #[test]
+    fn pickle_only_directories_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), "{}").unwrap();
+        std::fs::write(dir.path().join(PICKLE), b"\x80\x02").unwrap();
+        let err = resolve(dir.path().to_str().unwrap()).unwrap_err();
+        assert!(matches!(err, CoreError::Pickle { .. }), "{err}");
+        assert!(err.to_string().contains("safetensors"));
+        let bin = resolve(dir.path().join(PICKLE).to_str().unwrap()).unwrap_err();
+        assert!(matches!(bin, CoreError::Pickle { .. }));
+    }
+
+    #[test]
+    fn offline_cache_miss_says_what_is_missing() {
+        let home = tempfile::tempdir().unwrap();
+        // Process-wide variables: this is the only test in the crate that sets them.
+        std::env::set_var("HF_HOME", home.path());
+        std::env::set_var("HF_HUB_OFFLINE", "1");
+        let err = resolve("someone/some-model").unwrap_err();
+        std::env::remove_var("HF_HUB_OFFLINE");
+        std::env::remove_var("HF_HOME");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("HF_HUB_OFFLINE") && msg.contains("config.json"),
+            "{msg}"
+        );
+    }
+}

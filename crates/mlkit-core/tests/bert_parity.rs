@@ -1,0 +1,275 @@
+//! Parity with Hugging Face transformers and sentence-transformers on committed fixtures
+//! (`fixtures/make_fixtures.py`), and refusal of malformed model files.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device};
+use mlkit_core::embed::pad;
+use mlkit_core::encoder::Encoder;
+use mlkit_core::linear::WeightFormat;
+use mlkit_core::pooling::PoolingMode;
+use mlkit_core::tokenize::TextTokenizer;
+use mlkit_core::{resolve, CoreError, EmbedOptions, Embedder};
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn shared_minilm() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models/all-MiniLM-L6-v2")
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+const TOLERANCE: f32 = 1e-4;
+
+#[test]
+fn tiny_bert_matches_transformers_alone_and_padded() {
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("tiny_bert.json")).unwrap()).unwrap();
+    let texts: Vec<&str> = doc["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for name in ["tiny-bert", "tiny-bert-tc"] {
+        let files = resolve(fixtures().join(name).to_str().unwrap()).unwrap();
+        let (encoder, info) = Encoder::load(
+            &files.config,
+            &files.weights,
+            &Device::Cpu,
+            DType::F32,
+            WeightFormat::Dense,
+        )
+        .unwrap();
+        assert_eq!(info.hidden_size, 32);
+        let tok = TextTokenizer::load(&files.tokenizer, 64, false).unwrap();
+        let enc = tok.encode(&texts, 0).unwrap();
+        let want = &doc[name];
+        for (i, e) in enc.iter().enumerate() {
+            let ids: Vec<u32> = want["ids"][i]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as u32)
+                .collect();
+            assert_eq!(e.ids, ids, "{name}: token ids of text {i}");
+            let (ids, types, mask) = pad(&[e], &Device::Cpu).unwrap();
+            let h = encoder.forward(&ids, &types, &mask).unwrap();
+            let got: Vec<f32> = h.flatten_all().unwrap().to_vec1().unwrap();
+            let d = max_diff(&got, &floats(&want["hidden"][i]));
+            assert!(d <= TOLERANCE, "{name}: text {i} alone differs by {d}");
+        }
+        let refs: Vec<_> = enc.iter().collect();
+        let (ids, types, mask) = pad(&refs, &Device::Cpu).unwrap();
+        let h = encoder.forward(&ids, &types, &mask).unwrap();
+        for (i, e) in enc.iter().enumerate() {
+            let row = h.get(i).unwrap().narrow(0, 0, e.ids.len()).unwrap();
+            let got: Vec<f32> = row.flatten_all().unwrap().to_vec1().unwrap();
+            let d = max_diff(&got, &floats(&want["batched_hidden"][i]));
+            assert!(
+                d <= TOLERANCE,
+                "{name}: text {i} in a padded batch differs by {d}"
+            );
+        }
+        let opts = EmbedOptions {
+            pooling: Some(PoolingMode::Mean),
+            normalize: Some(true),
+            max_batch_tokens: 40,
+            ..EmbedOptions::default()
+        };
+        let embedder = Embedder::load(&files, &opts).unwrap();
+        let pooled = embedder.embed(&texts, 0).unwrap();
+        for (i, v) in pooled.iter().enumerate() {
+            let d = max_diff(v, &floats(&want["mean_normalized"][i]));
+            assert!(d <= TOLERANCE, "{name}: pooled text {i} differs by {d}");
+        }
+    }
+}
+
+fn minilm_reference() -> (Vec<String>, Vec<Vec<f32>>) {
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("minilm.json")).unwrap()).unwrap();
+    let sentences = doc["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let emb = doc["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(floats)
+        .collect();
+    (sentences, emb)
+}
+
+fn minilm_embeddings(weights: WeightFormat) -> Vec<Vec<f32>> {
+    let dir = shared_minilm();
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the real-weights test needs shared/ beside the project",
+        dir.display()
+    );
+    let files = resolve(dir.to_str().unwrap()).unwrap();
+    let opts = EmbedOptions {
+        weights,
+        ..EmbedOptions::default()
+    };
+    let embedder = Embedder::load(&files, &opts).unwrap();
+    assert_eq!(embedder.dim(), 384);
+    let (sentences, _) = minilm_reference();
+    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    embedder.embed(&refs, 0).unwrap()
+}
+
+#[test]
+fn minilm_matches_sentence_transformers_in_f32() {
+    let (_, want) = minilm_reference();
+    let got = minilm_embeddings(WeightFormat::Dense);
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        let c = cosine(g, w);
+        assert!(c >= 0.99999, "sentence {i}: cosine {c}");
+        let d = max_diff(g, w);
+        assert!(d <= TOLERANCE, "sentence {i}: max difference {d}");
+    }
+}
+
+#[test]
+fn minilm_in_q8_stays_close() {
+    let (_, want) = minilm_reference();
+    let got = minilm_embeddings(WeightFormat::Quantized(
+        candle_core::quantized::GgmlDType::Q8_0,
+    ));
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(g, w)| cosine(g, w))
+        .fold(1.0, f64::min);
+    assert!(worst >= 0.995, "worst cosine {worst}");
+}
+
+/// A copy of tiny-bert with one file replaced.
+fn broken_copy(file: &str, contents: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::copy(fixtures().join("tiny-bert").join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(dir.path().join(file), contents).unwrap();
+    dir
+}
+
+fn load_error(dir: &Path) -> CoreError {
+    let files = resolve(dir.to_str().unwrap()).unwrap();
+    match Embedder::load(&files, &EmbedOptions::default()) {
+        Ok(_) => panic!("a broken model loaded"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn malformed_model_files_are_errors_not_panics() {
+    let weights = std::fs::read(fixtures().join("tiny-bert/model.safetensors")).unwrap();
+    let config = std::fs::read_to_string(fixtures().join("tiny-bert/config.json")).unwrap();
+
+    let truncated = broken_copy("model.safetensors", &weights[..weights.len() / 2]);
+    assert!(load_error(truncated.path())
+        .to_string()
+        .contains("safetensors"));
+
+    // A header claiming 2^60 bytes must not be allocated.
+    let mut hostile = (1u64 << 60).to_le_bytes().to_vec();
+    hostile.extend_from_slice(b"{}");
+    let huge = broken_copy("model.safetensors", &hostile);
+    assert!(load_error(huge.path()).to_string().contains("safetensors"));
+
+    let wrong_shape = broken_copy(
+        "config.json",
+        config
+            .replace("\"intermediate_size\": 37", "\"intermediate_size\": 38")
+            .as_bytes(),
+    );
+    let e = load_error(wrong_shape.path()).to_string();
+    assert!(e.contains("does not fit"), "{e}");
+
+    let deeper = broken_copy(
+        "config.json",
+        config
+            .replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3")
+            .as_bytes(),
+    );
+    let e = load_error(deeper.path()).to_string();
+    assert!(e.contains("does not fit"), "{e}");
+
+    let tokenizer = broken_copy("tokenizer.json", b"{\"version\": ");
+    assert!(load_error(tokenizer.path())
+        .to_string()
+        .contains("tokenizer.json"));
+
+    let not_json = broken_copy("config.json", b"model_type=bert");
+    assert!(load_error(not_json.path()).to_string().contains("config"));
+
+    let other = broken_copy(
+        "config.json",
+        config
+            .replace("\"model_type\": \"bert\"", "\"model_type\": \"gpt2\"")
+            .as_bytes(),
+    );
+    assert!(matches!(
+        load_error(other.path()),
+        CoreError::Unsupported { .. }
+    ));
+}
+
+#[test]
+fn long_inputs_are_refused_unless_truncation_is_asked_for() {
+    let files = resolve(fixtures().join("tiny-bert").to_str().unwrap()).unwrap();
+    let embedder = Embedder::load(&files, &EmbedOptions::default()).unwrap();
+    let long = "the quick brown fox ".repeat(40);
+    let err = embedder.embed(&["short", &long], 7).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CoreError::TooLong {
+                index: 8,
+                max: 64,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let opts = EmbedOptions {
+        truncate: true,
+        ..EmbedOptions::default()
+    };
+    let embedder = Embedder::load(&files, &opts).unwrap();
+    assert_eq!(embedder.embed(&["short", &long], 0).unwrap().len(), 2);
+}

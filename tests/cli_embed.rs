@@ -1,0 +1,158 @@
+//! End-to-end tests of `mlkit embed` on the real all-MiniLM-L6-v2 weights in shared/ and
+//! the tiny fixtures of mlkit-core.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn minilm() -> PathBuf {
+    root().join("../shared/models/all-MiniLM-L6-v2")
+}
+
+fn core_fixture(name: &str) -> PathBuf {
+    root().join("crates/mlkit-core/tests/fixtures").join(name)
+}
+
+fn mlkit(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlkit"))
+        .args(args)
+        .env("CANDLE_NUM_THREADS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn reference() -> (Vec<String>, Vec<Vec<f64>>) {
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(core_fixture("minilm.json")).unwrap()).unwrap();
+    let s = doc["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(6)
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let e = doc["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(6)
+        .map(|v| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    (s, e)
+}
+
+fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let n = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    dot / (n(a) * n(b))
+}
+
+#[test]
+fn jsonl_from_stdin_matches_sentence_transformers() {
+    let (sentences, want) = reference();
+    let input = sentences.join("\n") + "\n";
+    let model = minilm();
+    let o = mlkit(
+        &[
+            "embed",
+            "--model",
+            model.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "-",
+        ],
+        input.as_bytes(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), sentences.len());
+    for (i, (line, w)) in lines.iter().zip(&want).enumerate() {
+        assert_eq!(line["id"], i + 1);
+        let got: Vec<f64> = line["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(got.len(), 384);
+        assert!(cosine(&got, w) >= 0.99999, "line {}", i + 1);
+    }
+}
+
+#[test]
+fn npy_output_file_has_one_row_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("e.npy");
+    let model = core_fixture("tiny-bert");
+    let o = mlkit(
+        &[
+            "embed",
+            "--model",
+            model.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "-",
+        ],
+        b"hello world\n\nthe lazy dog\n",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(b"\x93NUMPY\x01\x00"));
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    assert!(header.contains("'shape': (3, 32)"), "{header}");
+    assert_eq!((10 + header_len) % 64, 0);
+    assert_eq!(bytes.len() - 10 - header_len, 3 * 32 * 4);
+}
+
+#[test]
+fn bad_models_and_long_lines_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.json"), "{}").unwrap();
+    std::fs::write(dir.path().join("pytorch_model.bin"), b"\x80\x02").unwrap();
+    let o = mlkit(
+        &["embed", "--model", dir.path().to_str().unwrap(), "-"],
+        b"x\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("safetensors"));
+
+    let missing = mlkit(&["embed", "--model", "no/such/dir/here", "-"], b"x\n");
+    assert_eq!(missing.status.code(), Some(1));
+
+    let model = core_fixture("tiny-bert");
+    let long = "the quick brown fox ".repeat(40);
+    let input = format!("short\n{long}\n");
+    let o = mlkit(
+        &["embed", "--model", model.to_str().unwrap(), "-"],
+        input.as_bytes(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("line 2") && err.contains("--truncate"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty() || !String::from_utf8_lossy(&o.stdout).contains("\"id\":2"));
+}
