@@ -28,7 +28,8 @@ fn mlkit(args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // A command that fails before reading its input closes the pipe: not a test failure.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
     child.wait_with_output().unwrap()
 }
 
@@ -155,4 +156,79 @@ fn bad_models_and_long_lines_are_clear_errors() {
         "{err}"
     );
     assert!(o.stdout.is_empty() || !String::from_utf8_lossy(&o.stdout).contains("\"id\":2"));
+}
+
+#[test]
+fn default_model_is_the_bundled_int8_minilm() {
+    let (sentences, want) = reference();
+    let o = mlkit(
+        &["embed", "--device", "cpu", "-"],
+        (sentences[0].clone() + "\n").as_bytes(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.starts_with("{\"id\":1,\"embedding\":["),
+        "{}",
+        &text[..40]
+    );
+    let line: Value = serde_json::from_str(text.trim()).unwrap();
+    let got: Vec<f64> = line["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(cosine(&got, &want[0]) >= 0.995);
+}
+
+#[test]
+fn quantize_writes_a_loadable_gguf_and_models_describes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tiny.gguf");
+    let model = core_fixture("tiny-bert");
+    let q = mlkit(
+        &[
+            "quantize",
+            model.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
+    let info = mlkit(&["models", "info", out.to_str().unwrap(), "--json"], b"");
+    assert!(
+        info.status.success(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    let info: Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["model_type"], "bert");
+    assert_eq!(info["dtype"], "Q8_0");
+    assert_eq!(info["hidden_size"], 32);
+    let e = mlkit(
+        &["embed", "--model", out.to_str().unwrap(), "-"],
+        b"hello world\n",
+    );
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    let bad = mlkit(
+        &[
+            "quantize",
+            model.to_str().unwrap(),
+            "--type",
+            "q9",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let list = mlkit(&["models", "list", "--json"], b"");
+    let list: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["name"] == "all-MiniLM-L6-v2" && m["kind"] == "bundled"));
 }

@@ -7,6 +7,7 @@ use crate::batch::plan_batches;
 use crate::encoder::{Encoder, EncoderInfo};
 use crate::error::{CoreError, Result};
 use crate::linear::WeightFormat;
+use crate::parts::ModelParts;
 use crate::pooling::{Pooling, PoolingMode};
 use crate::resolve::ModelFiles;
 use crate::tokenize::{Encoded, TextTokenizer};
@@ -56,14 +57,12 @@ pub struct Embedder {
 
 impl Embedder {
     pub fn load(files: &ModelFiles, opts: &EmbedOptions) -> Result<Embedder> {
-        let (encoder, info) = Encoder::load(
-            &files.config,
-            &files.weights,
-            &opts.device,
-            opts.dtype,
-            opts.weights,
-        )?;
-        let mut pooling = Pooling::from_files(files.pooling.as_deref(), files.modules.as_deref())?;
+        Self::from_parts(&ModelParts::read(files)?, opts)
+    }
+
+    pub fn from_parts(parts: &ModelParts, opts: &EmbedOptions) -> Result<Embedder> {
+        let (encoder, info) = Encoder::load(parts, &opts.device, opts.dtype, opts.weights)?;
+        let mut pooling = Pooling::from_json(parts.pooling.as_deref(), parts.modules.as_deref())?;
         if let Some(mode) = opts.pooling {
             pooling.mode = mode;
         }
@@ -72,15 +71,14 @@ impl Embedder {
         }
         // sentence-transformers' own limit (256 for all-MiniLM-L6-v2) wins over the
         // position table's, as it does in Python.
-        let st_limit = match &files.sentence_config {
-            Some(p) => std::fs::read(p)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<SentenceConfig>(&b).ok())
-                .and_then(|c| c.max_seq_length),
-            None => None,
-        };
+        let st_limit = parts
+            .sentence_config
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<SentenceConfig>(t).ok())
+            .and_then(|c| c.max_seq_length);
         let max_len = st_limit.map_or(info.max_positions, |l| l.min(info.max_positions));
-        let tokenizer = TextTokenizer::load(&files.tokenizer, max_len, opts.truncate)?;
+        let tokenizer =
+            TextTokenizer::load(&parts.tokenizer, &parts.origin, max_len, opts.truncate)?;
         Ok(Embedder {
             encoder,
             info,

@@ -1,14 +1,20 @@
 //! Loading a checkpoint into the architecture its config.json names.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 
 use crate::error::{CoreError, Result};
-use crate::linear::WeightFormat;
+use crate::linear::{LinearWeights, WeightFormat};
 use crate::models::bert;
+use crate::parts::{read_gguf_content, ModelParts, Weights};
 
 /// The architectures mlkit runs, for error messages.
 pub const SUPPORTED: &str = "bert (MiniLM included)";
@@ -31,13 +37,6 @@ pub struct EncoderInfo {
     pub max_positions: usize,
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| CoreError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 fn bad(path: &Path, message: impl std::fmt::Display) -> CoreError {
     CoreError::BadFile {
         path: path.to_path_buf(),
@@ -45,31 +44,92 @@ fn bad(path: &Path, message: impl std::fmt::Display) -> CoreError {
     }
 }
 
+fn weights_path(parts: &ModelParts) -> &Path {
+    match &parts.weights {
+        Weights::Safetensors(p) | Weights::Gguf(p) => p,
+    }
+}
+
+/// A VarBuilder over the dense tensors, and the Linear weights kept quantized.
+fn weight_store(
+    parts: &ModelParts,
+    device: &Device,
+    dtype: DType,
+    format: WeightFormat,
+) -> Result<(VarBuilder<'static>, LinearWeights)> {
+    match &parts.weights {
+        Weights::Safetensors(path) => {
+            let bytes = std::fs::read(path).map_err(|source| CoreError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            // The safetensors reader checks the header's size, offsets and shapes against
+            // the file before any tensor is built.
+            let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+                .map_err(|e| bad(path, format!("not a valid safetensors file: {e}")))?;
+            Ok((
+                VarBuilder::from_tensors(tensors, dtype, device),
+                LinearWeights {
+                    format,
+                    prequantized: HashMap::new(),
+                },
+            ))
+        }
+        Weights::Gguf(path) => {
+            let content = read_gguf_content(path)?;
+            let file = File::open(path).map_err(|source| CoreError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let mut reader = BufReader::new(file);
+            let mut dense: HashMap<String, Tensor> = HashMap::new();
+            let mut prequantized = HashMap::new();
+            for name in content.tensor_infos.keys() {
+                let q = content
+                    .tensor(&mut reader, name, device)
+                    .map_err(|e| bad(path, format!("tensor {name}: {e}")))?;
+                let plain = matches!(q.dtype(), GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16);
+                // Embedding tables are looked up, not multiplied: they are dequantized.
+                if plain || name.contains("embeddings.") || q.shape().rank() != 2 {
+                    dense.insert(name.clone(), q.dequantize(device)?);
+                } else {
+                    prequantized.insert(name.clone(), Arc::new(q));
+                }
+            }
+            Ok((
+                VarBuilder::from_tensors(dense, dtype, device),
+                LinearWeights {
+                    format,
+                    prequantized,
+                },
+            ))
+        }
+    }
+}
+
 impl Encoder {
-    /// Loads the encoder described by `config` with weights from `weights` (safetensors).
+    /// Loads the encoder `parts.config` describes, with activations in `dtype` and Linear
+    /// weights in `format` (a GGUF file's quantized weights are used as they are).
     pub fn load(
-        config: &Path,
-        weights: &Path,
+        parts: &ModelParts,
         device: &Device,
         dtype: DType,
         format: WeightFormat,
     ) -> Result<(Encoder, EncoderInfo)> {
-        let text = read(config)?;
-        let kind: ModelType = serde_json::from_slice(&text)
-            .map_err(|e| bad(config, format!("invalid config: {e}")))?;
-        let bytes = read(weights)?;
-        // The safetensors reader checks the header's size, offsets and shapes against the
-        // file before any tensor is built.
-        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
-            .map_err(|e| bad(weights, format!("not a valid safetensors file: {e}")))?;
-        drop(bytes);
-        let vb = VarBuilder::from_tensors(tensors, dtype, device);
+        let config_path = PathBuf::from(format!("{}/config.json", parts.origin));
+        let kind: ModelType = serde_json::from_str(&parts.config)
+            .map_err(|e| bad(&config_path, format!("invalid config: {e}")))?;
         match kind.model_type.as_str() {
             "bert" => {
-                let cfg: bert::Config = serde_json::from_slice(&text)
-                    .map_err(|e| bad(config, format!("invalid BERT config: {e}")))?;
-                let model = bert::BertModel::load(vb, &cfg, format)
-                    .map_err(|e| bad(weights, format!("does not fit its config.json: {e}")))?;
+                let cfg: bert::Config = serde_json::from_str(&parts.config)
+                    .map_err(|e| bad(&config_path, format!("invalid BERT config: {e}")))?;
+                let (vb, linear) = weight_store(parts, device, dtype, format)?;
+                let model = bert::BertModel::load(vb, &cfg, &linear).map_err(|e| {
+                    bad(
+                        weights_path(parts),
+                        format!("does not fit its config.json: {e}"),
+                    )
+                })?;
                 Ok((
                     Encoder::Bert(model),
                     EncoderInfo {
@@ -80,7 +140,7 @@ impl Encoder {
                 ))
             }
             other => Err(CoreError::Unsupported {
-                path: config.to_path_buf(),
+                path: config_path,
                 model_type: other.to_string(),
                 supported: SUPPORTED,
             }),

@@ -6,13 +6,16 @@
 //! - `pooling`, `embed`: sentence-transformers pooling and the embedding pipeline.
 
 pub mod batch;
+pub mod catalog;
 pub mod device;
 pub mod embed;
 pub mod encoder;
 pub mod error;
 pub mod linear;
 pub mod models;
+pub mod parts;
 pub mod pooling;
+pub mod quantize;
 pub mod resolve;
 pub mod tokenize;
 

@@ -1,15 +1,27 @@
 //! A Linear layer whose weight is dense (f32/f16/bf16) or quantized (GGUF Q8_0 and kin).
 //! Architectures call `Linear::load` and never care which; the q8 kernel is swappable.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
 /// How Linear weights are stored once loaded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WeightFormat {
+    #[default]
     Dense,
     Quantized(GgmlDType),
+}
+
+/// How an architecture's Linear layers get their weights: quantized as they are read from
+/// a GGUF file (`prequantized`, by tensor name), else from the VarBuilder in `format`.
+#[derive(Default)]
+pub struct LinearWeights {
+    pub format: WeightFormat,
+    pub prequantized: HashMap<String, Arc<QTensor>>,
 }
 
 #[derive(Clone, Debug)]
@@ -27,11 +39,24 @@ impl Linear {
         in_dim: usize,
         out_dim: usize,
         vb: VarBuilder,
-        format: WeightFormat,
+        weights: &LinearWeights,
     ) -> Result<Self> {
-        let weight = vb.get((out_dim, in_dim), "weight")?;
         let bias = vb.get(out_dim, "bias")?;
-        Self::from_parts(weight, Some(bias), format)
+        let name = format!("{}.weight", vb.prefix());
+        if let Some(q) = weights.prequantized.get(&name) {
+            if q.shape().dims() != [out_dim, in_dim] {
+                candle_core::bail!(
+                    "{name} has shape {:?}, expected [{out_dim}, {in_dim}]",
+                    q.shape().dims()
+                );
+            }
+            return Ok(Linear::Quantized {
+                weight: QMatMul::from_arc(q.clone())?,
+                bias: Some(bias.to_dtype(candle_core::DType::F32)?),
+            });
+        }
+        let weight = vb.get((out_dim, in_dim), "weight")?;
+        Self::from_parts(weight, Some(bias), weights.format)
     }
 
     pub fn from_parts(weight: Tensor, bias: Option<Tensor>, format: WeightFormat) -> Result<Self> {

@@ -1,7 +1,5 @@
 //! sentence-transformers pooling: hidden states to one vector per text.
 
-use std::path::Path;
-
 use candle_core::{DType, Result as CResult, Tensor, D};
 use serde::Deserialize;
 
@@ -37,13 +35,9 @@ struct Module {
     kind: String,
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|source| CoreError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| CoreError::BadFile {
-        path: path.to_path_buf(),
+fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| CoreError::BadFile {
+        path: what.into(),
         message: format!("invalid JSON: {e}"),
     })
 }
@@ -51,11 +45,12 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
 impl Pooling {
     /// The pooling a sentence-transformers model declares; mean without normalisation (the
     /// plain transformers feature-extraction convention) when it declares none.
-    pub fn from_files(pooling: Option<&Path>, modules: Option<&Path>) -> Result<Pooling> {
+    /// `pooling` and `modules` are the texts of `1_Pooling/config.json` and `modules.json`.
+    pub fn from_json(pooling: Option<&str>, modules: Option<&str>) -> Result<Pooling> {
         let mode = match pooling {
             None => PoolingMode::Mean,
             Some(p) => {
-                let f: PoolingFile = read_json(p)?;
+                let f: PoolingFile = parse(p, "1_Pooling/config.json")?;
                 if f.pooling_mode_cls_token {
                     PoolingMode::Cls
                 } else if f.pooling_mode_max_tokens {
@@ -64,7 +59,7 @@ impl Pooling {
                     PoolingMode::Mean
                 } else {
                     return Err(CoreError::BadFile {
-                        path: p.to_path_buf(),
+                        path: "1_Pooling/config.json".into(),
                         message: "no supported pooling mode (cls, mean or max) is set".into(),
                     });
                 }
@@ -72,7 +67,7 @@ impl Pooling {
         };
         let normalize = match modules {
             None => false,
-            Some(m) => read_json::<Vec<Module>>(m)?
+            Some(m) => parse::<Vec<Module>>(m, "modules.json")?
                 .iter()
                 .any(|m| m.kind.ends_with("Normalize")),
         };

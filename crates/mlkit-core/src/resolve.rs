@@ -7,13 +7,16 @@ use hf_hub::{Cache, Repo, RepoType};
 
 use crate::error::{CoreError, Result};
 
-/// The files a model is made of, wherever they came from.
+/// The files a model is made of, wherever they came from. A GGUF file written by
+/// `mlkit quantize` carries config, tokenizer and pooling in its metadata, so for it
+/// `weights` is the only file.
 #[derive(Clone, Debug)]
 pub struct ModelFiles {
     /// Where the model came from, for messages and `models info`.
     pub origin: String,
-    pub config: PathBuf,
-    pub tokenizer: PathBuf,
+    pub config: Option<PathBuf>,
+    pub tokenizer: Option<PathBuf>,
+    /// model.safetensors, or a .gguf file.
     pub weights: PathBuf,
     /// sentence-transformers' `modules.json`, when the model has one.
     pub modules: Option<PathBuf>,
@@ -24,6 +27,7 @@ pub struct ModelFiles {
 }
 
 const WEIGHTS: &str = "model.safetensors";
+const GGUF: &str = "model.gguf";
 const PICKLE: &str = "pytorch_model.bin";
 const POOLING: &str = "1_Pooling/config.json";
 const SENTENCE: &str = "sentence_bert_config.json";
@@ -32,7 +36,10 @@ const SENTENCE: &str = "sentence_bert_config.json";
 pub fn bundled_dir() -> PathBuf {
     std::env::var_os("MLKIT_MODELS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"))
+        .unwrap_or_else(|| {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+            dir.canonicalize().unwrap_or(dir)
+        })
 }
 
 /// Resolves `spec`: an existing directory, then a bundled alias, then a Hugging Face repo
@@ -44,6 +51,9 @@ pub fn resolve(spec: &str) -> Result<ModelFiles> {
         return from_dir(path, spec);
     }
     if path.is_file() {
+        if path.extension().is_some_and(|e| e == "gguf") {
+            return Ok(gguf_file(path));
+        }
         return Err(refuse_or_explain(path, spec));
     }
     let bundled = bundled_dir().join(spec);
@@ -92,7 +102,24 @@ fn looks_like_repo_id(spec: &str) -> bool {
     ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
 }
 
+fn gguf_file(path: &Path) -> ModelFiles {
+    ModelFiles {
+        origin: path.display().to_string(),
+        config: None,
+        tokenizer: None,
+        weights: path.to_path_buf(),
+        modules: None,
+        pooling: None,
+        sentence_config: None,
+    }
+}
+
 fn from_dir(dir: &Path, spec: &str) -> Result<ModelFiles> {
+    if !dir.join(WEIGHTS).is_file() && dir.join(GGUF).is_file() {
+        let mut files = gguf_file(&dir.join(GGUF));
+        files.origin = dir.display().to_string();
+        return Ok(files);
+    }
     let need = |name: &str| -> Result<PathBuf> {
         let p = dir.join(name);
         if p.is_file() {
@@ -113,8 +140,8 @@ fn from_dir(dir: &Path, spec: &str) -> Result<ModelFiles> {
     let optional = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
     Ok(ModelFiles {
         origin: dir.display().to_string(),
-        config: need("config.json")?,
-        tokenizer: need("tokenizer.json")?,
+        config: Some(need("config.json")?),
+        tokenizer: Some(need("tokenizer.json")?),
         weights: need(WEIGHTS)?,
         modules: optional("modules.json"),
         pooling: optional(POOLING),
@@ -157,8 +184,8 @@ fn from_hub(spec: &str) -> Result<ModelFiles> {
         }
         return Ok(ModelFiles {
             origin: format!("hf:{spec} (cache)"),
-            config: need("config.json")?,
-            tokenizer: need("tokenizer.json")?,
+            config: Some(need("config.json")?),
+            tokenizer: Some(need("tokenizer.json")?),
             weights: need(WEIGHTS)?,
             modules: cached("modules.json"),
             pooling: cached(POOLING),
@@ -199,8 +226,8 @@ fn from_hub(spec: &str) -> Result<ModelFiles> {
     };
     Ok(ModelFiles {
         origin: format!("hf:{spec}"),
-        config: get("config.json")?,
-        tokenizer: get("tokenizer.json")?,
+        config: Some(get("config.json")?),
+        tokenizer: Some(get("tokenizer.json")?),
         weights: get(WEIGHTS)?,
         modules: optional("modules.json")?,
         pooling: optional(POOLING)?,

@@ -1,7 +1,5 @@
 //! Tokenization with Hugging Face `tokenizers`, padding done per batch by the core.
 
-use std::path::Path;
-
 use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::error::{CoreError, Result};
@@ -22,11 +20,12 @@ pub struct TextTokenizer {
 }
 
 impl TextTokenizer {
-    /// Loads `tokenizer.json`. Inputs longer than `max_len` tokens are an error unless
-    /// `truncate`, in which case they are cut as sentence-transformers cuts them.
-    pub fn load(path: &Path, max_len: usize, truncate: bool) -> Result<Self> {
-        let mut inner = Tokenizer::from_file(path).map_err(|e| CoreError::BadFile {
-            path: path.to_path_buf(),
+    /// Loads a `tokenizer.json` (`origin` names it in errors). Inputs longer than `max_len`
+    /// tokens are an error unless `truncate`, in which case they are cut as
+    /// sentence-transformers cuts them.
+    pub fn load(json: &[u8], origin: &str, max_len: usize, truncate: bool) -> Result<Self> {
+        let mut inner = Tokenizer::from_bytes(json).map_err(|e| CoreError::BadFile {
+            path: format!("{origin}/tokenizer.json").into(),
             message: format!("not a valid tokenizer.json: {e}"),
         })?;
         inner.with_padding(None);

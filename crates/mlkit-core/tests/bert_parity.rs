@@ -7,6 +7,7 @@ use candle_core::{DType, Device};
 use mlkit_core::embed::pad;
 use mlkit_core::encoder::Encoder;
 use mlkit_core::linear::WeightFormat;
+use mlkit_core::parts::ModelParts;
 use mlkit_core::pooling::PoolingMode;
 use mlkit_core::tokenize::TextTokenizer;
 use mlkit_core::{resolve, CoreError, EmbedOptions, Embedder};
@@ -61,16 +62,11 @@ fn tiny_bert_matches_transformers_alone_and_padded() {
         .collect();
     for name in ["tiny-bert", "tiny-bert-tc"] {
         let files = resolve(fixtures().join(name).to_str().unwrap()).unwrap();
-        let (encoder, info) = Encoder::load(
-            &files.config,
-            &files.weights,
-            &Device::Cpu,
-            DType::F32,
-            WeightFormat::Dense,
-        )
-        .unwrap();
+        let parts = ModelParts::read(&files).unwrap();
+        let (encoder, info) =
+            Encoder::load(&parts, &Device::Cpu, DType::F32, WeightFormat::Dense).unwrap();
         assert_eq!(info.hidden_size, 32);
-        let tok = TextTokenizer::load(&files.tokenizer, 64, false).unwrap();
+        let tok = TextTokenizer::load(&parts.tokenizer, name, 64, false).unwrap();
         let enc = tok.encode(&texts, 0).unwrap();
         let want = &doc[name];
         for (i, e) in enc.iter().enumerate() {
@@ -272,4 +268,96 @@ fn long_inputs_are_refused_unless_truncation_is_asked_for() {
     };
     let embedder = Embedder::load(&files, &opts).unwrap();
     assert_eq!(embedder.embed(&["short", &long], 0).unwrap().len(), 2);
+}
+
+fn quantized_copy(model: &Path, kind: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model.gguf");
+    let files = resolve(model.to_str().unwrap()).unwrap();
+    let target = mlkit_core::quantize::parse_type(kind).unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&out).unwrap());
+    let report = mlkit_core::quantize::quantize(&files, target, &mut f).unwrap();
+    assert!(report.quantized > 0);
+    drop(f);
+    (dir, out)
+}
+
+#[test]
+fn a_quantized_gguf_is_a_whole_model() {
+    let (_dir, gguf) = quantized_copy(&fixtures().join("tiny-bert"), "q8_0");
+    let texts = ["hello world", "the lazy dog near berlin", ""];
+    let dense = Embedder::load(
+        &resolve(fixtures().join("tiny-bert").to_str().unwrap()).unwrap(),
+        &EmbedOptions::default(),
+    )
+    .unwrap()
+    .embed(&texts, 0)
+    .unwrap();
+    // The GGUF alone: config, tokenizer and weights all come from the one file.
+    let q = Embedder::load(
+        &resolve(gguf.to_str().unwrap()).unwrap(),
+        &EmbedOptions::default(),
+    )
+    .unwrap()
+    .embed(&texts, 0)
+    .unwrap();
+    for (a, b) in dense.iter().zip(&q) {
+        assert!(cosine(a, b) >= 0.99, "cosine {}", cosine(a, b));
+        assert!(
+            max_diff(a, b) > 0.0,
+            "q8 weights should differ from f32 at least a little"
+        );
+    }
+}
+
+#[test]
+fn malformed_gguf_files_are_errors_not_panics() {
+    let (dir, gguf) = quantized_copy(&fixtures().join("tiny-bert"), "q8_0");
+    let bytes = std::fs::read(&gguf).unwrap();
+    let load = |data: &[u8]| {
+        let p = dir.path().join("broken.gguf");
+        std::fs::write(&p, data).unwrap();
+        match Embedder::load(
+            &resolve(p.to_str().unwrap()).unwrap(),
+            &EmbedOptions::default(),
+        ) {
+            Ok(_) => panic!("a broken GGUF loaded"),
+            Err(e) => e.to_string(),
+        }
+    };
+    for cut in [0, 4, 24, 200, bytes.len() / 2, bytes.len() - 1] {
+        let e = load(&bytes[..cut]);
+        assert!(
+            e.contains("GGUF") || e.contains("tensor"),
+            "cut at {cut}: {e}"
+        );
+    }
+    // Hostile tensor count in the header.
+    let mut hostile = bytes.clone();
+    hostile[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(load(&hostile).contains("GGUF"));
+    // A GGUF without mlkit's metadata.
+    let mut plain = std::io::Cursor::new(Vec::new());
+    let t = candle_core::quantized::QTensor::quantize(
+        &candle_core::Tensor::zeros((2, 32), DType::F32, &Device::Cpu).unwrap(),
+        candle_core::quantized::GgmlDType::Q8_0,
+    )
+    .unwrap();
+    candle_core::quantized::gguf_file::write(&mut plain, &[], &[("w", &t)]).unwrap();
+    assert!(load(plain.get_ref()).contains("mlkit quantize"));
+}
+
+#[test]
+fn the_bundled_int8_minilm_matches_sentence_transformers() {
+    let files = resolve("all-MiniLM-L6-v2").unwrap();
+    assert!(files.weights.ends_with("model.gguf"), "{files:?}");
+    let embedder = Embedder::load(&files, &EmbedOptions::default()).unwrap();
+    let (sentences, want) = minilm_reference();
+    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let got = embedder.embed(&refs, 0).unwrap();
+    let cosines: Vec<f64> = got.iter().zip(&want).map(|(g, w)| cosine(g, w)).collect();
+    let worst = cosines.iter().copied().fold(1.0, f64::min);
+    let mean = cosines.iter().sum::<f64>() / cosines.len() as f64;
+    println!("bundled q8 vs sentence-transformers: worst cosine {worst:.6}, mean {mean:.6}");
+    assert!(worst >= 0.995, "worst cosine {worst}");
 }

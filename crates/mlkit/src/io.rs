@@ -116,9 +116,7 @@ impl Output {
                     .into_inner()
                     .map_err(|e| e.into_error())
                     .with_context(|| format!("cannot write {}", target.display()))?;
-                temp.persist(&target)
-                    .with_context(|| format!("cannot write {}", target.display()))?;
-                Ok(())
+                persist(temp, &target)
             }
         }
     }
@@ -131,4 +129,15 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<io::Error>()
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
     })
+}
+
+/// Moves a finished temporary file to `target`, readable as an ordinary new file would be
+/// (temporary files are created private).
+pub fn persist(temp: NamedTempFile, target: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    temp.persist(target)
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    Ok(())
 }

@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     Sample(cmd::sample::SampleArgs),
     Embed(cmd::embed::EmbedArgs),
+    Quantize(cmd::quantize::QuantizeArgs),
+    Models(cmd::models::ModelsArgs),
 }
 
 /// An error in how mlkit was called (exit code 2), as opposed to a failure while running (1).
@@ -34,6 +36,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sample(args) => cmd::sample::run(args, cli.quiet),
         Command::Embed(args) => cmd::embed::run(args, cli.quiet),
+        Command::Quantize(args) => cmd::quantize::run(args, cli.quiet),
+        Command::Models(args) => cmd::models::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

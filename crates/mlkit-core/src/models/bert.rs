@@ -5,7 +5,7 @@ use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, LayerNormConfig, VarBuilder};
 use serde::Deserialize;
 
-use crate::linear::{Linear, WeightFormat};
+use crate::linear::{Linear, LinearWeights};
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Config {
@@ -124,7 +124,7 @@ struct Layer {
 }
 
 impl Layer {
-    fn load(vb: VarBuilder, cfg: &Config, format: WeightFormat) -> Result<Self> {
+    fn load(vb: VarBuilder, cfg: &Config, format: &LinearWeights) -> Result<Self> {
         let h = cfg.hidden_size;
         let att = vb.pp("attention");
         let sa = att.pp("self");
@@ -192,7 +192,7 @@ pub struct BertModel {
 impl BertModel {
     /// Loads the encoder from `vb`, at its root (sentence-transformers checkpoints) or under
     /// `bert.` (checkpoints saved with a task head).
-    pub fn load(vb: VarBuilder, cfg: &Config, format: WeightFormat) -> Result<Self> {
+    pub fn load(vb: VarBuilder, cfg: &Config, format: &LinearWeights) -> Result<Self> {
         if cfg.position_embedding_type != "absolute" {
             candle_core::bail!(
                 "position_embedding_type {:?} is not supported (only \"absolute\")",

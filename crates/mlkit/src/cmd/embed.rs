@@ -26,9 +26,10 @@ pub struct EmbedArgs {
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
 
-    /// A model directory, a bundled model name, or a Hugging Face repo id[@revision]
-    /// (HF_HOME, HF_ENDPOINT and HF_TOKEN are honoured; HF_HUB_OFFLINE=1 uses the cache only).
-    #[arg(long, default_value = "sentence-transformers/all-MiniLM-L6-v2")]
+    /// A model directory, a .gguf file, a bundled model name (the default is the bundled
+    /// int8 all-MiniLM-L6-v2), or a Hugging Face repo id[@revision] (HF_HOME, HF_ENDPOINT
+    /// and HF_TOKEN are honoured; HF_HUB_OFFLINE=1 uses the cache only).
+    #[arg(long, default_value = "all-MiniLM-L6-v2")]
     pub model: String,
 
     /// Override the model's pooling.
@@ -173,8 +174,9 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
             rows += 1;
             match format {
                 EmbedFormat::Jsonl => {
-                    let line = serde_json::json!({ "id": rows, "embedding": v });
-                    writeln!(output.writer(), "{line}")?;
+                    // id first, for people reading the file.
+                    let vector = serde_json::to_string(&v)?;
+                    writeln!(output.writer(), "{{\"id\":{rows},\"embedding\":{vector}}}")?;
                 }
                 EmbedFormat::Npy => matrix.extend_from_slice(&v),
             }

@@ -1,4 +1,6 @@
 //! One module per subcommand: its flags and how it wires files to the library.
 
 pub mod embed;
+pub mod models;
+pub mod quantize;
 pub mod sample;

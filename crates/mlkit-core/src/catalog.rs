@@ -1,0 +1,151 @@
+//! What models are at hand: bundled ones and those in the Hugging Face cache, and what a
+//! model is (architecture, size, precision, labels, source), for `mlkit models`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::parts::{read_gguf_content, ModelParts, Weights};
+use crate::resolve::{bundled_dir, ModelFiles};
+
+/// A model found on disk.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelEntry {
+    /// What to pass to --model.
+    pub name: String,
+    /// "bundled" or "hf-cache".
+    pub kind: &'static str,
+    pub path: PathBuf,
+    pub bytes: u64,
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            // Hub snapshots are symlinks into blobs/: follow them.
+            match std::fs::metadata(&p) {
+                Ok(m) if m.is_dir() => dir_size(&p),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            }
+        })
+        .sum()
+}
+
+/// Bundled models and hub-cache models, sorted by name.
+pub fn list() -> Vec<ModelEntry> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(bundled_dir()) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.join("model.gguf").is_file() || p.join("model.safetensors").is_file() {
+                out.push(ModelEntry {
+                    name: e.file_name().to_string_lossy().into_owned(),
+                    kind: "bundled",
+                    bytes: dir_size(&p),
+                    path: p,
+                });
+            }
+        }
+    }
+    let cache = hf_hub::Cache::from_env();
+    if let Ok(entries) = std::fs::read_dir(cache.path()) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name.strip_prefix("models--") {
+                out.push(ModelEntry {
+                    name: id.replacen("--", "/", 1),
+                    kind: "hf-cache",
+                    bytes: dir_size(&e.path().join("blobs")),
+                    path: e.path(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// A model's description.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelInfo {
+    pub source: String,
+    pub model_type: String,
+    pub layers: Option<u64>,
+    pub hidden_size: Option<u64>,
+    pub vocab_size: Option<u64>,
+    /// "f32", "Q8_0", ...: the Linear weights' storage.
+    pub dtype: String,
+    pub bytes: u64,
+    /// id2label in id order, for classifiers.
+    pub labels: Vec<String>,
+    pub pooling: Option<String>,
+}
+
+pub fn info(files: &ModelFiles) -> Result<ModelInfo> {
+    let parts = ModelParts::read(files)?;
+    let config: serde_json::Value = serde_json::from_str(&parts.config).unwrap_or_default();
+    let num = |k: &str| config.get(k).and_then(serde_json::Value::as_u64);
+    let mut labels: Vec<(u64, String)> = config
+        .get("id2label")
+        .and_then(|m| m.as_object())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    labels.sort();
+    let (dtype, bytes) = match &parts.weights {
+        Weights::Gguf(p) => {
+            let content = read_gguf_content(p)?;
+            let q = content
+                .tensor_infos
+                .iter()
+                .find(|(n, _)| n.ends_with("query.weight"))
+                .map(|(_, i)| format!("{:?}", i.ggml_dtype))
+                .unwrap_or_else(|| "unknown".into());
+            (q, std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        }
+        Weights::Safetensors(p) => (
+            config
+                .get("torch_dtype")
+                .and_then(|v| v.as_str())
+                .unwrap_or("float32")
+                .to_string(),
+            std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+        ),
+    };
+    let pooling =
+        crate::pooling::Pooling::from_json(parts.pooling.as_deref(), parts.modules.as_deref())
+            .ok()
+            .filter(|_| parts.pooling.is_some())
+            .map(|p| {
+                format!(
+                    "{:?}{}",
+                    p.mode,
+                    if p.normalize { " + normalize" } else { "" }
+                )
+            });
+    Ok(ModelInfo {
+        source: parts.origin.clone(),
+        model_type: config
+            .get("model_type")
+            .and_then(|v| v.as_str())
+            .unwrap_or("unknown")
+            .to_string(),
+        layers: num("num_hidden_layers"),
+        hidden_size: num("hidden_size"),
+        vocab_size: num("vocab_size"),
+        dtype,
+        bytes,
+        labels: labels.into_iter().map(|(_, l)| l).collect(),
+        pooling,
+    })
+}

@@ -1,0 +1,154 @@
+//! A model's parts in memory (config, tokenizer, pooling), read from loose files or from
+//! the metadata of a self-describing GGUF file.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use candle_core::quantized::gguf_file;
+
+use crate::error::{CoreError, Result};
+use crate::resolve::ModelFiles;
+
+/// GGUF metadata keys under which `mlkit quantize` stores the loose files.
+pub const META_CONFIG: &str = "mlkit.config.json";
+pub const META_TOKENIZER: &str = "mlkit.tokenizer.json";
+pub const META_MODULES: &str = "mlkit.modules.json";
+pub const META_POOLING: &str = "mlkit.pooling.json";
+pub const META_SENTENCE: &str = "mlkit.sentence_bert_config.json";
+
+#[derive(Clone, Debug)]
+pub enum Weights {
+    Safetensors(PathBuf),
+    Gguf(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct ModelParts {
+    pub origin: String,
+    pub config: String,
+    pub tokenizer: Vec<u8>,
+    pub modules: Option<String>,
+    pub pooling: Option<String>,
+    pub sentence_config: Option<String>,
+    pub weights: Weights,
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| CoreError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn optional_text(path: Option<&Path>) -> Result<Option<String>> {
+    path.map(read_text).transpose()
+}
+
+fn missing(files: &ModelFiles, what: &str) -> CoreError {
+    CoreError::NotFound {
+        spec: files.origin.clone(),
+        hint: format!("no {what}"),
+    }
+}
+
+impl ModelParts {
+    pub fn read(files: &ModelFiles) -> Result<ModelParts> {
+        if files.weights.extension().is_some_and(|e| e == "gguf") {
+            return read_gguf(&files.weights, &files.origin);
+        }
+        let config = files
+            .config
+            .as_deref()
+            .ok_or_else(|| missing(files, "config.json"))?;
+        let tokenizer = files
+            .tokenizer
+            .as_deref()
+            .ok_or_else(|| missing(files, "tokenizer.json"))?;
+        Ok(ModelParts {
+            origin: files.origin.clone(),
+            config: read_text(config)?,
+            tokenizer: std::fs::read(tokenizer).map_err(|source| CoreError::Read {
+                path: tokenizer.to_path_buf(),
+                source,
+            })?,
+            modules: optional_text(files.modules.as_deref())?,
+            pooling: optional_text(files.pooling.as_deref())?,
+            sentence_config: optional_text(files.sentence_config.as_deref())?,
+            weights: Weights::Safetensors(files.weights.clone()),
+        })
+    }
+}
+
+/// Reads and checks a GGUF file's header: every tensor's size must be computable without
+/// overflow and lie inside the file (candle checks lengths of strings and arrays).
+pub fn read_gguf_content(path: &Path) -> Result<gguf_file::Content> {
+    let bad = |message: String| CoreError::BadFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = File::open(path).map_err(|source| CoreError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let len = file
+        .metadata()
+        .map_err(|source| CoreError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    let content = gguf_file::Content::read(&mut BufReader::new(file))
+        .map_err(|e| bad(format!("not a valid GGUF file: {e}")))?;
+    for (name, info) in &content.tensor_infos {
+        let elems = info
+            .shape
+            .dims()
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| bad(format!("tensor {name}: its shape overflows")))?;
+        let block = info.ggml_dtype.block_size();
+        let bytes = (elems / block.max(1))
+            .checked_mul(info.ggml_dtype.type_size())
+            .ok_or_else(|| bad(format!("tensor {name}: its size overflows")))?;
+        let end = content
+            .tensor_data_offset
+            .checked_add(info.offset)
+            .and_then(|o| o.checked_add(bytes as u64));
+        if elems % block.max(1) != 0 || end.is_none_or(|e| e > len) {
+            return Err(bad(format!(
+                "tensor {name} ({:?}, {:?}) does not fit in the file",
+                info.shape, info.ggml_dtype
+            )));
+        }
+    }
+    Ok(content)
+}
+
+fn read_gguf(path: &Path, origin: &str) -> Result<ModelParts> {
+    let content = read_gguf_content(path)?;
+    let text = |key: &str| -> Option<String> {
+        content
+            .metadata
+            .get(key)
+            .and_then(|v| v.to_string().ok())
+            .cloned()
+    };
+    let need = |key: &str| {
+        text(key).ok_or_else(|| CoreError::BadFile {
+            path: path.to_path_buf(),
+            message: format!(
+                "no {key} in its metadata; mlkit loads GGUF files written by `mlkit quantize`"
+            ),
+        })
+    };
+    Ok(ModelParts {
+        origin: origin.to_string(),
+        config: need(META_CONFIG)?,
+        tokenizer: need(META_TOKENIZER)?.into_bytes(),
+        modules: text(META_MODULES),
+        pooling: text(META_POOLING),
+        sentence_config: text(META_SENTENCE),
+        weights: Weights::Gguf(path.to_path_buf()),
+    })
+}
