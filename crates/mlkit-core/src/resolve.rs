@@ -260,19 +260,37 @@ mod tests {
         assert!(matches!(bin, CoreError::Pickle { .. }));
     }
 
+    /// Both offline cases in one test: they set process-wide variables, which tests running
+    /// in parallel must not see change under them.
     #[test]
-    fn offline_cache_miss_says_what_is_missing() {
+    fn offline_mode_reads_the_hub_cache_only() {
         let home = tempfile::tempdir().unwrap();
-        // Process-wide variables: this is the only test in the crate that sets them.
         std::env::set_var("HF_HOME", home.path());
         std::env::set_var("HF_HUB_OFFLINE", "1");
-        let err = resolve("someone/some-model").unwrap_err();
+        let miss = resolve("someone/some-model");
+        // The hub cache layout: refs/<revision> names a snapshot holding the files.
+        let repo = home.path().join("hub/models--someone--some-model");
+        let snapshot = repo.join("snapshots/0123abcd");
+        std::fs::create_dir_all(snapshot.join("1_Pooling")).unwrap();
+        std::fs::create_dir_all(repo.join("refs")).unwrap();
+        std::fs::write(repo.join("refs/main"), "0123abcd").unwrap();
+        for f in ["config.json", "tokenizer.json", WEIGHTS, POOLING] {
+            std::fs::write(snapshot.join(f), "{}").unwrap();
+        }
+        let hit = resolve("someone/some-model");
+        let other_revision = resolve("someone/some-model@v2");
         std::env::remove_var("HF_HUB_OFFLINE");
         std::env::remove_var("HF_HOME");
-        let msg = err.to_string();
+
+        let msg = miss.unwrap_err().to_string();
         assert!(
             msg.contains("HF_HUB_OFFLINE") && msg.contains("config.json"),
             "{msg}"
         );
+        let files = hit.unwrap();
+        assert_eq!(files.weights, snapshot.join(WEIGHTS));
+        assert_eq!(files.pooling, Some(snapshot.join(POOLING)));
+        assert!(files.modules.is_none());
+        assert!(other_revision.is_err());
     }
 }

@@ -1,0 +1,96 @@
+"""mlkit embed against sentence-transformers (PyTorch) on the CoNLL-2003 test sentences:
+sentences per second at the same thread count, and cosine agreement on every sentence.
+
+    python -m venv .venv && .venv/bin/pip install -r benches/requirements-embed.txt
+    cargo build --release -p mlkit
+    .venv/bin/python benches/embed_vs_python.py [--threads 2] [--shared ../shared]
+
+Each run embeds all 3,453 sentences once after a warm-up on 64 of them (model loading is
+excluded for sentence-transformers and included for mlkit, which loads in well under a
+second: the printed ratio favours Python). mlkit runs f32 (the upstream safetensors) and q8
+(the bundled GGUF).
+"""
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def sentences(path):
+    out, words = [], []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                if words:
+                    out.append(" ".join(words))
+                    words = []
+                continue
+            words.append(line.split(" ")[0])
+    if words:
+        out.append(" ".join(words))
+    return out
+
+
+def run_mlkit(binary, model, text_file, threads, extra):
+    out = text_file + ".npy"
+    cmd = [binary, "-q", "embed", "--model", model, "--device", "cpu", "--threads", str(threads),
+           "-o", out, text_file] + extra
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    secs = time.perf_counter() - start
+    return secs, np.load(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
+    ap.add_argument("--mlkit", default=os.path.join(
+        os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlkit"))
+    args = ap.parse_args()
+
+    import torch
+    import sentence_transformers
+    from sentence_transformers import SentenceTransformer
+    torch.set_num_threads(args.threads)
+    model_dir = os.path.join(args.shared, "models", "all-MiniLM-L6-v2")
+    texts = sentences(os.path.join(args.shared, "data", "conll2003", "test.txt"))
+    print(f"torch {torch.__version__}, sentence-transformers {sentence_transformers.__version__}, "
+          f"{args.threads} threads, {len(texts)} sentences")
+
+    st = SentenceTransformer(model_dir, device="cpu")
+    st.encode(texts[:64], batch_size=32)
+    start = time.perf_counter()
+    ref = st.encode(texts, batch_size=32, convert_to_numpy=True)
+    st_secs = time.perf_counter() - start
+
+    tmp = tempfile.mkdtemp(prefix="mlkit-embed-bench-")
+    text_file = os.path.join(tmp, "sentences.txt")
+    with open(text_file, "w") as f:
+        f.write("\n".join(texts) + "\n")
+    rows = [("sentence-transformers (PyTorch f32)", st_secs, ref)]
+    secs, emb = run_mlkit(args.mlkit, model_dir, text_file, args.threads, [])
+    rows.append(("mlkit f32", secs, emb))
+    secs, emb = run_mlkit(args.mlkit, "all-MiniLM-L6-v2", text_file, args.threads, [])
+    rows.append(("mlkit q8 (bundled GGUF)", secs, emb))
+
+    def cosines(a, b):
+        return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+    print(f"{'run':<38}{'seconds':>9}{'sent/s':>10}{'vs PyTorch':>12}{'min cos':>10}{'mean cos':>10}")
+    for name, secs, emb in rows:
+        c = cosines(emb, ref)
+        print(f"{name:<38}{secs:>9.2f}{len(texts) / secs:>10.1f}{st_secs / secs:>11.2f}x"
+              f"{c.min():>10.6f}{c.mean():>10.6f}")
+
+
+if __name__ == "__main__":
+    main()
