@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::csv_scan::Scanner;
 use crate::encoding::encode_text;
 use crate::keys::parse_weight_text;
-use crate::source::{Position, Row, Rows, Span, Spans, Visit};
+use crate::source::{after_next_newline, Position, Row, Rows, Span, Spans, Visit};
 use crate::{copy_spans, SampleError};
 
 pub(crate) struct Delimited {
@@ -138,10 +138,8 @@ impl Rows for Delimited {
     }
 
     fn split_candidate(&self, offset: u64) -> Option<u64> {
-        let mut file = open_at(&self.path, offset).ok()?;
-        let mut buf = vec![0u8; 1 << 16];
-        let n = file.read(&mut buf).ok()?;
-        memchr::memchr(b'\n', &buf[..n]).map(|i| offset + i as u64 + 1)
+        // May fall inside a quoted field; the scan of the first half finds out.
+        after_next_newline(&self.path, offset)
     }
 
     fn scan(

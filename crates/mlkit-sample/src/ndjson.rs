@@ -1,7 +1,7 @@
 //! NDJSON / JSON Lines, streamed: one object a line, lines copied back unchanged.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::encoding::encode_cell;
 use crate::keys::{parse_weight_text, RawCell};
-use crate::source::{Position, Row, Rows, Span, Spans, Visit};
+use crate::source::{after_next_newline, Position, Row, Rows, Span, Spans, Visit};
 use crate::{copy_spans, SampleError};
 
 pub(crate) struct Ndjson {
@@ -79,11 +79,7 @@ impl Rows for Ndjson {
 
     fn split_candidate(&self, offset: u64) -> Option<u64> {
         // JSON strings cannot hold a raw newline, so every newline ends a record.
-        let mut file = File::open(&self.path).ok()?;
-        file.seek(SeekFrom::Start(offset)).ok()?;
-        let mut buf = vec![0u8; 1 << 16];
-        let n = file.read(&mut buf).ok()?;
-        memchr::memchr(b'\n', &buf[..n]).map(|i| offset + i as u64 + 1)
+        after_next_newline(&self.path, offset)
     }
 
     fn scan(

@@ -71,3 +71,14 @@ pub(crate) trait Rows: Sync {
         Ok(())
     }
 }
+
+/// The offset just after the first newline at or after `offset` in `path`: a likely record
+/// boundary for `Rows::split_candidate` in line-based formats.
+pub(crate) fn after_next_newline(path: &std::path::Path, offset: u64) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    file.seek(SeekFrom::Start(offset)).ok()?;
+    let mut buf = vec![0u8; 1 << 16];
+    let n = file.read(&mut buf).ok()?;
+    memchr::memchr(b'\n', &buf[..n]).map(|i| offset + i as u64 + 1)
+}
