@@ -13,11 +13,11 @@ use serde::Deserialize;
 
 use crate::error::{CoreError, Result};
 use crate::linear::{LinearWeights, WeightFormat};
-use crate::models::bert;
+use crate::models::{bert, roberta};
 use crate::parts::{read_gguf_content, ModelParts, Weights};
 
 /// The architectures mlkit runs, for error messages.
-pub const SUPPORTED: &str = "bert (MiniLM included)";
+pub const SUPPORTED: &str = "bert (MiniLM included), roberta, xlm-roberta";
 
 #[derive(Deserialize)]
 struct ModelType {
@@ -25,6 +25,7 @@ struct ModelType {
 }
 
 /// A transformer encoder, whatever its architecture: token ids in, hidden states out.
+/// RoBERTa and XLM-RoBERTa are BERT's encoder with another position scheme.
 pub enum Encoder {
     Bert(bert::BertModel),
 }
@@ -107,6 +108,14 @@ fn weight_store(
     }
 }
 
+/// An encoder with the weight store it came from, for heads to load their weights.
+pub struct LoadedEncoder {
+    pub encoder: Encoder,
+    pub info: EncoderInfo,
+    pub vb: VarBuilder<'static>,
+    pub linear: LinearWeights,
+}
+
 impl Encoder {
     /// Loads the encoder `parts.config` describes, with activations in `dtype` and Linear
     /// weights in `format` (a GGUF file's quantized weights are used as they are).
@@ -116,35 +125,57 @@ impl Encoder {
         dtype: DType,
         format: WeightFormat,
     ) -> Result<(Encoder, EncoderInfo)> {
+        let loaded = Self::load_with_store(parts, device, dtype, format)?;
+        Ok((loaded.encoder, loaded.info))
+    }
+
+    pub fn load_with_store(
+        parts: &ModelParts,
+        device: &Device,
+        dtype: DType,
+        format: WeightFormat,
+    ) -> Result<LoadedEncoder> {
         let config_path = PathBuf::from(format!("{}/config.json", parts.origin));
         let kind: ModelType = serde_json::from_str(&parts.config)
             .map_err(|e| bad(&config_path, format!("invalid config: {e}")))?;
-        match kind.model_type.as_str() {
-            "bert" => {
-                let cfg: bert::Config = serde_json::from_str(&parts.config)
-                    .map_err(|e| bad(&config_path, format!("invalid BERT config: {e}")))?;
-                let (vb, linear) = weight_store(parts, device, dtype, format)?;
-                let model = bert::BertModel::load(vb, &cfg, &linear).map_err(|e| {
-                    bad(
-                        weights_path(parts),
-                        format!("does not fit its config.json: {e}"),
-                    )
-                })?;
-                Ok((
-                    Encoder::Bert(model),
-                    EncoderInfo {
-                        model_type: kind.model_type,
-                        hidden_size: cfg.hidden_size,
-                        max_positions: cfg.max_position_embeddings,
-                    },
-                ))
-            }
-            other => Err(CoreError::Unsupported {
+        let model_type = kind.model_type.as_str();
+        if !matches!(model_type, "bert" | "roberta" | "xlm-roberta") {
+            return Err(CoreError::Unsupported {
                 path: config_path,
-                model_type: other.to_string(),
+                model_type: model_type.to_string(),
                 supported: SUPPORTED,
-            }),
+            });
         }
+        let cfg: bert::Config = serde_json::from_str(&parts.config)
+            .map_err(|e| bad(&config_path, format!("invalid {model_type} config: {e}")))?;
+        let (vb, linear) = weight_store(parts, device, dtype, format)?;
+        let model = if model_type == "bert" {
+            bert::BertModel::load(vb.clone(), &cfg, &linear)
+        } else {
+            roberta::load(vb.clone(), &cfg, &linear)
+        }
+        .map_err(|e| {
+            bad(
+                weights_path(parts),
+                format!("does not fit its config.json: {e}"),
+            )
+        })?;
+        Ok(LoadedEncoder {
+            encoder: Encoder::Bert(model),
+            info: EncoderInfo {
+                model_type: model_type.to_string(),
+                hidden_size: cfg.hidden_size,
+                max_positions: match cfg.pad_token_id {
+                    // RoBERTa's first positions are taken by the padding offset.
+                    Some(pad) if model_type != "bert" => {
+                        cfg.max_position_embeddings.saturating_sub(pad as usize + 1)
+                    }
+                    _ => cfg.max_position_embeddings,
+                },
+            },
+            vb,
+            linear,
+        })
     }
 
     /// Hidden states (batch, seq, hidden).

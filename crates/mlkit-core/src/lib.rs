@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod catalog;
+pub mod classify;
 pub mod device;
 pub mod embed;
 pub mod encoder;

@@ -23,6 +23,9 @@ pub struct Config {
     pub layer_norm_eps: f64,
     #[serde(default = "default_position_type")]
     pub position_embedding_type: String,
+    /// RoBERTa numbers positions after its padding id; BERT ignores it.
+    #[serde(default)]
+    pub pad_token_id: Option<u32>,
 }
 
 fn default_act() -> Activation {
@@ -72,16 +75,28 @@ fn norm(size: usize, eps: f64, vb: VarBuilder) -> Result<LayerNorm> {
     Ok(LayerNorm::new(weight, bias, eps))
 }
 
+/// How position ids are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Positions {
+    /// 0, 1, 2, ... (BERT).
+    Absolute,
+    /// RoBERTa's `create_position_ids_from_input_ids`: tokens other than the padding id
+    /// count up from padding_idx + 1; padding gets padding_idx.
+    AfterPadding(u32),
+}
+
 struct Embeddings {
     words: Embedding,
     positions: Embedding,
     token_types: Embedding,
     norm: LayerNorm,
+    scheme: Positions,
 }
 
 impl Embeddings {
-    fn load(vb: VarBuilder, cfg: &Config) -> Result<Self> {
+    fn load(vb: VarBuilder, cfg: &Config, scheme: Positions) -> Result<Self> {
         Ok(Embeddings {
+            scheme,
             words: embedding(cfg.vocab_size, cfg.hidden_size, vb.pp("word_embeddings"))?,
             positions: embedding(
                 cfg.max_position_embeddings,
@@ -99,7 +114,14 @@ impl Embeddings {
 
     fn forward(&self, ids: &Tensor, type_ids: &Tensor) -> Result<Tensor> {
         let seq = ids.dim(1)?;
-        let positions = Tensor::arange(0u32, seq as u32, ids.device())?.unsqueeze(0)?;
+        let positions = match self.scheme {
+            Positions::Absolute => Tensor::arange(0u32, seq as u32, ids.device())?.unsqueeze(0)?,
+            Positions::AfterPadding(pad) => {
+                let real = ids.ne(pad)?.to_dtype(DType::F32)?;
+                let counted = (real.cumsum(1)? * &real)?;
+                (counted + f64::from(pad))?.to_dtype(DType::U32)?
+            }
+        };
         let xs = self
             .words
             .forward(ids)?
@@ -193,6 +215,17 @@ impl BertModel {
     /// Loads the encoder from `vb`, at its root (sentence-transformers checkpoints) or under
     /// `bert.` (checkpoints saved with a task head).
     pub fn load(vb: VarBuilder, cfg: &Config, format: &LinearWeights) -> Result<Self> {
+        Self::load_flavour(vb, cfg, format, "bert", Positions::Absolute)
+    }
+
+    /// The BERT encoder under another name and position scheme (RoBERTa reuses it whole).
+    pub(crate) fn load_flavour(
+        vb: VarBuilder,
+        cfg: &Config,
+        format: &LinearWeights,
+        prefix: &str,
+        positions: Positions,
+    ) -> Result<Self> {
         if cfg.position_embedding_type != "absolute" {
             candle_core::bail!(
                 "position_embedding_type {:?} is not supported (only \"absolute\")",
@@ -209,13 +242,13 @@ impl BertModel {
         let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
             vb
         } else {
-            vb.pp("bert")
+            vb.pp(prefix)
         };
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| Layer::load(vb.pp("encoder.layer").pp(i), cfg, format))
             .collect::<Result<_>>()?;
         Ok(BertModel {
-            embeddings: Embeddings::load(vb.pp("embeddings"), cfg)?,
+            embeddings: Embeddings::load(vb.pp("embeddings"), cfg, positions)?,
             layers,
             dtype: vb.dtype(),
         })

@@ -1,3 +1,4 @@
 //! One file per architecture: `Config` from config.json, `load(vb, cfg)`, `forward`.
 
 pub mod bert;
+pub mod roberta;

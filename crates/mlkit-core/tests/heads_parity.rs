@@ -1,0 +1,166 @@
+//! Token- and sequence-classification heads and RoBERTa's encoder against transformers
+//! (`fixtures/tiny_heads.json`, from `fixtures/make_fixtures.py`): logits for single texts
+//! and text pairs, alone and in one padded batch, within 1e-4.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use mlkit_core::classify::{Classifier, Task};
+use mlkit_core::encoder::Encoder;
+use mlkit_core::linear::WeightFormat;
+use mlkit_core::parts::ModelParts;
+use mlkit_core::resolve;
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn rows(v: &Value) -> Vec<Vec<u32>> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect()
+        })
+        .collect()
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+/// (ids, type ids, mask) tensors for rows padded with 0 to the longest.
+fn batch(ids: &[Vec<u32>], types: &[Vec<u32>]) -> (Tensor, Tensor, Tensor) {
+    let width = ids.iter().map(Vec::len).max().unwrap();
+    let pad = |rows: &[Vec<u32>], fill: u32| -> Vec<u32> {
+        rows.iter()
+            .flat_map(|r| r.iter().copied().chain(std::iter::repeat(fill)).take(width))
+            .collect()
+    };
+    let mask: Vec<u32> = ids
+        .iter()
+        .flat_map(|r| {
+            std::iter::repeat_n(1, r.len())
+                .chain(std::iter::repeat(0))
+                .take(width)
+        })
+        .collect();
+    let t = |v: Vec<u32>| Tensor::from_vec(v, (ids.len(), width), &Device::Cpu).unwrap();
+    (t(pad(ids, 0)), t(pad(types, 0)), t(mask))
+}
+
+/// A loaded model as a function of (ids, type ids, mask).
+type Run = Box<dyn Fn(&Tensor, &Tensor, &Tensor) -> Tensor>;
+
+fn check(name: &str, got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{name} {what}: length");
+    let d = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(d <= 1e-4, "{name} {what}: differs by {d}");
+}
+
+#[test]
+fn heads_and_roberta_match_transformers() {
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("tiny_heads.json")).unwrap())
+            .unwrap();
+    for name in [
+        "tiny-roberta",
+        "tiny-bert-tc",
+        "tiny-roberta-tc",
+        "tiny-bert-sc",
+        "tiny-roberta-sc",
+    ] {
+        let want = &doc[name];
+        let parts =
+            ModelParts::read(&resolve(fixtures().join(name).to_str().unwrap()).unwrap()).unwrap();
+        let ids = rows(&want["ids"]);
+        let types = rows(&want["type_ids"]);
+        let kind = want["kind"].as_str().unwrap();
+        let run: Run = match kind {
+            "hidden" => {
+                let (enc, _) =
+                    Encoder::load(&parts, &Device::Cpu, DType::F32, WeightFormat::Dense).unwrap();
+                Box::new(move |i, t, m| enc.forward(i, t, m).unwrap())
+            }
+            _ => {
+                let task = if kind == "token" {
+                    Task::TokenClassification
+                } else {
+                    Task::SequenceClassification
+                };
+                let c =
+                    Classifier::load(&parts, &Device::Cpu, DType::F32, WeightFormat::Dense, task)
+                        .unwrap();
+                let labels: Vec<String> = want["labels"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l.as_str().unwrap().to_string())
+                    .collect();
+                assert_eq!(c.labels, labels, "{name} labels");
+                Box::new(move |i, t, m| c.logits(i, t, m).unwrap())
+            }
+        };
+        for (k, (i, t)) in ids.iter().zip(&types).enumerate() {
+            let (bi, bt, bm) = batch(std::slice::from_ref(i), std::slice::from_ref(t));
+            let out: Vec<f32> = run(&bi, &bt, &bm).flatten_all().unwrap().to_vec1().unwrap();
+            check(
+                name,
+                &out,
+                &floats(&want["alone"][k]),
+                &format!("input {k} alone"),
+            );
+        }
+        let (bi, bt, bm) = batch(&ids, &types);
+        let out = run(&bi, &bt, &bm);
+        for (k, i) in ids.iter().enumerate() {
+            let row = out.get(k).unwrap();
+            let row = if kind == "sequence" {
+                row
+            } else {
+                row.narrow(0, 0, i.len()).unwrap()
+            };
+            let got: Vec<f32> = row.flatten_all().unwrap().to_vec1().unwrap();
+            check(
+                name,
+                &got,
+                &floats(&want["batched"][k]),
+                &format!("input {k} in a padded batch"),
+            );
+        }
+    }
+}
+
+#[test]
+fn a_plain_encoder_is_not_a_classifier() {
+    let parts =
+        ModelParts::read(&resolve(fixtures().join("tiny-roberta").to_str().unwrap()).unwrap())
+            .unwrap();
+    let err = Classifier::load(
+        &parts,
+        &Device::Cpu,
+        DType::F32,
+        WeightFormat::Dense,
+        Task::TokenClassification,
+    )
+    .err()
+    .expect("a model without a classifier loaded as one")
+    .to_string();
+    assert!(
+        err.contains("is not a token classification checkpoint"),
+        "{err}"
+    );
+}
