@@ -23,6 +23,8 @@ enum Head {
     BertSequence { pooler: Linear, classifier: Linear },
     /// RoBERTa: `classifier.out_proj`(tanh(`classifier.dense`(first token))).
     RobertaSequence { dense: Linear, out_proj: Linear },
+    /// DistilBERT: `classifier`(relu(`pre_classifier`(first token))).
+    DistilSequence { pre: Linear, classifier: Linear },
 }
 
 #[derive(Deserialize)]
@@ -72,6 +74,12 @@ impl Classifier {
                 classifier: Linear::load(h, n, vb.pp("classifier"), &linear)
                     .map_err(|e| not_a("sequence classification", e))?,
             },
+            (Task::SequenceClassification, "distilbert") => Head::DistilSequence {
+                pre: Linear::load(h, h, vb.pp("pre_classifier"), &linear)
+                    .map_err(|e| not_a("sequence classification", e))?,
+                classifier: Linear::load(h, n, vb.pp("classifier"), &linear)
+                    .map_err(|e| not_a("sequence classification", e))?,
+            },
             (Task::SequenceClassification, _) => Head::RobertaSequence {
                 dense: Linear::load(h, h, vb.pp("classifier.dense"), &linear)
                     .map_err(|e| not_a("sequence classification", e))?,
@@ -99,6 +107,9 @@ impl Classifier {
             }
             Head::RobertaSequence { dense, out_proj } => {
                 out_proj.forward(&dense.forward(&first()?)?.tanh()?)?
+            }
+            Head::DistilSequence { pre, classifier } => {
+                classifier.forward(&pre.forward(&first()?)?.relu()?)?
             }
         };
         Ok(out.to_dtype(DType::F32)?)

@@ -13,11 +13,11 @@ use serde::Deserialize;
 
 use crate::error::{CoreError, Result};
 use crate::linear::{LinearWeights, WeightFormat};
-use crate::models::{bert, roberta};
+use crate::models::{bert, distilbert, roberta};
 use crate::parts::{read_gguf_content, ModelParts, Weights};
 
 /// The architectures mlkit runs, for error messages.
-pub const SUPPORTED: &str = "bert (MiniLM included), roberta, xlm-roberta";
+pub const SUPPORTED: &str = "bert (MiniLM included), distilbert, roberta, xlm-roberta";
 
 #[derive(Deserialize)]
 struct ModelType {
@@ -139,20 +139,32 @@ impl Encoder {
         let kind: ModelType = serde_json::from_str(&parts.config)
             .map_err(|e| bad(&config_path, format!("invalid config: {e}")))?;
         let model_type = kind.model_type.as_str();
-        if !matches!(model_type, "bert" | "roberta" | "xlm-roberta") {
+        if !matches!(
+            model_type,
+            "bert" | "distilbert" | "roberta" | "xlm-roberta"
+        ) {
             return Err(CoreError::Unsupported {
                 path: config_path,
                 model_type: model_type.to_string(),
                 supported: SUPPORTED,
             });
         }
-        let cfg: bert::Config = serde_json::from_str(&parts.config)
-            .map_err(|e| bad(&config_path, format!("invalid {model_type} config: {e}")))?;
-        let (vb, linear) = weight_store(parts, device, dtype, format)?;
-        let model = if model_type == "bert" {
-            bert::BertModel::load(vb.clone(), &cfg, &linear)
+        let invalid =
+            |e: serde_json::Error| bad(&config_path, format!("invalid {model_type} config: {e}"));
+        let (cfg, distil) = if model_type == "distilbert" {
+            let d: distilbert::Config = serde_json::from_str(&parts.config).map_err(invalid)?;
+            (d.as_bert(), Some(d))
         } else {
-            roberta::load(vb.clone(), &cfg, &linear)
+            (
+                serde_json::from_str::<bert::Config>(&parts.config).map_err(invalid)?,
+                None,
+            )
+        };
+        let (vb, linear) = weight_store(parts, device, dtype, format)?;
+        let model = match (model_type, &distil) {
+            ("bert", _) => bert::BertModel::load(vb.clone(), &cfg, &linear),
+            (_, Some(d)) => distilbert::load(vb.clone(), d, &linear),
+            _ => roberta::load(vb.clone(), &cfg, &linear),
         }
         .map_err(|e| {
             bad(

@@ -1,4 +1,5 @@
-//! Token- and sequence-classification heads and RoBERTa's encoder against transformers
+//! Token- and sequence-classification heads and the RoBERTa and DistilBERT encoders
+//! against transformers
 //! (`fixtures/tiny_heads.json`, from `fixtures/make_fixtures.py`): logits for single texts
 //! and text pairs, alone and in one padded batch, within 1e-4.
 
@@ -82,6 +83,9 @@ fn heads_and_roberta_match_transformers() {
         "tiny-roberta-tc",
         "tiny-bert-sc",
         "tiny-roberta-sc",
+        "tiny-distilbert",
+        "tiny-distilbert-tc",
+        "tiny-distilbert-sc",
     ] {
         let want = &doc[name];
         let parts =

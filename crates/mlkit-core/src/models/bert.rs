@@ -88,7 +88,8 @@ pub enum Positions {
 struct Embeddings {
     words: Embedding,
     positions: Embedding,
-    token_types: Embedding,
+    /// DistilBERT has no token types.
+    token_types: Option<Embedding>,
     norm: LayerNorm,
     scheme: Positions,
 }
@@ -103,11 +104,15 @@ impl Embeddings {
                 cfg.hidden_size,
                 vb.pp("position_embeddings"),
             )?,
-            token_types: embedding(
-                cfg.type_vocab_size,
-                cfg.hidden_size,
-                vb.pp("token_type_embeddings"),
-            )?,
+            token_types: if cfg.type_vocab_size > 0 {
+                Some(embedding(
+                    cfg.type_vocab_size,
+                    cfg.hidden_size,
+                    vb.pp("token_type_embeddings"),
+                )?)
+            } else {
+                None
+            },
             norm: norm(cfg.hidden_size, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
         })
     }
@@ -125,11 +130,40 @@ impl Embeddings {
         let xs = self
             .words
             .forward(ids)?
-            .broadcast_add(&self.positions.forward(&positions)?)?
-            .add(&self.token_types.forward(type_ids)?)?;
+            .broadcast_add(&self.positions.forward(&positions)?)?;
+        let xs = match &self.token_types {
+            Some(t) => xs.add(&t.forward(type_ids)?)?,
+            None => xs,
+        };
         self.norm.forward(&xs)
     }
 }
+
+/// Where a layer's weights are, relative to the layer: the one difference between BERT's
+/// and DistilBERT's layers.
+pub(crate) struct LayerNames {
+    pub layers: &'static str,
+    pub query: &'static str,
+    pub key: &'static str,
+    pub value: &'static str,
+    pub attention_out: &'static str,
+    pub attention_norm: &'static str,
+    pub intermediate: &'static str,
+    pub output: &'static str,
+    pub output_norm: &'static str,
+}
+
+pub(crate) const BERT_NAMES: LayerNames = LayerNames {
+    layers: "encoder.layer",
+    query: "attention.self.query",
+    key: "attention.self.key",
+    value: "attention.self.value",
+    attention_out: "attention.output.dense",
+    attention_norm: "attention.output.LayerNorm",
+    intermediate: "intermediate.dense",
+    output: "output.dense",
+    output_norm: "output.LayerNorm",
+};
 
 struct Layer {
     query: Linear,
@@ -146,29 +180,24 @@ struct Layer {
 }
 
 impl Layer {
-    fn load(vb: VarBuilder, cfg: &Config, format: &LinearWeights) -> Result<Self> {
+    fn load(
+        vb: VarBuilder,
+        cfg: &Config,
+        format: &LinearWeights,
+        names: &LayerNames,
+    ) -> Result<Self> {
         let h = cfg.hidden_size;
-        let att = vb.pp("attention");
-        let sa = att.pp("self");
+        let i = cfg.intermediate_size;
+        let eps = cfg.layer_norm_eps;
         Ok(Layer {
-            query: Linear::load(h, h, sa.pp("query"), format)?,
-            key: Linear::load(h, h, sa.pp("key"), format)?,
-            value: Linear::load(h, h, sa.pp("value"), format)?,
-            attention_out: Linear::load(h, h, att.pp("output").pp("dense"), format)?,
-            attention_norm: norm(h, cfg.layer_norm_eps, att.pp("output").pp("LayerNorm"))?,
-            intermediate: Linear::load(
-                h,
-                cfg.intermediate_size,
-                vb.pp("intermediate").pp("dense"),
-                format,
-            )?,
-            output: Linear::load(
-                cfg.intermediate_size,
-                h,
-                vb.pp("output").pp("dense"),
-                format,
-            )?,
-            output_norm: norm(h, cfg.layer_norm_eps, vb.pp("output").pp("LayerNorm"))?,
+            query: Linear::load(h, h, vb.pp(names.query), format)?,
+            key: Linear::load(h, h, vb.pp(names.key), format)?,
+            value: Linear::load(h, h, vb.pp(names.value), format)?,
+            attention_out: Linear::load(h, h, vb.pp(names.attention_out), format)?,
+            attention_norm: norm(h, eps, vb.pp(names.attention_norm))?,
+            intermediate: Linear::load(h, i, vb.pp(names.intermediate), format)?,
+            output: Linear::load(i, h, vb.pp(names.output), format)?,
+            output_norm: norm(h, eps, vb.pp(names.output_norm))?,
             heads: cfg.num_attention_heads,
             head_dim: h / cfg.num_attention_heads,
             act: cfg.hidden_act,
@@ -215,7 +244,7 @@ impl BertModel {
     /// Loads the encoder from `vb`, at its root (sentence-transformers checkpoints) or under
     /// `bert.` (checkpoints saved with a task head).
     pub fn load(vb: VarBuilder, cfg: &Config, format: &LinearWeights) -> Result<Self> {
-        Self::load_flavour(vb, cfg, format, "bert", Positions::Absolute)
+        Self::load_flavour(vb, cfg, format, "bert", Positions::Absolute, &BERT_NAMES)
     }
 
     /// The BERT encoder under another name and position scheme (RoBERTa reuses it whole).
@@ -225,6 +254,7 @@ impl BertModel {
         format: &LinearWeights,
         prefix: &str,
         positions: Positions,
+        names: &LayerNames,
     ) -> Result<Self> {
         if cfg.position_embedding_type != "absolute" {
             candle_core::bail!(
@@ -245,7 +275,7 @@ impl BertModel {
             vb.pp(prefix)
         };
         let layers = (0..cfg.num_hidden_layers)
-            .map(|i| Layer::load(vb.pp("encoder.layer").pp(i), cfg, format))
+            .map(|i| Layer::load(vb.pp(names.layers).pp(i), cfg, format, names))
             .collect::<Result<_>>()?;
         Ok(BertModel {
             embeddings: Embeddings::load(vb.pp("embeddings"), cfg, positions)?,

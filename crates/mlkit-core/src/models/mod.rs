@@ -1,4 +1,5 @@
 //! One file per architecture: `Config` from config.json, `load(vb, cfg)`, `forward`.
 
 pub mod bert;
+pub mod distilbert;
 pub mod roberta;
