@@ -7,7 +7,7 @@
 //! Text formats are read twice and never held in memory: the first pass counts the rows of
 //! each group, the draws then pick row numbers, and the second pass notes where the chosen
 //! rows are so they can be copied out byte for byte. Memory grows with the number of groups
-//! and the sample, plus one weight per row when sampling by weight.
+//! and the sample, plus 12 bytes a row (key id and weight) when sampling by weight.
 
 mod csv_scan;
 mod delimited;
