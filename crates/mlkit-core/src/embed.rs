@@ -34,7 +34,7 @@ impl Default for EmbedOptions {
             device: Device::Cpu,
             dtype: DType::F32,
             weights: WeightFormat::Dense,
-            max_batch_tokens: 8192,
+            max_batch_tokens: 2048,
             truncate: false,
             pooling: None,
             normalize: None,
