@@ -361,3 +361,24 @@ fn the_bundled_int8_minilm_matches_sentence_transformers() {
     println!("bundled q8 vs sentence-transformers: worst cosine {worst:.6}, mean {mean:.6}");
     assert!(worst >= 0.995, "worst cosine {worst}");
 }
+
+#[test]
+fn token_offsets_count_characters_not_bytes() {
+    let parts = ModelParts::read(&resolve("all-MiniLM-L6-v2").unwrap()).unwrap();
+    let tok = TextTokenizer::load(&parts.tokenizer, "bundled", 256, false).unwrap();
+    let text = "Zürich is nice";
+    let enc = &tok.encode(&[text], 0).unwrap()[0];
+    let chars: Vec<char> = text.chars().collect();
+    let words: Vec<String> = enc
+        .offsets
+        .iter()
+        .filter(|(s, e)| e > s)
+        .map(|&(s, e)| chars[s..e].iter().collect())
+        .collect();
+    // As Hugging Face Python reports them: "is" spans characters 7..9 (bytes 8..10).
+    assert!(enc.offsets.contains(&(7, 9)), "{:?}", enc.offsets);
+    assert!(
+        words.contains(&"is".to_string()) && words.contains(&"nice".to_string()),
+        "{words:?}"
+    );
+}
