@@ -1,6 +1,6 @@
 //! Tokenization with Hugging Face `tokenizers`, padding done per batch by the core.
 
-use tokenizers::{Tokenizer, TruncationParams};
+use tokenizers::{EncodeInput, Tokenizer, TruncationParams, TruncationStrategy};
 
 use crate::error::{CoreError, Result};
 
@@ -31,6 +31,7 @@ impl TextTokenizer {
         inner.with_padding(None);
         let truncation = truncate.then(|| TruncationParams {
             max_length: max_len,
+            strategy: TruncationStrategy::OnlyFirst,
             ..Default::default()
         });
         inner
@@ -49,9 +50,21 @@ impl TextTokenizer {
 
     /// Tokenizes `texts`; `first_index` numbers them in errors.
     pub fn encode(&self, texts: &[&str], first_index: usize) -> Result<Vec<Encoded>> {
+        let inputs: Vec<EncodeInput> = texts.iter().map(|&t| t.into()).collect();
+        self.encode_inputs(inputs, first_index)
+    }
+
+    /// Tokenizes text pairs (premise, hypothesis) with the tokenizer's pair template, as
+    /// NLI models are fed; truncation, when on, cuts the first text first ("only_first").
+    pub fn encode_pairs(&self, pairs: &[(&str, &str)], first_index: usize) -> Result<Vec<Encoded>> {
+        let inputs: Vec<EncodeInput> = pairs.iter().map(|&(a, b)| (a, b).into()).collect();
+        self.encode_inputs(inputs, first_index)
+    }
+
+    fn encode_inputs(&self, inputs: Vec<EncodeInput>, first_index: usize) -> Result<Vec<Encoded>> {
         let encodings = self
             .inner
-            .encode_batch_char_offsets(texts.to_vec(), true)
+            .encode_batch_char_offsets(inputs, true)
             .map_err(|e| CoreError::Tokenize(e.to_string()))?;
         encodings
             .into_iter()

@@ -168,3 +168,27 @@ fn a_plain_encoder_is_not_a_classifier() {
         "{err}"
     );
 }
+
+#[test]
+fn text_pairs_tokenize_as_transformers_does() {
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("tiny_heads.json")).unwrap())
+            .unwrap();
+    let parts =
+        ModelParts::read(&resolve(fixtures().join("tiny-bert-sc").to_str().unwrap()).unwrap())
+            .unwrap();
+    let tok =
+        mlkit_core::tokenize::TextTokenizer::load(&parts.tokenizer, "tiny-bert-sc", 64, false)
+            .unwrap();
+    let want_ids = rows(&doc["tiny-bert-sc"]["ids"]);
+    let want_types = rows(&doc["tiny-bert-sc"]["type_ids"]);
+    for (k, pair) in doc["pairs"].as_array().unwrap().iter().enumerate() {
+        let a = pair[0].as_str().unwrap();
+        let enc = match pair[1].as_str() {
+            Some(b) => tok.encode_pairs(&[(a, b)], 0).unwrap(),
+            None => tok.encode(&[a], 0).unwrap(),
+        };
+        assert_eq!(enc[0].ids, want_ids[k], "pair {k} ids");
+        assert_eq!(enc[0].type_ids, want_types[k], "pair {k} type ids");
+    }
+}
