@@ -1,9 +1,12 @@
 //! Parity with Hugging Face transformers and sentence-transformers on committed fixtures
 //! (`fixtures/make_fixtures.py`), and refusal of malformed model files.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
+use common::{fixtures, floats};
 use mlkit_core::embed::pad;
 use mlkit_core::encoder::Encoder;
 use mlkit_core::linear::WeightFormat;
@@ -13,20 +16,8 @@ use mlkit_core::tokenize::TextTokenizer;
 use mlkit_core::{resolve, CoreError, EmbedOptions, Embedder};
 use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
 fn shared_minilm() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/models/all-MiniLM-L6-v2")
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {

@@ -3,19 +3,16 @@
 //! (`fixtures/tiny_heads.json`, from `fixtures/make_fixtures.py`): logits for single texts
 //! and text pairs, alone and in one padded batch, within 1e-4.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use candle_core::{DType, Device, Tensor};
+use common::{fixtures, floats};
 use mlkit_core::classify::{Classifier, Task};
 use mlkit_core::encoder::Encoder;
 use mlkit_core::linear::WeightFormat;
 use mlkit_core::parts::ModelParts;
 use mlkit_core::resolve;
 use serde_json::Value;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
 
 fn rows(v: &Value) -> Vec<Vec<u32>> {
     v.as_array()
@@ -28,14 +25,6 @@ fn rows(v: &Value) -> Vec<Vec<u32>> {
                 .map(|x| x.as_u64().unwrap() as u32)
                 .collect()
         })
-        .collect()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
         .collect()
 }
 
