@@ -131,8 +131,12 @@ impl<R: Read> Scanner<R> {
             match self.parse() {
                 Parsed::NeedMore => {
                     if self.eof {
-                        // Unreachable: at the end of input parse() always finishes.
-                        return Ok(None);
+                        // parse() always finishes a record at the end of input; were it
+                        // not to, failing beats dropping the rest of the file silently.
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("incomplete record at byte {}", self.offset()),
+                        ));
                     }
                     self.refill()?;
                 }

@@ -54,6 +54,41 @@ fn open_at(path: &Path, offset: u64) -> Result<File, SampleError> {
     Ok(file)
 }
 
+/// The header record: its names, where it ends, and the line the data starts on.
+struct Header {
+    names: Vec<String>,
+    end: u64,
+    next_line: u64,
+}
+
+fn read_header(path: &Path, delimiter: u8) -> Result<Header, SampleError> {
+    // Ask for every field: start wide, and widen once for a wider header.
+    let mut width = 1024;
+    loop {
+        let all: Vec<usize> = (0..width).collect();
+        let mut scanner = Scanner::new(open_at(path, 0)?, delimiter, &all, 0, 1);
+        let Some(record) = scanner.next_record().map_err(read_err(path))? else {
+            return Err(SampleError::Empty {
+                path: path.to_path_buf(),
+            });
+        };
+        if record.fields > width {
+            width = record.fields;
+            continue;
+        }
+        let names = record.values[..record.fields]
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).into_owned())
+            .collect();
+        let end = record.end;
+        return Ok(Header {
+            names,
+            end,
+            next_line: scanner.line(),
+        });
+    }
+}
+
 impl Delimited {
     pub fn open(
         path: &Path,
@@ -62,27 +97,8 @@ impl Delimited {
         weights: Option<&str>,
     ) -> Result<Self, SampleError> {
         let len = std::fs::metadata(path).map_err(read_err(path))?.len();
-        let all: Vec<usize> = (0..4096).collect();
-        let mut scanner = Scanner::new(open_at(path, 0)?, delimiter, &all, 0, 1);
-        let header = scanner.next_record().map_err(read_err(path))?;
-        let Some(header) = header else {
-            return Err(SampleError::Empty {
-                path: path.to_path_buf(),
-            });
-        };
-        if header.fields > all.len() {
-            return Err(SampleError::Malformed {
-                path: path.to_path_buf(),
-                message: format!(
-                    "the header has {} columns; at most 4096 are supported",
-                    header.fields
-                ),
-            });
-        }
-        let mut names: Vec<String> = header.values[..header.fields]
-            .iter()
-            .map(|h| String::from_utf8_lossy(h).into_owned())
-            .collect();
+        let header = read_header(path, delimiter)?;
+        let mut names = header.names;
         // A UTF-8 byte order mark belongs to the file, not to the first column's name.
         if let Some(first) = names.first_mut() {
             if let Some(stripped) = first.strip_prefix('\u{feff}') {
@@ -90,8 +106,8 @@ impl Delimited {
             }
         }
         let header_end = header.end;
-        let header_fields = header.fields;
-        let data_line = scanner.line();
+        let header_fields = names.len();
+        let data_line = header.next_line;
         let ends_crlf = {
             let mut tail = [0u8; 2];
             let mut f = open_at(path, header_end.saturating_sub(2))?;
@@ -202,5 +218,29 @@ impl Rows for Delimited {
                 },
             })?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_of_any_width_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wide.csv");
+        let names: Vec<String> = (0..5000).map(|i| format!("c{i}")).collect();
+        let row: Vec<String> = (0..5000).map(|i| i.to_string()).collect();
+        std::fs::write(&path, format!("{}\n{}\n", names.join(","), row.join(","))).unwrap();
+        let src = Delimited::open(&path, b',', &["c4999".to_string()], None).unwrap();
+        assert_eq!(src.fields, 5000);
+        assert_eq!(src.wanted, vec![4999]);
+        assert_eq!(
+            src.data_start,
+            Position {
+                offset: 28_890,
+                line: 2
+            }
+        );
     }
 }
