@@ -23,8 +23,8 @@ pub(crate) const PARALLEL_MIN: u64 = 32 << 20;
 /// Pass 1's result for a stretch of rows.
 #[derive(Default)]
 struct Tally {
+    /// Distinct raw keys, numbered in order of first appearance.
     ids: FxHashMap<Vec<u8>, u32>,
-    raw_keys: Vec<Vec<u8>>,
     counts: Vec<usize>,
     /// (raw key id, weight) per row, in row order, when sampling by weight.
     weights: Vec<(u32, f64)>,
@@ -36,11 +36,19 @@ impl Tally {
         if let Some(&id) = self.ids.get(key) {
             return id;
         }
-        let id = self.raw_keys.len() as u32;
+        let id = self.counts.len() as u32;
         self.ids.insert(key.to_vec(), id);
-        self.raw_keys.push(key.to_vec());
         self.counts.push(0);
         id
+    }
+
+    /// The raw keys indexed by id.
+    fn keys_by_id(&self) -> Vec<&[u8]> {
+        let mut keys: Vec<&[u8]> = vec![&[]; self.counts.len()];
+        for (k, &id) in &self.ids {
+            keys[id as usize] = k;
+        }
+        keys
     }
 
     fn add(&mut self, row: &Row<'_>, path: &Path) -> Result<(), SampleError> {
@@ -68,7 +76,8 @@ impl Tally {
 
     /// Appends a tally of the rows that follow this one's.
     fn append(&mut self, later: Tally) {
-        let remap: Vec<u32> = later.raw_keys.iter().map(|k| self.intern(k)).collect();
+        // In the later tally's id order, so ids stay numbered by first appearance.
+        let remap: Vec<u32> = later.keys_by_id().iter().map(|k| self.intern(k)).collect();
         for (id, n) in later.counts.iter().enumerate() {
             self.counts[remap[id] as usize] += n;
         }
@@ -156,7 +165,7 @@ pub(crate) fn choose_rows(
 
     // Type the keys as pandas would, merge spellings of one value, and order the groups.
     let cells: Vec<Vec<RawCell>> = tally
-        .raw_keys
+        .keys_by_id()
         .iter()
         .map(|k| decode_key(k).unwrap_or_default())
         .collect();
@@ -168,7 +177,7 @@ pub(crate) fn choose_rows(
         let typed = types.iter().zip(k).map(|(t, c)| t.key(c)).collect();
         ordered.entry(typed).or_default().push(id as u32);
     }
-    let mut group_of_raw: Vec<Option<u32>> = vec![None; tally.raw_keys.len()];
+    let mut group_of_raw: Vec<Option<u32>> = vec![None; tally.counts.len()];
     let mut names = Vec::new();
     let mut sizes = Vec::new();
     let mut missing_key_rows = 0u64;
