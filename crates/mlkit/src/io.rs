@@ -80,23 +80,10 @@ impl Output {
                 1 << 16,
                 io::stdout(),
             ))),
-            Some(p) => {
-                let dir = match p.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d,
-                    _ => Path::new("."),
-                };
-                let temp = NamedTempFile::new_in(dir).with_context(|| {
-                    format!(
-                        "cannot create a file in {} for {}",
-                        dir.display(),
-                        p.display()
-                    )
-                })?;
-                Ok(Output::File {
-                    target: p.to_path_buf(),
-                    temp: BufWriter::with_capacity(1 << 16, temp),
-                })
-            }
+            Some(p) => Ok(Output::File {
+                target: p.to_path_buf(),
+                temp: BufWriter::with_capacity(1 << 16, temp_beside(p)?),
+            }),
         }
     }
 
@@ -128,6 +115,21 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
         cause
             .downcast_ref::<io::Error>()
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A temporary file in `target`'s directory, so that `persist` is a rename.
+pub fn temp_beside(target: &Path) -> Result<NamedTempFile> {
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    NamedTempFile::new_in(dir).with_context(|| {
+        format!(
+            "cannot create a file in {} for {}",
+            dir.display(),
+            target.display()
+        )
     })
 }
 

@@ -1,7 +1,7 @@
 //! `mlkit quantize`: a safetensors checkpoint to one self-describing GGUF file.
 
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -31,13 +31,7 @@ pub fn run(args: QuantizeArgs, quiet: bool) -> Result<()> {
     let target = parse_type(&args.kind)
         .ok_or_else(|| UsageError(format!("unknown --type {:?}; try q8_0", args.kind)))?;
     let files = resolve(&args.model)?;
-    let dir = match args.output.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let temp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
-    let mut out = BufWriter::new(temp);
+    let mut out = BufWriter::new(crate::io::temp_beside(&args.output)?);
     let report = quantize(&files, target, &mut out)
         .with_context(|| format!("cannot quantize {}", files.origin))?;
     out.flush()?;
