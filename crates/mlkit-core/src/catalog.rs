@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::parts::{read_gguf_content, ModelParts, Weights};
+use crate::parts::{ModelParts, Weights};
 use crate::resolve::{bundled_dir, ModelFiles};
 
 /// A model found on disk.
@@ -103,8 +103,7 @@ pub fn info(files: &ModelFiles) -> Result<ModelInfo> {
         .unwrap_or_default();
     labels.sort();
     let (dtype, bytes) = match &parts.weights {
-        Weights::Gguf(p) => {
-            let content = read_gguf_content(p)?;
+        Weights::Gguf(p, content) => {
             let q = content
                 .tensor_infos
                 .iter()

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::error::{CoreError, Result};
 use crate::linear::{LinearWeights, WeightFormat};
 use crate::models::{bert, distilbert, roberta};
-use crate::parts::{read_gguf_content, ModelParts, Weights};
+use crate::parts::{ModelParts, Weights};
 
 /// The architectures mlkit runs, for error messages.
 pub const SUPPORTED: &str = "bert (MiniLM included), distilbert, roberta, xlm-roberta";
@@ -47,7 +47,7 @@ fn bad(path: &Path, message: impl std::fmt::Display) -> CoreError {
 
 fn weights_path(parts: &ModelParts) -> &Path {
     match &parts.weights {
-        Weights::Safetensors(p) | Weights::Gguf(p) => p,
+        Weights::Safetensors(p) | Weights::Gguf(p, _) => p,
     }
 }
 
@@ -76,8 +76,7 @@ fn weight_store(
                 },
             ))
         }
-        Weights::Gguf(path) => {
-            let content = read_gguf_content(path)?;
+        Weights::Gguf(path, content) => {
             let file = File::open(path).map_err(|source| CoreError::Read {
                 path: path.clone(),
                 source,

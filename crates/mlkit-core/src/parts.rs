@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_core::quantized::gguf_file;
 
@@ -20,7 +21,8 @@ pub const META_SENTENCE: &str = "mlkit.sentence_bert_config.json";
 #[derive(Clone, Debug)]
 pub enum Weights {
     Safetensors(PathBuf),
-    Gguf(PathBuf),
+    /// The file and its header, read and checked once.
+    Gguf(PathBuf, Arc<gguf_file::Content>),
 }
 
 #[derive(Clone, Debug)]
@@ -149,6 +151,6 @@ fn read_gguf(path: &Path, origin: &str) -> Result<ModelParts> {
         modules: text(META_MODULES),
         pooling: text(META_POOLING),
         sentence_config: text(META_SENTENCE),
-        weights: Weights::Gguf(path.to_path_buf()),
+        weights: Weights::Gguf(path.to_path_buf(), Arc::new(content)),
     })
 }
