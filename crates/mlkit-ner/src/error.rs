@@ -1,0 +1,27 @@
+//! Errors of NER: each names the file, line or document, and says how to fix it.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NerError {
+    #[error(transparent)]
+    Core(#[from] mlkit_core::CoreError),
+    #[error("model {origin}: {message}")]
+    BadModel { origin: String, message: String },
+    #[error("{path}:{line}: {message}")]
+    Gold {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl From<candle_core::Error> for NerError {
+    fn from(e: candle_core::Error) -> Self {
+        NerError::Core(e.into())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, NerError>;
