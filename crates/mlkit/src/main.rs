@@ -21,6 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Sample(cmd::sample::SampleArgs),
+    Ner(cmd::ner::NerArgs),
     Embed(cmd::embed::EmbedArgs),
     Quantize(cmd::quantize::QuantizeArgs),
     Models(cmd::models::ModelsArgs),
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sample(args) => cmd::sample::run(args, cli.quiet),
+        Command::Ner(args) => cmd::ner::run(args, cli.quiet),
         Command::Embed(args) => cmd::embed::run(args, cli.quiet),
         Command::Quantize(args) => cmd::quantize::run(args, cli.quiet),
         Command::Models(args) => cmd::models::run(args),

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use mlkit_core::linear::WeightFormat;
 use mlkit_core::pooling::PoolingMode;
-use mlkit_core::{resolve, select_device, EmbedOptions, Embedder};
+use mlkit_core::{resolve, EmbedOptions, Embedder};
+
+use super::runtime::RuntimeArgs;
 
 use crate::io::{Input, Output};
-use crate::UsageError;
 
 /// Embed texts, one per line of INPUT, with a sentence-transformers model.
 ///
@@ -40,22 +40,8 @@ pub struct EmbedArgs {
     #[arg(long)]
     pub normalize: Option<bool>,
 
-    /// Precision: f32, f16, bf16, or q8 (int8 Q8_0 weights, f32 activations).
-    #[arg(long, value_enum, default_value_t = DtypeArg::F32)]
-    pub dtype: DtypeArg,
-
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-
-    /// CPU threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-
-    /// Padded tokens per batch; inputs are sorted by length and batched under this budget.
-    /// On CPU, small batches keep the attention tensors in cache (2048 measured best).
-    #[arg(long, default_value_t = 2048)]
-    pub max_batch_tokens: usize,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 
     /// Cut texts longer than the model's maximum instead of failing on them.
     #[arg(long)]
@@ -74,14 +60,6 @@ pub enum PoolingArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum DtypeArg {
-    F32,
-    F16,
-    Bf16,
-    Q8,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum EmbedFormat {
     Jsonl,
     Npy,
@@ -91,38 +69,18 @@ pub enum EmbedFormat {
 const CHUNK: usize = 4096;
 
 pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
-    if let Some(n) = args.threads {
-        if n == 0 {
-            return Err(UsageError("--threads must be at least 1".into()).into());
-        }
-        // Read by candle's and rayon's pools when they start, which is later than this.
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-        std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
-    }
-    if args.max_batch_tokens == 0 {
-        return Err(UsageError("--max-batch-tokens must be at least 1".into()).into());
-    }
+    let runtime = args.runtime.resolve()?;
     let format =
         args.format
             .unwrap_or_else(|| match args.output.as_ref().and_then(|p| p.extension()) {
                 Some(e) if e == "npy" => EmbedFormat::Npy,
                 _ => EmbedFormat::Jsonl,
             });
-    let device = select_device(&args.device).map_err(|e| UsageError(e.to_string()))?;
-    let (dtype, weights) = match args.dtype {
-        DtypeArg::F32 => (candle_core::DType::F32, WeightFormat::Dense),
-        DtypeArg::F16 => (candle_core::DType::F16, WeightFormat::Dense),
-        DtypeArg::Bf16 => (candle_core::DType::BF16, WeightFormat::Dense),
-        DtypeArg::Q8 => (
-            candle_core::DType::F32,
-            WeightFormat::Quantized(candle_core::quantized::GgmlDType::Q8_0),
-        ),
-    };
     let opts = EmbedOptions {
-        device,
-        dtype,
-        weights,
-        max_batch_tokens: args.max_batch_tokens,
+        device: runtime.device,
+        dtype: runtime.dtype,
+        weights: runtime.weights,
+        max_batch_tokens: runtime.max_batch_tokens,
         truncate: args.truncate,
         pooling: args.pooling.map(|p| match p {
             PoolingArg::Mean => PoolingMode::Mean,

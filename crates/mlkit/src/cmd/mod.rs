@@ -2,5 +2,7 @@
 
 pub mod embed;
 pub mod models;
+pub mod ner;
 pub mod quantize;
+pub mod runtime;
 pub mod sample;

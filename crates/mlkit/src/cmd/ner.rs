@@ -1,0 +1,517 @@
+//! `mlkit ner`: named entities in text files, JSONL fields or CSV columns; `mlkit ner eval`.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use mlkit_core::resolve;
+use mlkit_ner::format::{self, entity_type};
+use mlkit_ner::seqeval::{evaluate, read_conll};
+use mlkit_ner::{Aggregation, Entity, NerModel, NerOptions};
+use serde_json::{json, Value};
+
+use super::runtime::RuntimeArgs;
+use crate::io::{Input, Output};
+use crate::UsageError;
+
+/// Find named entities (people, organisations, places, ...) with a token-classification
+/// model: the bundled English CoNLL-2003 model by default, or any Hugging Face checkpoint.
+///
+/// Long documents are read in overlapping windows (--stride); nothing is cut. Entities'
+/// start and end are character offsets into the original text.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct NerArgs {
+    #[command(subcommand)]
+    pub command: Option<NerCommand>,
+
+    #[command(flatten)]
+    pub tag: TagArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NerCommand {
+    /// Entity-level precision, recall and F1 against a CoNLL file (as seqeval computes them).
+    Eval(EvalArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ModelArg {
+    /// A model directory, a .gguf file, a bundled model name, or a Hugging Face repo
+    /// id[@revision] (HF_HOME, HF_ENDPOINT and HF_TOKEN are honoured; HF_HUB_OFFLINE=1 uses the
+    /// cache only).
+    #[arg(long, default_value = "conll03-ner-minilm")]
+    pub model: String,
+
+    /// Tokens shared by consecutive windows of a long text (default: a quarter of the
+    /// model's maximum length).
+    #[arg(long)]
+    pub stride: Option<usize>,
+
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    /// Text, JSONL or CSV files, or - for stdin.
+    #[arg(default_value = "-")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Write here instead of stdout (the file appears only when the run succeeds).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+
+    /// A text file as one document, or each line as one (empty lines give empty lists).
+    #[arg(long, value_enum, default_value_t = Unit::Line)]
+    pub unit: Unit,
+
+    /// Read JSON Lines and take the text from this field (other fields are kept in jsonl
+    /// output; an "id" field becomes the record's id).
+    #[arg(long, value_name = "FIELD", conflicts_with = "column")]
+    pub text_field: Option<String>,
+
+    /// Read CSV and take the text from this column; the output is the CSV with an
+    /// `entities` column of JSON added, other columns untouched.
+    #[arg(long, value_name = "COLUMN")]
+    pub column: Option<String>,
+
+    /// Output format (default: pretty on a terminal, else jsonl; html for an .html output).
+    #[arg(long, value_enum)]
+    pub format: Option<NerFormat>,
+
+    /// How tokens become entities, as transformers' aggregation_strategy.
+    #[arg(long, value_enum, default_value_t = AggregationArg::Simple)]
+    pub aggregation: AggregationArg,
+
+    /// Drop entities scored below this.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_score: f32,
+
+    /// Keep only these entity types, e.g. PER,ORG.
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Vec<String>,
+
+    /// Replace invalid UTF-8 with U+FFFD instead of failing.
+    #[arg(long)]
+    pub lossy: bool,
+
+    #[command(flatten)]
+    pub model: ModelArg,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Gold CoNLL file: a token a line, its tag in a column, blank lines between sentences.
+    #[arg(long)]
+    pub gold: PathBuf,
+
+    /// The tag column, counted from 0 (default: the last column of IOB tags).
+    #[arg(long)]
+    pub tag_column: Option<usize>,
+
+    /// table or json.
+    #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
+    pub format: EvalFormat,
+
+    #[command(flatten)]
+    pub model: ModelArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Unit {
+    Doc,
+    Line,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum NerFormat {
+    Pretty,
+    Jsonl,
+    Hf,
+    Conll,
+    Spacy,
+    Html,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum EvalFormat {
+    Table,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum AggregationArg {
+    None,
+    Simple,
+    First,
+    Average,
+    Max,
+}
+
+impl From<AggregationArg> for Aggregation {
+    fn from(a: AggregationArg) -> Self {
+        match a {
+            AggregationArg::None => Aggregation::None,
+            AggregationArg::Simple => Aggregation::Simple,
+            AggregationArg::First => Aggregation::First,
+            AggregationArg::Average => Aggregation::Average,
+            AggregationArg::Max => Aggregation::Max,
+        }
+    }
+}
+
+/// Documents are tagged this many at a time: their windows share length-sorted batches.
+const CHUNK: usize = 512;
+
+fn load(args: &ModelArg) -> Result<NerModel> {
+    let runtime = args.runtime.resolve()?;
+    let opts = NerOptions {
+        device: runtime.device,
+        dtype: runtime.dtype,
+        weights: runtime.weights,
+        max_batch_tokens: runtime.max_batch_tokens,
+        stride: args.stride,
+    };
+    let files = resolve(&args.model)?;
+    NerModel::load(&files, &opts).map_err(|e| match e {
+        mlkit_ner::NerError::Usage(m) => UsageError(m).into(),
+        other => anyhow::Error::from(other).context(format!("cannot load model {}", files.origin)),
+    })
+}
+
+pub fn run(args: NerArgs, quiet: bool) -> Result<()> {
+    match args.command {
+        Some(NerCommand::Eval(e)) => eval(e, quiet),
+        None => tag(args.tag),
+    }
+}
+
+/// One document: where it came from, its text, and what else to carry to the output.
+struct Doc {
+    id: Value,
+    text: String,
+    /// The JSONL record or CSV row it came from.
+    record: Record,
+}
+
+enum Record {
+    None,
+    Json(serde_json::Map<String, Value>),
+    Csv(csv::StringRecord),
+}
+
+fn tag(args: TagArgs) -> Result<()> {
+    if args.column.is_some() && args.unit == Unit::Doc {
+        return Err(
+            UsageError("--column reads one document per CSV row; drop --unit doc".into()).into(),
+        );
+    }
+    let format = args.format.unwrap_or_else(|| match &args.output {
+        Some(p) if p.extension().is_some_and(|e| e == "html" || e == "htm") => NerFormat::Html,
+        Some(_) => NerFormat::Jsonl,
+        None if std::io::stdout().is_terminal() => NerFormat::Pretty,
+        None => NerFormat::Jsonl,
+    });
+    if args.column.is_some() && !matches!(format, NerFormat::Jsonl | NerFormat::Pretty) {
+        return Err(UsageError(
+            "--column writes CSV with an entities column; --format is not used with it".into(),
+        )
+        .into());
+    }
+    let model = load(&args.model)?;
+    let strategy: Aggregation = args.aggregation.into();
+    let mut output = Output::create(args.output.as_deref())?;
+    let mut sink = Sink::new(format, strategy, args.column.is_some());
+    let several = args.inputs.len() > 1;
+    for path in &args.inputs {
+        let input = Input::open(path)?;
+        let mut bytes = Vec::new();
+        std::fs::File::open(input.path())
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let docs = read_docs(path, &bytes, &args, several, &mut sink)?;
+        for chunk in docs.chunks(CHUNK) {
+            let texts: Vec<&str> = chunk.iter().map(|d| d.text.as_str()).collect();
+            let found = model
+                .entities(&texts, strategy, &["O"])
+                .with_context(|| format!("{}: tagging failed", path.display()))?;
+            for (doc, entities) in chunk.iter().zip(found) {
+                let kept: Vec<Entity> = entities
+                    .into_iter()
+                    .filter(|e| e.score >= args.min_score)
+                    .filter(|e| {
+                        args.labels.is_empty()
+                            || args.labels.iter().any(|l| l == entity_type(&e.label))
+                    })
+                    .collect();
+                sink.write(output.writer(), doc, &kept)?;
+            }
+        }
+    }
+    sink.finish(output.writer())?;
+    output.finish()
+}
+
+/// UTF-8 text of `bytes`, or an error naming the file, line and byte offset.
+fn decode_utf8(path: &Path, bytes: &[u8], lossy: bool) -> Result<String> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.to_string()),
+        Err(_) if lossy => Ok(String::from_utf8_lossy(bytes).into_owned()),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            Err(anyhow::anyhow!(
+                "{}: line {line}, byte offset {at}: not valid UTF-8; convert it (iconv -f LATIN1 \
+                 -t UTF-8) or pass --lossy",
+                path.display()
+            ))
+        }
+    }
+}
+
+fn read_docs(
+    path: &Path,
+    bytes: &[u8],
+    args: &TagArgs,
+    several: bool,
+    sink: &mut Sink,
+) -> Result<Vec<Doc>> {
+    let name = path.display().to_string();
+    let line_id = |n: usize| {
+        if several {
+            json!(format!("{name}:{n}"))
+        } else {
+            json!(n)
+        }
+    };
+    if let Some(column) = &args.column {
+        let text = decode_utf8(path, bytes, args.lossy)?;
+        let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        let headers = reader
+            .headers()
+            .with_context(|| format!("{name}: cannot read the CSV header"))?
+            .clone();
+        let at = headers.iter().position(|h| h == column).ok_or_else(|| {
+            UsageError(format!(
+                "{name}: no column {column:?}; columns: {}",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        sink.csv_header(&headers);
+        let mut docs = Vec::new();
+        for (n, row) in reader.records().enumerate() {
+            let row = row.with_context(|| format!("{name}: CSV record {}", n + 1))?;
+            docs.push(Doc {
+                id: line_id(n + 1),
+                text: row.get(at).unwrap_or("").to_string(),
+                record: Record::Csv(row),
+            });
+        }
+        return Ok(docs);
+    }
+    if let Some(field) = &args.text_field {
+        let text = decode_utf8(path, bytes, args.lossy)?;
+        let mut docs = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let value: Value = serde_json::from_str(line)
+                .with_context(|| format!("{name}: line {}: not a JSON object", n + 1))?;
+            let Value::Object(map) = value else {
+                anyhow::bail!("{name}: line {}: not a JSON object", n + 1);
+            };
+            let text = match map.get(field) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => {
+                    anyhow::bail!("{name}: line {}: no text field {field:?}", n + 1)
+                }
+                Some(other) => anyhow::bail!(
+                    "{name}: line {}: field {field:?} is {other}, not a string",
+                    n + 1
+                ),
+            };
+            docs.push(Doc {
+                id: map.get("id").cloned().unwrap_or_else(|| line_id(n + 1)),
+                text,
+                record: Record::Json(map),
+            });
+        }
+        return Ok(docs);
+    }
+    let text = decode_utf8(path, bytes, args.lossy)?;
+    Ok(match args.unit {
+        Unit::Doc => vec![Doc {
+            id: json!(name),
+            text,
+            record: Record::None,
+        }],
+        Unit::Line => text
+            .lines()
+            .enumerate()
+            .map(|(n, l)| Doc {
+                id: line_id(n + 1),
+                text: l.to_string(),
+                record: Record::None,
+            })
+            .collect(),
+    })
+}
+
+/// Writes documents in the chosen format; pretty and html are assembled until the end.
+struct Sink {
+    format: NerFormat,
+    strategy: Aggregation,
+    /// CSV out: the header to write before the first row (taken when written).
+    csv: bool,
+    csv_header: Option<csv::StringRecord>,
+    rows: Vec<[String; 4]>,
+    html: String,
+}
+
+impl Sink {
+    fn new(format: NerFormat, strategy: Aggregation, csv: bool) -> Sink {
+        Sink {
+            format,
+            strategy,
+            csv,
+            csv_header: None,
+            rows: Vec::new(),
+            html: String::new(),
+        }
+    }
+
+    /// The first CSV input's header, with the entities column, is written once.
+    fn csv_header(&mut self, headers: &csv::StringRecord) {
+        if self.csv_header.is_none() {
+            let mut h = headers.clone();
+            h.push_field("entities");
+            self.csv_header = Some(h);
+        }
+    }
+
+    fn write(&mut self, out: &mut dyn Write, doc: &Doc, entities: &[Entity]) -> Result<()> {
+        let text = doc.text.as_str();
+        if let Record::Csv(row) = &doc.record {
+            let list = format::jsonl(&doc.id, text, entities)["entities"].to_string();
+            let mut row = row.clone();
+            row.push_field(&list);
+            let mut w = csv::Writer::from_writer(Vec::new());
+            if let Some(h) = self.csv_header.take() {
+                w.write_record(&h)?;
+            }
+            w.write_record(&row)?;
+            out.write_all(&w.into_inner().map_err(|e| e.into_error())?)?;
+            return Ok(());
+        }
+        match self.format {
+            NerFormat::Jsonl => {
+                let mut v = format::jsonl(&doc.id, text, entities);
+                if let Record::Json(map) = &doc.record {
+                    // The input record, with the entities added.
+                    let mut m = map.clone();
+                    m.insert("entities".into(), v["entities"].take());
+                    v = Value::Object(m);
+                }
+                writeln!(out, "{v}")?;
+            }
+            NerFormat::Hf => writeln!(out, "{}", format::hf(entities, self.strategy))?,
+            NerFormat::Conll => out.write_all(format::conll(text, entities).as_bytes())?,
+            NerFormat::Spacy => writeln!(out, "{}", format::spacy(text, entities))?,
+            NerFormat::Pretty => {
+                let id = match &doc.id {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                self.rows.extend(format::pretty_rows(&id, text, entities));
+            }
+            NerFormat::Html => self.html.push_str(&format::html_doc(text, entities)),
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut dyn Write) -> Result<()> {
+        match self.format {
+            _ if self.csv => {
+                // A CSV with no rows still gets its header.
+                if let Some(h) = self.csv_header.take() {
+                    let mut w = csv::Writer::from_writer(Vec::new());
+                    w.write_record(&h)?;
+                    out.write_all(&w.into_inner().map_err(|e| e.into_error())?)?;
+                }
+            }
+            NerFormat::Pretty => out.write_all(
+                format::table(&["id", "label", "score", "text"], &self.rows).as_bytes(),
+            )?,
+            NerFormat::Html => out.write_all(format::html_page(&self.html).as_bytes())?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
+    let bytes = std::fs::read(&args.gold)
+        .with_context(|| format!("cannot read {}", args.gold.display()))?;
+    let text = decode_utf8(&args.gold, &bytes, false)?;
+    let gold = read_conll(&args.gold, &text, args.tag_column)?;
+    if gold.words.is_empty() {
+        anyhow::bail!("{}: no sentences", args.gold.display());
+    }
+    let model = load(&args.model)?;
+    let started = Instant::now();
+    let mut predicted = Vec::with_capacity(gold.words.len());
+    for chunk in gold.words.chunks(CHUNK) {
+        predicted.extend(model.word_tags(chunk)?);
+        if !quiet && std::io::stderr().is_terminal() {
+            eprint!("\r{} / {} sentences", predicted.len(), gold.words.len());
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if !quiet && std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    let report = evaluate(&gold.tags, &predicted);
+    let words: usize = gold.words.iter().map(Vec::len).sum();
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        EvalFormat::Json => {
+            let v = json!({
+                "model": args.model.model,
+                "sentences": gold.words.len(),
+                "words": words,
+                "seconds": seconds,
+                "words_per_second": words as f64 / seconds,
+                "overall": report.overall,
+                "per_type": report.per_type,
+            });
+            writeln!(out, "{v}")?;
+        }
+        EvalFormat::Table => {
+            let row = |name: &str, s: &mlkit_ner::seqeval::Scores| {
+                format!(
+                    "{name:<10} {:>9.4} {:>9.4} {:>9.4} {:>9}\n",
+                    s.precision, s.recall, s.f1, s.support
+                )
+            };
+            let mut t = format!(
+                "{:<10} {:>9} {:>9} {:>9} {:>9}\n",
+                "type", "precision", "recall", "f1", "support"
+            );
+            for (ty, s) in &report.per_type {
+                t.push_str(&row(ty, s));
+            }
+            t.push_str(&row("micro avg", &report.overall));
+            t.push_str(&format!(
+                "\n{} sentences, {words} words in {seconds:.1} s ({:.0} words/s)\n",
+                gold.words.len(),
+                words as f64 / seconds
+            ));
+            out.write_all(t.as_bytes())?;
+        }
+    }
+    Ok(())
+}
