@@ -68,12 +68,9 @@ impl TextTokenizer {
                 strategy: TruncationStrategy::OnlyFirst,
                 ..Default::default()
             }),
-            Overlong::Windows { stride } => Some(TruncationParams {
-                max_length: max_len,
-                stride,
-                strategy: TruncationStrategy::LongestFirst,
-                ..Default::default()
-            }),
+            // Windows are cut by `encode_windows` itself: tokenizers 0.23's template
+            // processing keeps only the first overflowing window (0.22 kept them all).
+            Overlong::Windows { .. } => None,
         };
         inner
             .with_truncation(truncation)
@@ -103,18 +100,19 @@ impl TextTokenizer {
     /// Tokenizes `texts` into windows (one when a text fits; see `Overlong::Windows`). Each
     /// window has the template's special tokens; offsets stay relative to the whole text.
     pub fn encode_windows(&self, texts: &[&str]) -> Result<Vec<Vec<Encoded>>> {
+        let stride = match self.overlong {
+            Overlong::Windows { stride } => stride,
+            _ => 0,
+        };
         let inputs: Vec<EncodeInput> = texts.iter().map(|&t| t.into()).collect();
         let encodings = self
             .inner
             .encode_batch_char_offsets(inputs, true)
             .map_err(|e| CoreError::Tokenize(e.to_string()))?;
-        Ok(encodings
+        encodings
             .into_iter()
-            .map(|mut e| {
-                let overflow = e.take_overflowing();
-                std::iter::once(e).chain(overflow).map(encoded).collect()
-            })
-            .collect())
+            .map(|e| windows(encoded(e), self.max_len, stride))
+            .collect()
     }
 
     /// Tokenizes text pairs (premise, hypothesis) with the tokenizer's pair template, as
@@ -144,6 +142,58 @@ impl TextTokenizer {
             })
             .collect()
     }
+}
+
+/// Cuts a whole encoding into windows of at most `max_len` tokens that overlap by `stride`,
+/// each with the template's leading and trailing special tokens, exactly as tokenizers'
+/// `Encoding::truncate` (direction right) and the post-processor lay them out.
+fn windows(e: Encoded, max_len: usize, stride: usize) -> Result<Vec<Encoded>> {
+    let n = e.ids.len();
+    let lead = e.special.iter().take_while(|&&s| s != 0).count();
+    let trail = e.special[lead..]
+        .iter()
+        .rev()
+        .take_while(|&&s| s != 0)
+        .count();
+    let room = max_len.saturating_sub(lead + trail);
+    if n <= max_len {
+        return Ok(vec![e]);
+    }
+    if room <= stride {
+        return Err(CoreError::Tokenize(format!(
+            "windows of {max_len} tokens leave {room} for text, not more than the stride {stride}"
+        )));
+    }
+    let content = lead..n - trail;
+    let len = content.len();
+    let mut out = Vec::new();
+    let mut start = 0;
+    loop {
+        let stop = (start + room).min(len);
+        let pick = |i: usize| -> usize {
+            if i < lead {
+                i
+            } else if i < lead + (stop - start) {
+                content.start + start + (i - lead)
+            } else {
+                content.end + (i - lead - (stop - start))
+            }
+        };
+        let width = lead + (stop - start) + trail;
+        let idx: Vec<usize> = (0..width).map(pick).collect();
+        out.push(Encoded {
+            ids: idx.iter().map(|&i| e.ids[i]).collect(),
+            type_ids: idx.iter().map(|&i| e.type_ids[i]).collect(),
+            offsets: idx.iter().map(|&i| e.offsets[i]).collect(),
+            special: idx.iter().map(|&i| e.special[i]).collect(),
+            tokens: idx.iter().map(|&i| e.tokens[i].clone()).collect(),
+        });
+        if stop == len {
+            break;
+        }
+        start += room - stride;
+    }
+    Ok(out)
 }
 
 fn encoded(e: tokenizers::Encoding) -> Encoded {

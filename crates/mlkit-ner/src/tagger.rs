@@ -104,7 +104,13 @@ impl NerModel {
             .model
             .continuing_subword_prefix
             .is_some_and(|p| !p.is_empty());
-        let unk = facts.model.unk_token.unwrap_or_else(|| "<unk>".into());
+        // Python takes the unknown token from the tokenizer class (tokenizer_config.json
+        // aside): "[UNK]" for BERT-style classes, "<unk>" for RoBERTa-style ones, whatever
+        // tokenizer.json's model says.
+        let unk = match classifier.info.model_type.as_str() {
+            "roberta" | "xlm-roberta" | "camembert" => "<unk>".to_string(),
+            _ => facts.model.unk_token.unwrap_or_else(|| "[UNK]".into()),
+        };
         let unk_id = tokenizer.inner().token_to_id(&unk);
         Ok(NerModel {
             classifier,
@@ -146,23 +152,30 @@ impl NerModel {
         strategy: Aggregation,
         ignore: &[&str],
     ) -> Result<Vec<Vec<Entity>>> {
-        let decode = |t: &[String]| self.decode(t);
         Ok(self
             .score(texts)?
-            .into_iter()
-            .map(|windows| {
-                let several = windows.len() > 1;
-                let found: Vec<Entity> = windows
-                    .iter()
-                    .flat_map(|w| aggregate(w, strategy, self.labels(), &decode, ignore))
-                    .collect();
-                if several {
-                    resolve_overlaps(found)
-                } else {
-                    found
-                }
-            })
+            .iter()
+            .map(|windows| self.aggregate(windows, strategy, ignore))
             .collect())
+    }
+
+    /// One scored document's entities: each window aggregated, then overlaps resolved.
+    pub fn aggregate(
+        &self,
+        windows: &Scored,
+        strategy: Aggregation,
+        ignore: &[&str],
+    ) -> Vec<Entity> {
+        let decode = |t: &[String]| self.decode(t);
+        let found: Vec<Entity> = windows
+            .iter()
+            .flat_map(|w| aggregate(w, strategy, self.labels(), &decode, ignore))
+            .collect();
+        if windows.len() > 1 {
+            resolve_overlaps(found)
+        } else {
+            found
+        }
     }
 
     /// Every text's windows with label scores for each non-special token.
