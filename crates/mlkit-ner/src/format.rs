@@ -63,7 +63,7 @@ pub fn hf(entities: &[Entity], strategy: Aggregation) -> Value {
 /// The entity type of a label: "B-PER" and "PER" are both PER.
 pub fn entity_type(label: &str) -> &str {
     match label.split_once('-') {
-        Some((p, t)) if matches!(p, "B" | "I" | "E" | "S") => t,
+        Some(("B" | "I" | "E" | "S", t)) => t,
         _ => label,
     }
 }
