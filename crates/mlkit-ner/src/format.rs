@@ -5,26 +5,43 @@ use serde_json::{json, Value};
 
 use crate::aggregate::{Aggregation, Entity};
 
-/// Byte ranges of the characters `start..end` of `text` (clamped to the text).
-fn char_span(text: &str, start: usize, end: usize) -> &str {
-    let byte = |c: usize| text.char_indices().nth(c).map_or(text.len(), |(b, _)| b);
-    let (s, e) = (byte(start), byte(end.max(start)));
-    &text[s..e]
+/// Slices a document by character offsets: the byte offset of each character is computed
+/// once per document, not once per entity.
+pub struct CharSlicer<'t> {
+    text: &'t str,
+    /// Byte offset of each character, and the text's length at the end.
+    bytes: Vec<usize>,
 }
 
-/// The text an entity covers in its document.
-pub fn entity_text<'t>(text: &'t str, e: &Entity) -> &'t str {
-    char_span(text, e.start, e.end)
+impl<'t> CharSlicer<'t> {
+    pub fn new(text: &'t str) -> Self {
+        let mut bytes: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
+        bytes.push(text.len());
+        CharSlicer { text, bytes }
+    }
+
+    /// Characters `start..end` (clamped to the text).
+    pub fn span(&self, start: usize, end: usize) -> &'t str {
+        let last = self.bytes.len() - 1;
+        let (s, e) = (start.min(last), end.max(start).min(last));
+        &self.text[self.bytes[s]..self.bytes[e]]
+    }
+
+    /// The text an entity covers.
+    pub fn entity(&self, e: &Entity) -> &'t str {
+        self.span(e.start, e.end)
+    }
 }
 
 /// `{id, entities: [{label, text, start, end, score}]}`.
 pub fn jsonl(id: &Value, text: &str, entities: &[Entity]) -> Value {
+    let slicer = CharSlicer::new(text);
     let list: Vec<Value> = entities
         .iter()
         .map(|e| {
             json!({
                 "label": e.label,
-                "text": entity_text(text, e),
+                "text": slicer.entity(e),
                 "start": e.start,
                 "end": e.end,
                 "score": e.score,
@@ -138,6 +155,7 @@ pub fn spacy(text: &str, entities: &[Entity]) -> Value {
 
 /// Rows of the pretty table: id, label, score, text (the caller aligns them).
 pub fn pretty_rows(id: &str, text: &str, entities: &[Entity]) -> Vec<[String; 4]> {
+    let slicer = CharSlicer::new(text);
     entities
         .iter()
         .map(|e| {
@@ -145,7 +163,7 @@ pub fn pretty_rows(id: &str, text: &str, entities: &[Entity]) -> Vec<[String; 4]
                 id.to_string(),
                 e.label.clone(),
                 format!("{:.3}", e.score),
-                entity_text(text, e).replace(['\n', '\t'], " "),
+                slicer.entity(e).replace(['\n', '\t'], " "),
             ]
         })
         .collect()
@@ -202,6 +220,7 @@ fn colour(label: &str) -> &'static str {
 /// the label, as displaCy renders them. Overlapping entities (from `--aggregation none` on
 /// windows) are shown once, the first winning.
 pub fn html_doc(text: &str, entities: &[Entity]) -> String {
+    let slicer = CharSlicer::new(text);
     let mut out = String::from("<div class=\"doc\">");
     let mut at = 0;
     let mut sorted: Vec<&Entity> = entities.iter().collect();
@@ -210,7 +229,7 @@ pub fn html_doc(text: &str, entities: &[Entity]) -> String {
         if e.start < at {
             continue;
         }
-        out.push_str(&escape(char_span(text, at, e.start)));
+        out.push_str(&escape(slicer.span(at, e.start)));
         let label = entity_type(&e.label);
         out.push_str(&format!(
             "<mark class=\"entity\" data-label=\"{l}\" title=\"{l} {score:.3}\" style=\"background: {c}; \
@@ -220,11 +239,11 @@ pub fn html_doc(text: &str, entities: &[Entity]) -> String {
             l = escape(label),
             c = colour(label),
             score = e.score,
-            t = escape(entity_text(text, e)),
+            t = escape(slicer.entity(e)),
         ));
         at = e.end;
     }
-    out.push_str(&escape(char_span(text, at, usize::MAX)));
+    out.push_str(&escape(slicer.span(at, usize::MAX)));
     out.push_str("</div>\n");
     out
 }

@@ -1,0 +1,112 @@
+"""mlkit ner against the transformers token-classification pipeline (PyTorch) and
+onnxruntime (fp32 and dynamic int8) on the CoNLL-2003 test sentences: documents and tokens
+per second at the same thread count, one run each, with the ratios.
+
+    python -m venv .venv && .venv/bin/pip install -r benches/requirements-ner.txt
+    cargo build --release -p mlkit
+    .venv/bin/python benches/ner_vs_python.py [--threads 2] [--shared ../shared]
+
+All runs use the bundled model's weights: its Q8_0 tensors dequantized to f32 for PyTorch
+and onnxruntime (the same values mlkit computes with). Each document is one test sentence
+(3,453; 46,435 words). mlkit is timed as a whole command (model loading and JSON output
+included); Python is timed after loading and one warm-up batch. The pipeline runs with
+aggregation "simple" and batch_size 32; onnxruntime runs tokenization, the model and a
+softmax in batches of 32 sentences (no aggregation, which favours it slightly).
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "crates/mlkit-ner/tests/fixtures"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
+    ap.add_argument("--mlkit", default=os.path.join(
+        os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlkit"))
+    ap.add_argument("--skip-onnx", action="store_true")
+    args = ap.parse_args()
+
+    import numpy as np
+    import torch
+    from make_fixtures import conll_sentences, dequantize_gguf
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+
+    torch.set_num_threads(args.threads)
+    gguf_path = os.path.join(ROOT, "models/conll03-ner-minilm/model.gguf")
+    texts = conll_sentences(os.path.join(args.shared, "data/conll2003/test.txt"), 10**9)
+    tmp = tempfile.mkdtemp()
+    model_dir = os.path.join(tmp, "model")
+    os.makedirs(model_dir)
+    dequantize_gguf(gguf_path, model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    tokens = sum(len(ids) for ids in tok(texts)["input_ids"])
+    text_file = os.path.join(tmp, "test.txt")
+    with open(text_file, "w") as f:
+        f.write("\n".join(texts) + "\n")
+    print(f"{len(texts)} documents, {tokens} tokens, {args.threads} threads", file=sys.stderr)
+
+    results = {}
+    for dtype in ["f32", "q8"]:
+        cmd = [args.mlkit, "-q", "ner", "--device", "cpu", "--threads", str(args.threads),
+               "--dtype", dtype, "--format", "jsonl", "-o", os.path.join(tmp, "out.jsonl"), text_file]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        results[f"mlkit {dtype}"] = time.perf_counter() - start
+
+    model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
+    nlp = pipeline("token-classification", model=model, tokenizer=tok, aggregation_strategy="simple",
+                   device="cpu", batch_size=32)
+    nlp(texts[:32])
+    start = time.perf_counter()
+    nlp(texts)
+    results["transformers pipeline (PyTorch)"] = time.perf_counter() - start
+
+    if not args.skip_onnx:
+        import onnxruntime as ort
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        onnx_path = os.path.join(tmp, "model.onnx")
+        sample = tok(texts[:2], return_tensors="pt", padding=True)
+        torch.onnx.export(
+            model, (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]), onnx_path,
+            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["logits"],
+            dynamic_axes={k: {0: "batch", 1: "seq"} for k in ["input_ids", "attention_mask", "token_type_ids", "logits"]},
+            opset_version=17, dynamo=False,
+        )
+        int8_path = os.path.join(tmp, "model.int8.onnx")
+        quantize_dynamic(onnx_path, int8_path, weight_type=QuantType.QInt8)
+        for name, path in [("onnxruntime fp32", onnx_path), ("onnxruntime int8", int8_path)]:
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = args.threads
+            so.inter_op_num_threads = 1
+            sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+            def run(batch):
+                enc = tok(batch, return_tensors="np", padding=True)
+                logits = sess.run(None, {k: enc[k].astype(np.int64) for k in ["input_ids", "attention_mask", "token_type_ids"]})[0]
+                e = np.exp(logits - logits.max(-1, keepdims=True))
+                return e / e.sum(-1, keepdims=True)
+
+            run(texts[:32])
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # length-sorted, as mlkit
+            start = time.perf_counter()
+            for i in range(0, len(order), 32):
+                run([texts[j] for j in order[i:i + 32]])
+            results[name] = time.perf_counter() - start
+
+    base = results["transformers pipeline (PyTorch)"]
+    print(f"{'runtime':34} {'seconds':>8} {'docs/s':>8} {'tokens/s':>9} {'vs pipeline':>11}")
+    for name, secs in results.items():
+        print(f"{name:34} {secs:8.2f} {len(texts) / secs:8.1f} {tokens / secs:9.0f} {base / secs:10.2f}x")
+
+
+if __name__ == "__main__":
+    main()
