@@ -1,0 +1,224 @@
+//! The NLI method, exactly as transformers' ZeroShotClassificationPipeline computes it:
+//! premise = the text, hypothesis = the template with the label, truncation "only_first";
+//! one softmax over the labels' entailment logits, or, for multi-label (and a single label),
+//! a softmax over [contradiction, entailment] for each label on its own.
+
+use candle_core::{DType, Device};
+use mlkit_core::batch::plan_batches;
+use mlkit_core::classify::{Classifier, Task};
+use mlkit_core::embed::pad;
+use mlkit_core::linear::WeightFormat;
+use mlkit_core::parts::ModelParts;
+use mlkit_core::tokenize::{Encoded, TextTokenizer};
+use mlkit_core::ModelFiles;
+use serde_json::Value;
+
+use crate::{Result, ZeroShotError};
+
+/// How to run an NLI cross-encoder.
+#[derive(Clone, Debug)]
+pub struct NliOptions {
+    pub device: Device,
+    pub dtype: DType,
+    pub weights: WeightFormat,
+    /// Padded tokens per batch (count x longest pair).
+    pub max_batch_tokens: usize,
+}
+
+impl Default for NliOptions {
+    fn default() -> Self {
+        NliOptions {
+            device: Device::Cpu,
+            dtype: DType::F32,
+            weights: WeightFormat::Dense,
+            max_batch_tokens: 2048,
+        }
+    }
+}
+
+pub struct NliModel {
+    classifier: Classifier,
+    tokenizer: TextTokenizer,
+    entailment: usize,
+    contradiction: usize,
+    opts: NliOptions,
+}
+
+/// The pipeline's `entailment_id`: the first label2id entry, in the config's order, whose
+/// name starts with "entail" (any case); id2label order when there is no label2id.
+pub fn entailment_id(config: &Value, labels: &[String]) -> Option<usize> {
+    if let Some(map) = config.get("label2id").and_then(Value::as_object) {
+        if !map.is_empty() {
+            return map
+                .iter()
+                .find(|(name, _)| name.to_lowercase().starts_with("entail"))
+                .and_then(|(_, id)| id.as_u64())
+                .map(|id| id as usize);
+        }
+    }
+    labels
+        .iter()
+        .position(|l| l.to_lowercase().starts_with("entail"))
+}
+
+impl NliModel {
+    pub fn load(files: &ModelFiles, opts: &NliOptions) -> Result<NliModel> {
+        Self::from_parts(&ModelParts::read(files)?, opts)
+    }
+
+    pub fn from_parts(parts: &ModelParts, opts: &NliOptions) -> Result<NliModel> {
+        let classifier = Classifier::load(
+            parts,
+            &opts.device,
+            opts.dtype,
+            opts.weights,
+            Task::SequenceClassification,
+        )?;
+        let config: Value =
+            serde_json::from_str(&parts.config).map_err(|e| ZeroShotError::BadModel {
+                origin: parts.origin.clone(),
+                message: format!("config.json: {e}"),
+            })?;
+        let labels = &classifier.labels;
+        let entailment = entailment_id(&config, labels)
+            .filter(|&i| i < labels.len())
+            .ok_or_else(|| ZeroShotError::BadModel {
+                origin: parts.origin.clone(),
+                message: format!(
+                    "no entailment label among its labels ({}); the NLI method needs an NLI \
+                     model (e.g. MoritzLaurer/DeBERTa-v3-base-mnli-fever-anli), or use \
+                     --method embed",
+                    labels.join(", ")
+                ),
+            })?;
+        // The pipeline's rule: the last label when entailment is the first, else the first.
+        let contradiction = if entailment == 0 { labels.len() - 1 } else { 0 };
+        let max_len = classifier.info.max_positions;
+        let tokenizer = TextTokenizer::load(&parts.tokenizer, &parts.origin, max_len, true)?;
+        Ok(NliModel {
+            classifier,
+            tokenizer,
+            entailment,
+            contradiction,
+            opts: opts.clone(),
+        })
+    }
+
+    /// The model's labels in id order, and the entailment and contradiction ids.
+    pub fn nli_labels(&self) -> (&[String], usize, usize) {
+        (&self.classifier.labels, self.entailment, self.contradiction)
+    }
+
+    /// Raw logits of every (text, hypothesis) pair: `[text][label][class]`.
+    pub fn logits(&self, texts: &[&str], hypotheses: &[String]) -> Result<Vec<Vec<Vec<f32>>>> {
+        let pairs: Vec<(&str, &str)> = texts
+            .iter()
+            .flat_map(|&t| hypotheses.iter().map(move |h| (t, h.as_str())))
+            .collect();
+        let encoded = self.tokenizer.encode_pairs(&pairs, 0)?;
+        let lengths: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); pairs.len()];
+        for batch in plan_batches(&lengths, self.opts.max_batch_tokens) {
+            let items: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
+            let (ids, type_ids, mask) = pad(&items, &self.opts.device)?;
+            let logits = self
+                .classifier
+                .logits(&ids, &type_ids, &mask)?
+                .to_vec2::<f32>()
+                .map_err(mlkit_core::CoreError::from)?;
+            for (row, &i) in logits.into_iter().zip(&batch) {
+                out[i] = row;
+            }
+        }
+        let n = hypotheses.len().max(1);
+        let mut rows = out.into_iter();
+        Ok((0..texts.len())
+            .map(|_| rows.by_ref().take(n).collect())
+            .collect())
+    }
+
+    /// Each text's score for each label, in label order.
+    pub fn scores(
+        &self,
+        texts: &[&str],
+        labels: &[String],
+        template: &str,
+        multi_label: bool,
+    ) -> Result<Vec<Vec<f32>>> {
+        let hypotheses: Vec<String> = labels
+            .iter()
+            .map(|l| template.replacen("{}", l, 1))
+            .collect();
+        let logits = self.logits(texts, &hypotheses)?;
+        Ok(logits
+            .iter()
+            .map(|per_label| {
+                score_rule(
+                    per_label,
+                    self.entailment,
+                    self.contradiction,
+                    multi_label || labels.len() == 1,
+                )
+            })
+            .collect())
+    }
+}
+
+/// The pipeline's postprocess for one text: `per_label[label][class]` logits to scores.
+pub fn score_rule(
+    per_label: &[Vec<f32>],
+    entailment: usize,
+    contradiction: usize,
+    independent: bool,
+) -> Vec<f32> {
+    if independent {
+        per_label
+            .iter()
+            .map(|l| {
+                let (c, e) = (l[contradiction] as f64, l[entailment] as f64);
+                // exp(e) / (exp(c) + exp(e)), computed without overflow.
+                (1.0 / (1.0 + (c - e).exp())) as f32
+            })
+            .collect()
+    } else {
+        let e: Vec<f64> = per_label.iter().map(|l| l[entailment] as f64).collect();
+        let max = e.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let exp: Vec<f64> = e.iter().map(|x| (x - max).exp()).collect();
+        let sum: f64 = exp.iter().sum();
+        exp.into_iter().map(|x| (x / sum) as f32).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entailment_is_found_by_name_never_by_position() {
+        let labels: Vec<String> = ["contradiction", "neutral", "entailment"]
+            .map(String::from)
+            .to_vec();
+        let cfg: Value = serde_json::from_str(
+            r#"{"label2id": {"CONTRADICTION": 0, "NEUTRAL": 1, "ENTAILMENT": 2}}"#,
+        )
+        .unwrap();
+        assert_eq!(entailment_id(&cfg, &labels), Some(2));
+        let cfg: Value =
+            serde_json::from_str(r#"{"label2id": {"entailment": 0, "not_entailment": 1}}"#)
+                .unwrap();
+        assert_eq!(entailment_id(&cfg, &labels), Some(0));
+        let cfg: Value = serde_json::from_str(r#"{"label2id": {"positive": 0}}"#).unwrap();
+        assert_eq!(entailment_id(&cfg, &labels), None);
+    }
+
+    #[test]
+    fn softmax_rules() {
+        let logits = vec![vec![0.0, 0.0, 2.0], vec![1.0, 0.0, 0.0]];
+        let s = score_rule(&logits, 2, 0, false);
+        assert!((s[0] - 2f32.exp() / (2f32.exp() + 1.0)).abs() < 1e-6);
+        assert!((s[0] + s[1] - 1.0).abs() < 1e-6);
+        let m = score_rule(&logits, 2, 0, true);
+        assert!((m[0] - 1.0 / (1.0 + (-2f32).exp())).abs() < 1e-6);
+        assert!((m[1] - 1.0 / (1.0 + 1f32.exp())).abs() < 1e-6);
+    }
+}

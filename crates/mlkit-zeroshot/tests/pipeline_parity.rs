@@ -1,0 +1,102 @@
+//! Parity with transformers' ZeroShotClassificationPipeline (tiny random NLI models whose
+//! entailment ids differ: 2 for BERT, 0 for RoBERTa) and with sentence-transformers' cosine
+//! on the bundled all-MiniLM-L6-v2; fixtures from tests/fixtures/make_fixtures.py.
+
+use std::path::PathBuf;
+
+use mlkit_core::EmbedOptions;
+use mlkit_zeroshot::ranking::rank;
+use mlkit_zeroshot::{NliModel, NliOptions, SimilarityModel};
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixtures() -> Value {
+    let p = root().join("crates/mlkit-zeroshot/tests/fixtures/zeroshot.json");
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn check_nli(name: &str) {
+    let all = fixtures();
+    let case = &all[name];
+    let path = root().join(case["model"].as_str().unwrap());
+    let files = mlkit_core::resolve(path.to_str().unwrap()).unwrap();
+    let model = NliModel::load(&files, &NliOptions::default()).unwrap();
+    assert_eq!(
+        model.nli_labels().1 as u64,
+        case["entailment"].as_u64().unwrap()
+    );
+    let texts = strings(&case["texts"]);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    for c in case["cases"].as_array().unwrap() {
+        let labels = strings(&c["labels"]);
+        let template = c["template"].as_str().unwrap();
+        let multi = c["multi_label"].as_bool().unwrap();
+        let scores = model.scores(&refs, &labels, template, multi).unwrap();
+        for (i, (s, want)) in scores
+            .iter()
+            .zip(c["results"].as_array().unwrap())
+            .enumerate()
+        {
+            let order = rank(s);
+            let got_labels: Vec<&str> = order.iter().map(|&k| labels[k].as_str()).collect();
+            assert_eq!(
+                got_labels,
+                strings(&want["labels"]),
+                "{name} {template} multi={multi} text {i}"
+            );
+            for (&k, w) in order.iter().zip(want["scores"].as_array().unwrap()) {
+                let diff = (s[k] as f64 - w.as_f64().unwrap()).abs();
+                assert!(
+                    diff <= 1e-5,
+                    "{name} text {i} label {}: {} vs {w}",
+                    labels[k],
+                    s[k]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn bert_nli_with_entailment_last_matches_the_pipeline() {
+    check_nli("bert");
+}
+
+#[test]
+fn roberta_nli_with_entailment_first_matches_the_pipeline() {
+    check_nli("roberta");
+}
+
+#[test]
+fn embedding_method_matches_sentence_transformers_cosine() {
+    let all = fixtures();
+    let case = &all["embed"];
+    let path = root().join(case["model"].as_str().unwrap());
+    let files = mlkit_core::resolve(path.to_str().unwrap()).unwrap();
+    let labels = strings(&case["labels"]);
+    let model = SimilarityModel::load(&files, &EmbedOptions::default(), &labels).unwrap();
+    let texts = strings(&case["texts"]);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let scores = model.scores(&refs, 0).unwrap();
+    let mut worst = 0f64;
+    for (row, want) in scores.iter().zip(case["scores"].as_array().unwrap()) {
+        for (s, w) in row.iter().zip(want.as_array().unwrap()) {
+            worst = worst.max((*s as f64 - w.as_f64().unwrap()).abs());
+        }
+    }
+    assert!(worst <= 1e-4, "worst difference {worst}");
+    // And the method is useful: each text's best label is the intended one.
+    let best: Vec<usize> = scores.iter().map(|s| rank(s)[0]).collect();
+    assert_eq!(best, [0, 1, 2, 3]);
+}
