@@ -61,6 +61,24 @@ pub fn entailment_id(config: &Value, labels: &[String]) -> Option<usize> {
         .position(|l| l.to_lowercase().starts_with("entail"))
 }
 
+/// Whether a model's config names an entailment label: an NLI classifier, for which the
+/// NLI method is the default.
+pub fn is_nli(config: &str) -> bool {
+    let Ok(cfg) = serde_json::from_str::<Value>(config) else {
+        return false;
+    };
+    let id2label: Vec<String> = cfg
+        .get("id2label")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.values()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    entailment_id(&cfg, &id2label).is_some()
+}
+
 impl NliModel {
     pub fn load(files: &ModelFiles, opts: &NliOptions) -> Result<NliModel> {
         Self::from_parts(&ModelParts::read(files)?, opts)

@@ -2,6 +2,7 @@
 //! (the label's description when one is given), as sentence-transformers' `cos_sim`.
 //! Labels are embedded once.
 
+use mlkit_core::parts::ModelParts;
 use mlkit_core::{EmbedOptions, Embedder, ModelFiles};
 
 use crate::Result;
@@ -27,7 +28,15 @@ fn unit(mut v: Vec<f32>) -> Vec<f32> {
 impl SimilarityModel {
     /// Loads the embedding model and embeds `label_texts` (one per label).
     pub fn load(files: &ModelFiles, opts: &EmbedOptions, label_texts: &[String]) -> Result<Self> {
-        let embedder = Embedder::load(files, opts)?;
+        Self::from_parts(&ModelParts::read(files)?, opts, label_texts)
+    }
+
+    pub fn from_parts(
+        parts: &ModelParts,
+        opts: &EmbedOptions,
+        label_texts: &[String],
+    ) -> Result<Self> {
+        let embedder = Embedder::from_parts(parts, opts)?;
         let refs: Vec<&str> = label_texts.iter().map(String::as_str).collect();
         let labels = embedder.embed(&refs, 0)?.into_iter().map(unit).collect();
         Ok(SimilarityModel { embedder, labels })

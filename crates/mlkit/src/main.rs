@@ -1,6 +1,7 @@
 //! `mlkit`: argument parsing and I/O only; the work is done by the library crates.
 
 mod cmd;
+mod docs;
 mod io;
 
 use std::process::ExitCode;
@@ -22,6 +23,7 @@ struct Cli {
 enum Command {
     Sample(cmd::sample::SampleArgs),
     Ner(cmd::ner::NerArgs),
+    Zeroshot(cmd::zeroshot::ZeroShotArgs),
     Embed(cmd::embed::EmbedArgs),
     Quantize(cmd::quantize::QuantizeArgs),
     Models(cmd::models::ModelsArgs),
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sample(args) => cmd::sample::run(args, cli.quiet),
         Command::Ner(args) => cmd::ner::run(args, cli.quiet),
+        Command::Zeroshot(args) => cmd::zeroshot::run(args, cli.quiet),
         Command::Embed(args) => cmd::embed::run(args, cli.quiet),
         Command::Quantize(args) => cmd::quantize::run(args, cli.quiet),
         Command::Models(args) => cmd::models::run(args),

@@ -6,3 +6,4 @@ pub mod ner;
 pub mod quantize;
 pub mod runtime;
 pub mod sample;
+pub mod zeroshot;

@@ -1,7 +1,7 @@
 //! `mlkit ner`: named entities in text files, JSONL fields or CSV columns; `mlkit ner eval`.
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -13,6 +13,7 @@ use mlkit_ner::{Aggregation, Entity, NerModel, NerOptions};
 use serde_json::{json, Value};
 
 use super::runtime::RuntimeArgs;
+use crate::docs::{csv_row, decode_utf8, id_text, read_docs, Doc, DocArgs, Record};
 use crate::io::{Input, Output};
 use crate::UsageError;
 
@@ -64,19 +65,8 @@ pub struct TagArgs {
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
 
-    /// A text file as one document, or each line as one (empty lines give empty lists).
-    #[arg(long, value_enum, default_value_t = Unit::Line)]
-    pub unit: Unit,
-
-    /// Read JSON Lines and take the text from this field (other fields are kept in jsonl
-    /// output; an "id" field becomes the record's id).
-    #[arg(long, value_name = "FIELD", conflicts_with = "column")]
-    pub text_field: Option<String>,
-
-    /// Read CSV and take the text from this column; the output is the CSV with an
-    /// `entities` column of JSON added, other columns untouched.
-    #[arg(long, value_name = "COLUMN")]
-    pub column: Option<String>,
+    #[command(flatten)]
+    pub docs: DocArgs,
 
     /// Output format (default: pretty on a terminal, else jsonl; html for an .html output).
     #[arg(long, value_enum)]
@@ -93,10 +83,6 @@ pub struct TagArgs {
     /// Keep only these entity types, e.g. PER,ORG.
     #[arg(long, value_delimiter = ',')]
     pub labels: Vec<String>,
-
-    /// Replace invalid UTF-8 with U+FFFD instead of failing.
-    #[arg(long)]
-    pub lossy: bool,
 
     #[command(flatten)]
     pub model: ModelArg,
@@ -118,12 +104,6 @@ pub struct EvalArgs {
 
     #[command(flatten)]
     pub model: ModelArg,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum Unit {
-    Doc,
-    Line,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -189,33 +169,15 @@ pub fn run(args: NerArgs, quiet: bool) -> Result<()> {
     }
 }
 
-/// One document: where it came from, its text, and what else to carry to the output.
-struct Doc {
-    id: Value,
-    text: String,
-    /// The JSONL record or CSV row it came from.
-    record: Record,
-}
-
-enum Record {
-    None,
-    Json(serde_json::Map<String, Value>),
-    Csv(csv::StringRecord),
-}
-
 fn tag(args: TagArgs) -> Result<()> {
-    if args.column.is_some() && args.unit == Unit::Doc {
-        return Err(
-            UsageError("--column reads one document per CSV row; drop --unit doc".into()).into(),
-        );
-    }
+    args.docs.check()?;
     let format = args.format.unwrap_or_else(|| match &args.output {
         Some(p) if p.extension().is_some_and(|e| e == "html" || e == "htm") => NerFormat::Html,
         Some(_) => NerFormat::Jsonl,
         None if std::io::stdout().is_terminal() => NerFormat::Pretty,
         None => NerFormat::Jsonl,
     });
-    if args.column.is_some() && !matches!(format, NerFormat::Jsonl | NerFormat::Pretty) {
+    if args.docs.column.is_some() && !matches!(format, NerFormat::Jsonl | NerFormat::Pretty) {
         return Err(UsageError(
             "--column writes CSV with an entities column; --format is not used with it".into(),
         )
@@ -224,7 +186,7 @@ fn tag(args: TagArgs) -> Result<()> {
     let model = load(&args.model)?;
     let strategy: Aggregation = args.aggregation.into();
     let mut output = Output::create(args.output.as_deref())?;
-    let mut sink = Sink::new(format, strategy, args.column.is_some());
+    let mut sink = Sink::new(format, strategy, args.docs.column.is_some());
     let several = args.inputs.len() > 1;
     for path in &args.inputs {
         let input = Input::open(path)?;
@@ -232,7 +194,10 @@ fn tag(args: TagArgs) -> Result<()> {
         std::fs::File::open(input.path())
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let docs = read_docs(path, &bytes, &args, several, &mut sink)?;
+        let (docs, header) = read_docs(path, &bytes, &args.docs, several)?;
+        if let Some(h) = header {
+            sink.csv_header(&h);
+        }
         for chunk in docs.chunks(CHUNK) {
             let texts: Vec<&str> = chunk.iter().map(|d| d.text.as_str()).collect();
             let found = model
@@ -253,112 +218,6 @@ fn tag(args: TagArgs) -> Result<()> {
     }
     sink.finish(output.writer())?;
     output.finish()
-}
-
-/// UTF-8 text of `bytes`, or an error naming the file, line and byte offset.
-fn decode_utf8(path: &Path, bytes: &[u8], lossy: bool) -> Result<String> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(s.to_string()),
-        Err(_) if lossy => Ok(String::from_utf8_lossy(bytes).into_owned()),
-        Err(e) => {
-            let at = e.valid_up_to();
-            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-            Err(anyhow::anyhow!(
-                "{}: line {line}, byte offset {at}: not valid UTF-8; convert it (iconv -f LATIN1 \
-                 -t UTF-8) or pass --lossy",
-                path.display()
-            ))
-        }
-    }
-}
-
-fn read_docs(
-    path: &Path,
-    bytes: &[u8],
-    args: &TagArgs,
-    several: bool,
-    sink: &mut Sink,
-) -> Result<Vec<Doc>> {
-    let name = path.display().to_string();
-    let line_id = |n: usize| {
-        if several {
-            json!(format!("{name}:{n}"))
-        } else {
-            json!(n)
-        }
-    };
-    if let Some(column) = &args.column {
-        let text = decode_utf8(path, bytes, args.lossy)?;
-        let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .with_context(|| format!("{name}: cannot read the CSV header"))?
-            .clone();
-        let at = headers.iter().position(|h| h == column).ok_or_else(|| {
-            UsageError(format!(
-                "{name}: no column {column:?}; columns: {}",
-                headers.iter().collect::<Vec<_>>().join(", ")
-            ))
-        })?;
-        sink.csv_header(&headers);
-        let mut docs = Vec::new();
-        for (n, row) in reader.records().enumerate() {
-            let row = row.with_context(|| format!("{name}: CSV record {}", n + 1))?;
-            docs.push(Doc {
-                id: line_id(n + 1),
-                text: row.get(at).unwrap_or("").to_string(),
-                record: Record::Csv(row),
-            });
-        }
-        return Ok(docs);
-    }
-    if let Some(field) = &args.text_field {
-        let text = decode_utf8(path, bytes, args.lossy)?;
-        let mut docs = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let value: Value = serde_json::from_str(line)
-                .with_context(|| format!("{name}: line {}: not a JSON object", n + 1))?;
-            let Value::Object(map) = value else {
-                anyhow::bail!("{name}: line {}: not a JSON object", n + 1);
-            };
-            let text = match map.get(field) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Null) | None => {
-                    anyhow::bail!("{name}: line {}: no text field {field:?}", n + 1)
-                }
-                Some(other) => anyhow::bail!(
-                    "{name}: line {}: field {field:?} is {other}, not a string",
-                    n + 1
-                ),
-            };
-            docs.push(Doc {
-                id: map.get("id").cloned().unwrap_or_else(|| line_id(n + 1)),
-                text,
-                record: Record::Json(map),
-            });
-        }
-        return Ok(docs);
-    }
-    let text = decode_utf8(path, bytes, args.lossy)?;
-    Ok(match args.unit {
-        Unit::Doc => vec![Doc {
-            id: json!(name),
-            text,
-            record: Record::None,
-        }],
-        Unit::Line => text
-            .lines()
-            .enumerate()
-            .map(|(n, l)| Doc {
-                id: line_id(n + 1),
-                text: l.to_string(),
-                record: Record::None,
-            })
-            .collect(),
-    })
 }
 
 /// Writes documents in the chosen format; pretty and html are assembled until the end.
@@ -399,12 +258,7 @@ impl Sink {
             let list = format::jsonl(&doc.id, text, entities)["entities"].to_string();
             let mut row = row.clone();
             row.push_field(&list);
-            let mut w = csv::Writer::from_writer(Vec::new());
-            if let Some(h) = self.csv_header.take() {
-                w.write_record(&h)?;
-            }
-            w.write_record(&row)?;
-            out.write_all(&w.into_inner().map_err(|e| e.into_error())?)?;
+            out.write_all(&csv_row(self.csv_header.take().as_ref(), &row)?)?;
             return Ok(());
         }
         match self.format {
@@ -422,10 +276,7 @@ impl Sink {
             NerFormat::Conll => out.write_all(format::conll(text, entities).as_bytes())?,
             NerFormat::Spacy => writeln!(out, "{}", format::spacy(text, entities))?,
             NerFormat::Pretty => {
-                let id = match &doc.id {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
+                let id = id_text(&doc.id);
                 self.rows.extend(format::pretty_rows(&id, text, entities));
             }
             NerFormat::Html => self.html.push_str(&format::html_doc(text, entities)),
@@ -440,7 +291,10 @@ impl Sink {
                 if let Some(h) = self.csv_header.take() {
                     let mut w = csv::Writer::from_writer(Vec::new());
                     w.write_record(&h)?;
-                    out.write_all(&w.into_inner().map_err(|e| e.into_error())?)?;
+                    out.write_all(
+                        &w.into_inner()
+                            .map_err(|e| anyhow::anyhow!("{}", e.error()))?,
+                    )?;
                 }
             }
             NerFormat::Pretty => out.write_all(

@@ -1,0 +1,452 @@
+//! `mlkit zeroshot`: texts into labels no model was trained on; `mlkit zeroshot eval`.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use mlkit_core::parts::ModelParts;
+use mlkit_core::{resolve, EmbedOptions};
+use mlkit_zeroshot::metrics::evaluate;
+use mlkit_zeroshot::nli::is_nli;
+use mlkit_zeroshot::ranking::{keep, rank};
+use mlkit_zeroshot::{check_labels, NliModel, NliOptions, SimilarityModel};
+use serde_json::{json, Value};
+
+use super::runtime::RuntimeArgs;
+use crate::docs::{csv_row, id_text, read_docs, DocArgs, Record};
+use crate::io::{Input, Output};
+use crate::UsageError;
+
+/// Zero-shot classification: score each text against labels no model was trained on, by
+/// NLI (transformers' zero-shot pipeline: "This example is {label}." entailed by the text?)
+/// or by embedding similarity (cosine between the text and the label).
+///
+/// The default model is the bundled all-MiniLM-L6-v2, with the embedding method; an NLI
+/// checkpoint (one with an entailment label, e.g. MoritzLaurer/DeBERTa-v3-base-mnli-fever-anli
+/// or facebook/bart-large-mnli style models of the supported architectures) gets the NLI
+/// method.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ZeroShotArgs {
+    #[command(subcommand)]
+    pub command: Option<ZeroShotCommand>,
+
+    #[command(flatten)]
+    pub classify: ClassifyArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ZeroShotCommand {
+    /// Accuracy, macro-F1 and the confusion matrix against gold labels in a CSV column.
+    Eval(EvalArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LabelArgs {
+    /// Candidate labels, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Vec<String>,
+
+    /// Candidate labels, one a line; for --method embed a tab may follow the label with a
+    /// description that is embedded instead of the label.
+    #[arg(long, conflicts_with = "labels")]
+    pub labels_file: Option<PathBuf>,
+
+    /// The hypothesis for the NLI method; {} is replaced by the label.
+    #[arg(long, default_value = "This example is {}.")]
+    pub template: String,
+
+    /// nli or embed (default: nli for an NLI model, embed otherwise).
+    #[arg(long, value_enum)]
+    pub method: Option<Method>,
+
+    /// A model directory, a .gguf file, a bundled model name, or a Hugging Face repo id.
+    #[arg(long, default_value = "all-MiniLM-L6-v2")]
+    pub model: String,
+
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ClassifyArgs {
+    /// Text, JSONL or CSV files, or - for stdin.
+    #[arg(default_value = "-")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Write here instead of stdout (the file appears only when the run succeeds).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+
+    /// Score each label on its own (NLI: entailment against contradiction), not as a
+    /// distribution over the labels.
+    #[arg(long)]
+    pub multi_label: bool,
+
+    /// Keep only the K best labels of each text.
+    #[arg(long)]
+    pub top_k: Option<usize>,
+
+    /// Keep only labels scored at least this.
+    #[arg(long)]
+    pub threshold: Option<f32>,
+
+    /// Output format (default: pretty on a terminal, else jsonl; csv for CSV input, which
+    /// adds the columns prediction, score and scores, a JSON object of every label's score).
+    #[arg(long, value_enum)]
+    pub format: Option<ZeroShotFormat>,
+
+    #[command(flatten)]
+    pub docs: DocArgs,
+
+    #[command(flatten)]
+    pub labels: LabelArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// CSV file with a text column and a gold label column.
+    pub input: PathBuf,
+
+    /// The column of gold labels.
+    #[arg(long)]
+    pub gold_column: String,
+
+    /// The column of texts.
+    #[arg(long, default_value = "text")]
+    pub column: String,
+
+    #[arg(long)]
+    pub multi_label: bool,
+
+    /// table or json.
+    #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
+    pub format: EvalFormat,
+
+    /// Labels default to the gold column's distinct values.
+    #[command(flatten)]
+    pub labels: LabelArgs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Method {
+    Nli,
+    Embed,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ZeroShotFormat {
+    Pretty,
+    Jsonl,
+    Csv,
+    Hf,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum EvalFormat {
+    Table,
+    Json,
+}
+
+/// Texts are scored this many at a time.
+const CHUNK: usize = 256;
+
+/// A loaded scorer: either method, behind one call.
+enum Scorer {
+    Nli(NliModel),
+    Embed(SimilarityModel),
+}
+
+struct Classifier {
+    scorer: Scorer,
+    labels: Vec<String>,
+    template: String,
+    multi_label: bool,
+}
+
+impl Classifier {
+    fn scores(&self, texts: &[&str], first_index: usize) -> Result<Vec<Vec<f32>>> {
+        Ok(match &self.scorer {
+            Scorer::Nli(m) => m.scores(texts, &self.labels, &self.template, self.multi_label)?,
+            Scorer::Embed(m) => m.scores(texts, first_index)?,
+        })
+    }
+}
+
+/// Labels from --labels or --labels-file (with optional tab-separated descriptions).
+fn read_labels(args: &LabelArgs) -> Result<(Vec<String>, Vec<String>)> {
+    let Some(path) = &args.labels_file else {
+        let labels: Vec<String> = args.labels.iter().map(|l| l.trim().to_string()).collect();
+        return Ok((labels.clone(), labels));
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read labels from {}", path.display()))?;
+    let (mut labels, mut texts) = (Vec::new(), Vec::new());
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (label, description) = match line.split_once('\t') {
+            Some((l, d)) if !d.trim().is_empty() => (l.trim(), d.trim()),
+            Some((l, _)) => (l.trim(), l.trim()),
+            None => (line.trim(), line.trim()),
+        };
+        labels.push(label.to_string());
+        texts.push(description.to_string());
+    }
+    Ok((labels, texts))
+}
+
+fn load(
+    args: &LabelArgs,
+    labels: Vec<String>,
+    label_texts: &[String],
+    multi_label: bool,
+) -> Result<Classifier> {
+    check_labels(&labels, &args.template).map_err(|e| UsageError(e.to_string()))?;
+    let runtime = args.runtime.resolve()?;
+    let files = resolve(&args.model)?;
+    let parts = ModelParts::read(&files)?;
+    let method = args.method.unwrap_or(if is_nli(&parts.config) {
+        Method::Nli
+    } else {
+        Method::Embed
+    });
+    let scorer = match method {
+        Method::Nli => Scorer::Nli(
+            NliModel::from_parts(
+                &parts,
+                &NliOptions {
+                    device: runtime.device,
+                    dtype: runtime.dtype,
+                    weights: runtime.weights,
+                    max_batch_tokens: runtime.max_batch_tokens,
+                },
+            )
+            .with_context(|| format!("cannot load model {}", files.origin))?,
+        ),
+        Method::Embed => {
+            let opts = EmbedOptions {
+                device: runtime.device,
+                dtype: runtime.dtype,
+                weights: runtime.weights,
+                max_batch_tokens: runtime.max_batch_tokens,
+                truncate: true,
+                ..EmbedOptions::default()
+            };
+            Scorer::Embed(
+                SimilarityModel::from_parts(&parts, &opts, label_texts)
+                    .with_context(|| format!("cannot load model {}", files.origin))?,
+            )
+        }
+    };
+    Ok(Classifier {
+        scorer,
+        labels,
+        template: args.template.clone(),
+        multi_label,
+    })
+}
+
+pub fn run(args: ZeroShotArgs, _quiet: bool) -> Result<()> {
+    match args.command {
+        Some(ZeroShotCommand::Eval(e)) => eval(e),
+        None => classify(args.classify),
+    }
+}
+
+fn classify(args: ClassifyArgs) -> Result<()> {
+    args.docs.check()?;
+    if args.top_k == Some(0) {
+        return Err(UsageError("--top-k must be at least 1".into()).into());
+    }
+    let csv_in = args.docs.column.is_some();
+    let format = args.format.unwrap_or(if csv_in {
+        ZeroShotFormat::Csv
+    } else if args.output.is_none() && std::io::stdout().is_terminal() {
+        ZeroShotFormat::Pretty
+    } else {
+        ZeroShotFormat::Jsonl
+    });
+    let (labels, label_texts) = read_labels(&args.labels)?;
+    let model = load(&args.labels, labels, &label_texts, args.multi_label)?;
+    let mut output = Output::create(args.output.as_deref())?;
+    let out = output.writer();
+    let several = args.inputs.len() > 1;
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    let mut header_done = false;
+    for path in &args.inputs {
+        let input = Input::open(path)?;
+        let mut bytes = Vec::new();
+        std::fs::File::open(input.path())
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let (docs, header) = read_docs(path, &bytes, &args.docs, several)?;
+        if let Some(d) = docs.iter().find(|d| d.text.trim().is_empty()) {
+            anyhow::bail!(
+                "{}: record {} has no text; zero-shot classification needs some (drop empty \
+                 lines first, e.g. grep .)",
+                path.display(),
+                id_text(&d.id)
+            );
+        }
+        if format == ZeroShotFormat::Csv && !header_done {
+            let mut h = header
+                .clone()
+                .unwrap_or_else(|| csv::StringRecord::from(vec!["id", "text"]));
+            // "prediction", not "label": inputs often have a gold "label" column.
+            h.push_field("prediction");
+            h.push_field("score");
+            h.push_field("scores");
+            out.write_all(&csv_row(None, &h)?)?;
+            header_done = true;
+        }
+        for (c, chunk) in docs.chunks(CHUNK).enumerate() {
+            let texts: Vec<&str> = chunk.iter().map(|d| d.text.as_str()).collect();
+            let scores = model
+                .scores(&texts, c * CHUNK)
+                .with_context(|| format!("{}: classification failed", path.display()))?;
+            for (doc, s) in chunk.iter().zip(scores) {
+                let kept = keep(&s, args.top_k, args.threshold);
+                let names: Vec<&str> = kept.iter().map(|&i| model.labels[i].as_str()).collect();
+                let values: Vec<f32> = kept.iter().map(|&i| s[i]).collect();
+                match format {
+                    ZeroShotFormat::Jsonl => {
+                        let v = match &doc.record {
+                            Record::Json(map) => {
+                                let mut m = map.clone();
+                                m.insert("labels".into(), json!(names));
+                                m.insert("scores".into(), json!(values));
+                                Value::Object(m)
+                            }
+                            _ => json!({"id": doc.id, "labels": names, "scores": values}),
+                        };
+                        writeln!(out, "{v}")?;
+                    }
+                    ZeroShotFormat::Hf => writeln!(
+                        out,
+                        "{}",
+                        json!({"sequence": doc.text, "labels": names, "scores": values})
+                    )?,
+                    ZeroShotFormat::Csv => {
+                        let mut row = match &doc.record {
+                            Record::Csv(r) => r.clone(),
+                            _ => csv::StringRecord::from(vec![id_text(&doc.id), doc.text.clone()]),
+                        };
+                        let all: serde_json::Map<String, Value> = rank(&s)
+                            .into_iter()
+                            .map(|i| (model.labels[i].clone(), json!(s[i])))
+                            .collect();
+                        row.push_field(names.first().copied().unwrap_or(""));
+                        row.push_field(
+                            &values
+                                .first()
+                                .map(|v| format!("{v:.6}"))
+                                .unwrap_or_default(),
+                        );
+                        row.push_field(&Value::Object(all).to_string());
+                        out.write_all(&csv_row(None, &row)?)?;
+                    }
+                    ZeroShotFormat::Pretty => {
+                        let text: String = doc.text.chars().take(60).collect();
+                        rows.push([
+                            id_text(&doc.id),
+                            names.join(", "),
+                            values
+                                .iter()
+                                .map(|v| format!("{v:.3}"))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            text,
+                        ]);
+                    }
+                }
+            }
+        }
+    }
+    if format == ZeroShotFormat::Pretty {
+        out.write_all(
+            mlkit_ner::format::table(&["id", "labels", "scores", "text"], &rows).as_bytes(),
+        )?;
+    }
+    output.finish()
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    let mut reader = csv::Reader::from_path(&args.input)
+        .with_context(|| format!("cannot read {}", args.input.display()))?;
+    let headers = reader.headers()?.clone();
+    let find = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| {
+            UsageError(format!(
+                "{}: no column {name:?}; columns: {}",
+                args.input.display(),
+                headers.iter().collect::<Vec<_>>().join(", ")
+            ))
+        })
+    };
+    let (text_at, gold_at) = (find(&args.column)?, find(&args.gold_column)?);
+    let (mut texts, mut gold) = (Vec::new(), Vec::new());
+    for (n, row) in reader.records().enumerate() {
+        let row = row.with_context(|| format!("{}: CSV record {}", args.input.display(), n + 1))?;
+        texts.push(row.get(text_at).unwrap_or("").to_string());
+        gold.push(row.get(gold_at).unwrap_or("").trim().to_string());
+    }
+    let (mut labels, mut label_texts) = read_labels(&args.labels)?;
+    if labels.is_empty() {
+        let distinct: std::collections::BTreeSet<String> = gold.iter().cloned().collect();
+        labels = distinct.into_iter().collect();
+        label_texts = labels.clone();
+    }
+    let model = load(&args.labels, labels, &label_texts, args.multi_label)?;
+    let mut predicted = Vec::with_capacity(texts.len());
+    for (c, chunk) in texts.chunks(CHUNK).enumerate() {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        for s in model.scores(&refs, c * CHUNK)? {
+            predicted.push(model.labels[rank(&s)[0]].clone());
+        }
+    }
+    let e = evaluate(&gold, &predicted);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        EvalFormat::Json => writeln!(
+            out,
+            "{}",
+            json!({
+                "texts": texts.len(),
+                "accuracy": e.accuracy,
+                "macro_f1": e.macro_f1,
+                "labels": e.labels,
+                "confusion_matrix": e.matrix,
+            })
+        )?,
+        EvalFormat::Table => {
+            writeln!(
+                out,
+                "accuracy  {:.4}\nmacro-F1  {:.4}\n",
+                e.accuracy, e.macro_f1
+            )?;
+            let width = e
+                .labels
+                .iter()
+                .map(|l| l.chars().count())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            let first = width.max(16);
+            write!(out, "{:first$}  ", "gold \\ predicted")?;
+            writeln!(
+                out,
+                "{}",
+                e.labels
+                    .iter()
+                    .map(|l| format!("{l:>width$}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )?;
+            for (l, row) in e.labels.iter().zip(&e.matrix) {
+                let cells: Vec<String> = row.iter().map(|c| format!("{c:>width$}")).collect();
+                writeln!(out, "{l:first$}  {}", cells.join(" "))?;
+            }
+        }
+    }
+    Ok(())
+}

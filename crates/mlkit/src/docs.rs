@@ -1,0 +1,187 @@
+//! Documents from text files, JSON Lines fields or CSV columns: the inputs `mlkit ner` and
+//! `mlkit zeroshot` share, with their flags defined once.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use serde_json::{json, Value};
+
+use crate::UsageError;
+
+#[derive(Args, Debug, Clone)]
+pub struct DocArgs {
+    /// A text file as one document, or each line as one.
+    #[arg(long, value_enum, default_value_t = Unit::Line)]
+    pub unit: Unit,
+
+    /// Read JSON Lines and take the text from this field (other fields are kept in jsonl
+    /// output; an "id" field becomes the record's id).
+    #[arg(long, value_name = "FIELD", conflicts_with = "column")]
+    pub text_field: Option<String>,
+
+    /// Read CSV and take the text from this column; the output is the CSV with result
+    /// columns added, other columns untouched.
+    #[arg(long, value_name = "COLUMN")]
+    pub column: Option<String>,
+
+    /// Replace invalid UTF-8 with U+FFFD instead of failing.
+    #[arg(long)]
+    pub lossy: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Unit {
+    Doc,
+    Line,
+}
+
+impl DocArgs {
+    pub fn check(&self) -> Result<()> {
+        if (self.column.is_some() || self.text_field.is_some()) && self.unit == Unit::Doc {
+            return Err(UsageError(
+                "--column and --text-field read one document per record; drop --unit doc".into(),
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// One document: where it came from, its text, and what else to carry to the output.
+pub struct Doc {
+    pub id: Value,
+    pub text: String,
+    /// The JSONL record or CSV row it came from.
+    pub record: Record,
+}
+
+pub enum Record {
+    None,
+    Json(serde_json::Map<String, Value>),
+    Csv(csv::StringRecord),
+}
+
+/// UTF-8 text of `bytes`, or an error naming the file, line and byte offset.
+pub fn decode_utf8(path: &Path, bytes: &[u8], lossy: bool) -> Result<String> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.to_string()),
+        Err(_) if lossy => Ok(String::from_utf8_lossy(bytes).into_owned()),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            Err(anyhow::anyhow!(
+                "{}: line {line}, byte offset {at}: not valid UTF-8; convert it (iconv -f LATIN1 \
+                 -t UTF-8) or pass --lossy",
+                path.display()
+            ))
+        }
+    }
+}
+
+/// The documents of one input, and its CSV header when reading a CSV column. Ids are line
+/// (or record) numbers from 1, prefixed by the file name when there are `several` inputs;
+/// `--unit doc` documents are named by their file.
+pub fn read_docs(
+    path: &Path,
+    bytes: &[u8],
+    args: &DocArgs,
+    several: bool,
+) -> Result<(Vec<Doc>, Option<csv::StringRecord>)> {
+    let name = path.display().to_string();
+    let line_id = |n: usize| {
+        if several {
+            json!(format!("{name}:{n}"))
+        } else {
+            json!(n)
+        }
+    };
+    let text = decode_utf8(path, bytes, args.lossy)?;
+    if let Some(column) = &args.column {
+        let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        let headers = reader
+            .headers()
+            .with_context(|| format!("{name}: cannot read the CSV header"))?
+            .clone();
+        let at = headers.iter().position(|h| h == column).ok_or_else(|| {
+            UsageError(format!(
+                "{name}: no column {column:?}; columns: {}",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let mut docs = Vec::new();
+        for (n, row) in reader.records().enumerate() {
+            let row = row.with_context(|| format!("{name}: CSV record {}", n + 1))?;
+            docs.push(Doc {
+                id: line_id(n + 1),
+                text: row.get(at).unwrap_or("").to_string(),
+                record: Record::Csv(row),
+            });
+        }
+        return Ok((docs, Some(headers)));
+    }
+    if let Some(field) = &args.text_field {
+        let mut docs = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let value: Value = serde_json::from_str(line)
+                .with_context(|| format!("{name}: line {}: not a JSON object", n + 1))?;
+            let Value::Object(map) = value else {
+                anyhow::bail!("{name}: line {}: not a JSON object", n + 1);
+            };
+            let text = match map.get(field) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => {
+                    anyhow::bail!("{name}: line {}: no text field {field:?}", n + 1)
+                }
+                Some(other) => anyhow::bail!(
+                    "{name}: line {}: field {field:?} is {other}, not a string",
+                    n + 1
+                ),
+            };
+            docs.push(Doc {
+                id: map.get("id").cloned().unwrap_or_else(|| line_id(n + 1)),
+                text,
+                record: Record::Json(map),
+            });
+        }
+        return Ok((docs, None));
+    }
+    let docs = match args.unit {
+        Unit::Doc => vec![Doc {
+            id: json!(name),
+            text,
+            record: Record::None,
+        }],
+        Unit::Line => text
+            .lines()
+            .enumerate()
+            .map(|(n, l)| Doc {
+                id: line_id(n + 1),
+                text: l.to_string(),
+                record: Record::None,
+            })
+            .collect(),
+    };
+    Ok((docs, None))
+}
+
+/// A record's id as text (for tables and error messages).
+pub fn id_text(id: &Value) -> String {
+    match id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One CSV row as bytes (a header first when given), for writing row by row.
+pub fn csv_row(header: Option<&csv::StringRecord>, row: &csv::StringRecord) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    if let Some(h) = header {
+        w.write_record(h)?;
+    }
+    w.write_record(row)?;
+    w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))
+}
