@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use crate::encoder::{Encoder, EncoderInfo, LoadedEncoder};
 use crate::error::{CoreError, Result};
 use crate::linear::{Linear, WeightFormat};
+use crate::models::bert::Activation;
 use crate::parts::ModelParts;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +26,24 @@ enum Head {
     RobertaSequence { dense: Linear, out_proj: Linear },
     /// DistilBERT: `classifier`(relu(`pre_classifier`(first token))).
     DistilSequence { pre: Linear, classifier: Linear },
+    /// DeBERTa: `classifier`(act(`pooler.dense`(first token))), act from
+    /// `pooler_hidden_act` (the bias of `classifier` included, unlike candle's NER model).
+    DebertaSequence {
+        pooler: Linear,
+        act: Activation,
+        classifier: Linear,
+    },
+}
+
+#[derive(Deserialize)]
+struct PoolerConfig {
+    pooler_hidden_size: Option<usize>,
+    #[serde(default = "gelu")]
+    pooler_hidden_act: Activation,
+}
+
+fn gelu() -> Activation {
+    Activation::Gelu
 }
 
 #[derive(Deserialize)]
@@ -74,6 +93,21 @@ impl Classifier {
                 classifier: Linear::load(h, n, vb.pp("classifier"), &linear)
                     .map_err(|e| not_a("sequence classification", e))?,
             },
+            (Task::SequenceClassification, "deberta-v2") => {
+                let p: PoolerConfig =
+                    serde_json::from_str(&parts.config).map_err(|e| CoreError::BadFile {
+                        path: format!("{}/config.json", parts.origin).into(),
+                        message: format!("invalid pooler settings: {e}"),
+                    })?;
+                let ph = p.pooler_hidden_size.unwrap_or(h);
+                Head::DebertaSequence {
+                    pooler: Linear::load(h, ph, vb.pp("pooler.dense"), &linear)
+                        .map_err(|e| not_a("sequence classification", e))?,
+                    act: p.pooler_hidden_act,
+                    classifier: Linear::load(ph, n, vb.pp("classifier"), &linear)
+                        .map_err(|e| not_a("sequence classification", e))?,
+                }
+            }
             (Task::SequenceClassification, "distilbert") => Head::DistilSequence {
                 pre: Linear::load(h, h, vb.pp("pre_classifier"), &linear)
                     .map_err(|e| not_a("sequence classification", e))?,
@@ -111,6 +145,11 @@ impl Classifier {
             Head::DistilSequence { pre, classifier } => {
                 classifier.forward(&pre.forward(&first()?)?.relu()?)?
             }
+            Head::DebertaSequence {
+                pooler,
+                act,
+                classifier,
+            } => classifier.forward(&act.apply(&pooler.forward(&first()?)?)?)?,
         };
         Ok(out.to_dtype(DType::F32)?)
     }

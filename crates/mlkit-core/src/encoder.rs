@@ -13,11 +13,12 @@ use serde::Deserialize;
 
 use crate::error::{CoreError, Result};
 use crate::linear::{LinearWeights, WeightFormat};
-use crate::models::{bert, distilbert, roberta};
+use crate::models::{bert, deberta_v2, distilbert, roberta};
 use crate::parts::{ModelParts, Weights};
 
 /// The architectures mlkit runs, for error messages.
-pub const SUPPORTED: &str = "bert (MiniLM included), distilbert, roberta, xlm-roberta";
+pub const SUPPORTED: &str =
+    "bert (MiniLM included), distilbert, roberta, xlm-roberta, deberta-v2 (DeBERTa-v3 included)";
 
 #[derive(Deserialize)]
 struct ModelType {
@@ -28,6 +29,7 @@ struct ModelType {
 /// RoBERTa and XLM-RoBERTa are BERT's encoder with another position scheme.
 pub enum Encoder {
     Bert(bert::BertModel),
+    DebertaV2(deberta_v2::DebertaV2Model),
 }
 
 /// What the rest of the core needs to know about a loaded encoder.
@@ -138,6 +140,9 @@ impl Encoder {
         let kind: ModelType = serde_json::from_str(&parts.config)
             .map_err(|e| bad(&config_path, format!("invalid config: {e}")))?;
         let model_type = kind.model_type.as_str();
+        if model_type == "deberta-v2" {
+            return Self::load_deberta(parts, device, dtype, format, &config_path);
+        }
         if !matches!(
             model_type,
             "bert" | "distilbert" | "roberta" | "xlm-roberta"
@@ -189,10 +194,39 @@ impl Encoder {
         })
     }
 
+    fn load_deberta(
+        parts: &ModelParts,
+        device: &Device,
+        dtype: DType,
+        format: WeightFormat,
+        config_path: &Path,
+    ) -> Result<LoadedEncoder> {
+        let cfg: deberta_v2::Config = serde_json::from_str(&parts.config)
+            .map_err(|e| bad(config_path, format!("invalid deberta-v2 config: {e}")))?;
+        let (vb, linear) = weight_store(parts, device, dtype, format)?;
+        let model = deberta_v2::DebertaV2Model::load(vb.clone(), &cfg, &linear).map_err(|e| {
+            bad(
+                weights_path(parts),
+                format!("does not fit its config.json: {e}"),
+            )
+        })?;
+        Ok(LoadedEncoder {
+            encoder: Encoder::DebertaV2(model),
+            info: EncoderInfo {
+                model_type: "deberta-v2".to_string(),
+                hidden_size: cfg.hidden_size,
+                max_positions: cfg.max_position_embeddings,
+            },
+            vb,
+            linear,
+        })
+    }
+
     /// Hidden states (batch, seq, hidden).
     pub fn forward(&self, ids: &Tensor, type_ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         match self {
             Encoder::Bert(m) => Ok(m.forward(ids, type_ids, mask)?),
+            Encoder::DebertaV2(m) => Ok(m.forward(ids, type_ids, mask)?),
         }
     }
 }

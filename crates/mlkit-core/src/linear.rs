@@ -41,7 +41,31 @@ impl Linear {
         vb: VarBuilder,
         weights: &LinearWeights,
     ) -> Result<Self> {
-        let bias = vb.get(out_dim, "bias")?;
+        Self::load_with(in_dim, out_dim, vb, weights, true)
+    }
+
+    /// Loads a Linear without a bias (`bias=False` in PyTorch).
+    pub fn load_no_bias(
+        in_dim: usize,
+        out_dim: usize,
+        vb: VarBuilder,
+        weights: &LinearWeights,
+    ) -> Result<Self> {
+        Self::load_with(in_dim, out_dim, vb, weights, false)
+    }
+
+    fn load_with(
+        in_dim: usize,
+        out_dim: usize,
+        vb: VarBuilder,
+        weights: &LinearWeights,
+        with_bias: bool,
+    ) -> Result<Self> {
+        let bias = if with_bias {
+            Some(vb.get(out_dim, "bias")?)
+        } else {
+            None
+        };
         let name = format!("{}.weight", vb.prefix());
         if let Some(q) = weights.prequantized.get(&name) {
             if q.shape().dims() != [out_dim, in_dim] {
@@ -52,11 +76,13 @@ impl Linear {
             }
             return Ok(Linear::Quantized {
                 weight: kernel(q.clone())?,
-                bias: Some(bias.to_dtype(candle_core::DType::F32)?),
+                bias: bias
+                    .map(|b| b.to_dtype(candle_core::DType::F32))
+                    .transpose()?,
             });
         }
         let weight = vb.get((out_dim, in_dim), "weight")?;
-        Self::from_parts(weight, Some(bias), weights.format)
+        Self::from_parts(weight, bias, weights.format)
     }
 
     pub fn from_parts(weight: Tensor, bias: Option<Tensor>, format: WeightFormat) -> Result<Self> {

@@ -63,19 +63,42 @@ fn check(name: &str, got: &[f32], want: &[f32], what: &str) {
 
 #[test]
 fn heads_and_roberta_match_transformers() {
+    check_models(
+        "tiny_heads.json",
+        &[
+            "tiny-roberta",
+            "tiny-bert-tc",
+            "tiny-roberta-tc",
+            "tiny-bert-sc",
+            "tiny-roberta-sc",
+            "tiny-distilbert",
+            "tiny-distilbert-tc",
+            "tiny-distilbert-sc",
+        ],
+    );
+}
+
+/// DeBERTa-v3 (shared keys, log buckets, no absolute positions) and DeBERTa-v2 (separate
+/// position projections, absolute positions, token types, distances clamped at 16) from
+/// `fixtures/make_deberta_fixtures.py`.
+#[test]
+fn deberta_v2_and_v3_match_transformers() {
+    check_models(
+        "tiny_deberta.json",
+        &[
+            "tiny-deberta-v3",
+            "tiny-deberta-v3-tc",
+            "tiny-deberta-v3-sc",
+            "tiny-deberta-v2",
+            "tiny-deberta-v2-sc",
+        ],
+    );
+}
+
+fn check_models(file: &str, names: &[&str]) {
     let doc: Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("tiny_heads.json")).unwrap())
-            .unwrap();
-    for name in [
-        "tiny-roberta",
-        "tiny-bert-tc",
-        "tiny-roberta-tc",
-        "tiny-bert-sc",
-        "tiny-roberta-sc",
-        "tiny-distilbert",
-        "tiny-distilbert-tc",
-        "tiny-distilbert-sc",
-    ] {
+        serde_json::from_slice(&std::fs::read(fixtures().join(file)).unwrap()).unwrap();
+    for &name in names {
         let want = &doc[name];
         let parts =
             ModelParts::read(&resolve(fixtures().join(name).to_str().unwrap()).unwrap()).unwrap();

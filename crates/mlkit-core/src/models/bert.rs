@@ -49,14 +49,16 @@ pub enum Activation {
     #[serde(alias = "gelu_new", alias = "gelu_pytorch_tanh")]
     GeluApproximate,
     Relu,
+    Tanh,
 }
 
 impl Activation {
-    fn apply(self, xs: &Tensor) -> Result<Tensor> {
+    pub(crate) fn apply(self, xs: &Tensor) -> Result<Tensor> {
         match self {
             Activation::Gelu => xs.gelu_erf(),
             Activation::GeluApproximate => xs.gelu(),
             Activation::Relu => xs.relu(),
+            Activation::Tanh => xs.tanh(),
         }
     }
 }
