@@ -109,3 +109,8 @@ fn tiny_distilbert_matches() {
 fn tiny_roberta_matches() {
     assert!(check("tiny-roberta-tc") > 0);
 }
+
+#[test]
+fn tiny_deberta_v3_matches() {
+    assert!(check("tiny-deberta-v3-tc") > 0);
+}

@@ -100,3 +100,8 @@ fn embedding_method_matches_sentence_transformers_cosine() {
     let best: Vec<usize> = scores.iter().map(|s| rank(s)[0]).collect();
     assert_eq!(best, [0, 1, 2, 3]);
 }
+
+#[test]
+fn deberta_v3_nli_matches_the_pipeline() {
+    check_nli("deberta");
+}
