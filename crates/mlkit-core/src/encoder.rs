@@ -29,7 +29,7 @@ struct ModelType {
 /// RoBERTa and XLM-RoBERTa are BERT's encoder with another position scheme.
 pub enum Encoder {
     Bert(bert::BertModel),
-    DebertaV2(deberta_v2::DebertaV2Model),
+    DebertaV2(Box<deberta_v2::DebertaV2Model>),
 }
 
 /// What the rest of the core needs to know about a loaded encoder.
@@ -211,7 +211,7 @@ impl Encoder {
             )
         })?;
         Ok(LoadedEncoder {
-            encoder: Encoder::DebertaV2(model),
+            encoder: Encoder::DebertaV2(Box::new(model)),
             info: EncoderInfo {
                 model_type: "deberta-v2".to_string(),
                 hidden_size: cfg.hidden_size,
