@@ -1,15 +1,13 @@
 //! End-to-end tests of `mlkit embed` on the real all-MiniLM-L6-v2 weights in shared/ and
 //! the tiny fixtures of mlkit-core.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::{mlkit, root};
+
+use std::path::PathBuf;
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn minilm() -> PathBuf {
     root().join("../shared/models/all-MiniLM-L6-v2")
@@ -17,20 +15,6 @@ fn minilm() -> PathBuf {
 
 fn core_fixture(name: &str) -> PathBuf {
     root().join("crates/mlkit-core/tests/fixtures").join(name)
-}
-
-fn mlkit(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlkit"))
-        .args(args)
-        .env("CANDLE_NUM_THREADS", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A command that fails before reading its input closes the pipe: not a test failure.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
 }
 
 fn reference() -> (Vec<String>, Vec<Vec<f64>>) {

@@ -1,13 +1,25 @@
 //! Documents from text files, JSON Lines fields or CSV columns: the inputs `mlkit ner` and
 //! `mlkit zeroshot` share, with their flags defined once.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
 use crate::UsageError;
+
+/// Where documents come from and where results go.
+#[derive(Args, Debug, Clone)]
+pub struct IoArgs {
+    /// Text, JSONL or CSV files, or - for stdin.
+    #[arg(default_value = "-")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Write here instead of stdout (the file appears only when the run succeeds).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+}
 
 #[derive(Args, Debug, Clone)]
 pub struct DocArgs {

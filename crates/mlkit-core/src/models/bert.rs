@@ -64,7 +64,7 @@ impl Activation {
 }
 
 /// Layer norm weights are `weight`/`bias`, or `gamma`/`beta` in old TF-converted checkpoints.
-fn norm(size: usize, eps: f64, vb: VarBuilder) -> Result<LayerNorm> {
+pub(crate) fn norm(size: usize, eps: f64, vb: VarBuilder) -> Result<LayerNorm> {
     let config = LayerNormConfig {
         eps,
         ..Default::default()
@@ -167,18 +167,62 @@ pub(crate) const BERT_NAMES: LayerNames = LayerNames {
     output_norm: "output.LayerNorm",
 };
 
-struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+/// What follows attention in every post-LayerNorm encoder layer (BERT's and DeBERTa's):
+/// the heads' context through `attention.output` with a residual and LayerNorm, then the
+/// feed-forward block with its residual and LayerNorm.
+pub(crate) struct LayerTail {
     attention_out: Linear,
     attention_norm: LayerNorm,
     intermediate: Linear,
     output: Linear,
     output_norm: LayerNorm,
+    act: Activation,
+}
+
+impl LayerTail {
+    pub(crate) fn load(
+        vb: &VarBuilder,
+        sizes: (usize, usize, f64),
+        act: Activation,
+        format: &LinearWeights,
+        names: &LayerNames,
+    ) -> Result<Self> {
+        let (h, i, eps) = sizes;
+        Ok(LayerTail {
+            attention_out: Linear::load(h, h, vb.pp(names.attention_out), format)?,
+            attention_norm: norm(h, eps, vb.pp(names.attention_norm))?,
+            intermediate: Linear::load(h, i, vb.pp(names.intermediate), format)?,
+            output: Linear::load(i, h, vb.pp(names.output), format)?,
+            output_norm: norm(h, eps, vb.pp(names.output_norm))?,
+            act,
+        })
+    }
+
+    /// `probs` (b, heads, s, s) applied to `v` (b, heads, s, d), then the rest of the layer
+    /// on top of its input `xs` (b, s, hidden).
+    pub(crate) fn forward(&self, probs: &Tensor, v: &Tensor, xs: &Tensor) -> Result<Tensor> {
+        let (b, s, h) = xs.dims3()?;
+        let context = probs
+            .matmul(v)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((b, s, h))?;
+        let attended = self
+            .attention_norm
+            .forward(&(self.attention_out.forward(&context)? + xs)?)?;
+        let inner = self.act.apply(&self.intermediate.forward(&attended)?)?;
+        self.output_norm
+            .forward(&(self.output.forward(&inner)? + attended)?)
+    }
+}
+
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    tail: LayerTail,
     heads: usize,
     head_dim: usize,
-    act: Activation,
 }
 
 impl Layer {
@@ -189,20 +233,14 @@ impl Layer {
         names: &LayerNames,
     ) -> Result<Self> {
         let h = cfg.hidden_size;
-        let i = cfg.intermediate_size;
-        let eps = cfg.layer_norm_eps;
+        let sizes = (h, cfg.intermediate_size, cfg.layer_norm_eps);
         Ok(Layer {
             query: Linear::load(h, h, vb.pp(names.query), format)?,
             key: Linear::load(h, h, vb.pp(names.key), format)?,
             value: Linear::load(h, h, vb.pp(names.value), format)?,
-            attention_out: Linear::load(h, h, vb.pp(names.attention_out), format)?,
-            attention_norm: norm(h, eps, vb.pp(names.attention_norm))?,
-            intermediate: Linear::load(h, i, vb.pp(names.intermediate), format)?,
-            output: Linear::load(i, h, vb.pp(names.output), format)?,
-            output_norm: norm(h, eps, vb.pp(names.output_norm))?,
+            tail: LayerTail::load(&vb, sizes, cfg.hidden_act, format, names)?,
             heads: cfg.num_attention_heads,
             head_dim: h / cfg.num_attention_heads,
-            act: cfg.hidden_act,
         })
     }
 
@@ -215,24 +253,13 @@ impl Layer {
 
     /// `bias` is (batch, 1, 1, seq): 0 for real tokens, a large negative for padding.
     fn forward(&self, xs: &Tensor, bias: &Tensor) -> Result<Tensor> {
-        let (b, s, h) = xs.dims3()?;
         let q = self.split_heads(&self.query.forward(xs)?)?;
         let k = self.split_heads(&self.key.forward(xs)?)?;
         let v = self.split_heads(&self.value.forward(xs)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = probs
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((b, s, h))?;
-        let attended = self
-            .attention_norm
-            .forward(&(self.attention_out.forward(&context)? + xs)?)?;
-        let inner = self.act.apply(&self.intermediate.forward(&attended)?)?;
-        self.output_norm
-            .forward(&(self.output.forward(&inner)? + attended)?)
+        self.tail.forward(&probs, &v, xs)
     }
 }
 

@@ -4,11 +4,11 @@
 //! optional absolute positions and token types, post-LayerNorm layers as BERT's.
 
 use candle_core::{DType, Device, Module, Result, Tensor};
-use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, LayerNormConfig, VarBuilder};
+use candle_nn::{embedding, Embedding, LayerNorm, VarBuilder};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::bert::Activation;
+use super::bert::{norm, Activation, LayerTail, BERT_NAMES};
 use crate::linear::{Linear, LinearWeights};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -98,17 +98,6 @@ impl Config {
             self.max_relative()
         }
     }
-}
-
-fn norm(size: usize, eps: f64, vb: VarBuilder) -> Result<LayerNorm> {
-    layer_norm(
-        size,
-        LayerNormConfig {
-            eps,
-            ..Default::default()
-        },
-        vb,
-    )
 }
 
 struct Embeddings {
@@ -217,14 +206,9 @@ struct Layer {
     /// Separate relative-position projections when keys are not shared.
     pos_key: Option<Linear>,
     pos_query: Option<Linear>,
-    attention_out: Linear,
-    attention_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
-    output_norm: LayerNorm,
+    tail: LayerTail,
     heads: usize,
     head_dim: usize,
-    act: Activation,
     c2p: bool,
     p2c: bool,
 }
@@ -249,14 +233,9 @@ impl Layer {
             } else {
                 None
             },
-            attention_out: Linear::load(h, h, vb.pp("attention.output.dense"), format)?,
-            attention_norm: norm(h, eps, vb.pp("attention.output.LayerNorm"))?,
-            intermediate: Linear::load(h, i, vb.pp("intermediate.dense"), format)?,
-            output: Linear::load(i, h, vb.pp("output.dense"), format)?,
-            output_norm: norm(h, eps, vb.pp("output.LayerNorm"))?,
+            tail: LayerTail::load(&vb, (h, i, eps), cfg.hidden_act, format, &BERT_NAMES)?,
             heads: cfg.num_attention_heads,
             head_dim: h / cfg.num_attention_heads,
-            act: cfg.hidden_act,
             c2p: cfg.relative_attention && c2p,
             p2c: cfg.relative_attention && p2c,
         })
@@ -274,7 +253,7 @@ impl Layer {
     }
 
     fn forward(&self, xs: &Tensor, keep: &Tensor, rel: Option<&Relative>) -> Result<Tensor> {
-        let (b, s, h) = xs.dims3()?;
+        let (b, s, _) = xs.dims3()?;
         let q = self.split_heads(&self.query.forward(xs)?)?;
         let k = self.split_heads(&self.key.forward(xs)?)?;
         let v = self.split_heads(&self.value.forward(xs)?)?;
@@ -313,17 +292,7 @@ impl Layer {
             .broadcast_as(scores.shape())?
             .where_cond(&scores, &fill)?;
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = probs
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((b, s, h))?;
-        let attended = self
-            .attention_norm
-            .forward(&(self.attention_out.forward(&context)? + xs)?)?;
-        let inner = self.act.apply(&self.intermediate.forward(&attended)?)?;
-        self.output_norm
-            .forward(&(self.output.forward(&inner)? + attended)?)
+        self.tail.forward(&probs, &v, xs)
     }
 }
 

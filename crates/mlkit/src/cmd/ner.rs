@@ -13,7 +13,7 @@ use mlkit_ner::{Aggregation, Entity, NerModel, NerOptions};
 use serde_json::{json, Value};
 
 use super::runtime::RuntimeArgs;
-use crate::docs::{csv_row, decode_utf8, id_text, read_docs, Doc, DocArgs, Record};
+use crate::docs::{csv_row, decode_utf8, id_text, read_docs, Doc, DocArgs, IoArgs, Record};
 use crate::io::{Input, Output};
 use crate::UsageError;
 
@@ -57,13 +57,8 @@ pub struct ModelArg {
 
 #[derive(Args, Debug)]
 pub struct TagArgs {
-    /// Text, JSONL or CSV files, or - for stdin.
-    #[arg(default_value = "-")]
-    pub inputs: Vec<PathBuf>,
-
-    /// Write here instead of stdout (the file appears only when the run succeeds).
-    #[arg(short, long, value_name = "OUT")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub io: IoArgs,
 
     #[command(flatten)]
     pub docs: DocArgs,
@@ -171,7 +166,7 @@ pub fn run(args: NerArgs, quiet: bool) -> Result<()> {
 
 fn tag(args: TagArgs) -> Result<()> {
     args.docs.check()?;
-    let format = args.format.unwrap_or_else(|| match &args.output {
+    let format = args.format.unwrap_or_else(|| match &args.io.output {
         Some(p) if p.extension().is_some_and(|e| e == "html" || e == "htm") => NerFormat::Html,
         Some(_) => NerFormat::Jsonl,
         None if std::io::stdout().is_terminal() => NerFormat::Pretty,
@@ -185,10 +180,10 @@ fn tag(args: TagArgs) -> Result<()> {
     }
     let model = load(&args.model)?;
     let strategy: Aggregation = args.aggregation.into();
-    let mut output = Output::create(args.output.as_deref())?;
+    let mut output = Output::create(args.io.output.as_deref())?;
     let mut sink = Sink::new(format, strategy, args.docs.column.is_some());
-    let several = args.inputs.len() > 1;
-    for path in &args.inputs {
+    let several = args.io.inputs.len() > 1;
+    for path in &args.io.inputs {
         let input = Input::open(path)?;
         let mut bytes = Vec::new();
         std::fs::File::open(input.path())

@@ -14,7 +14,7 @@ use mlkit_zeroshot::{check_labels, NliModel, NliOptions, SimilarityModel};
 use serde_json::{json, Value};
 
 use super::runtime::RuntimeArgs;
-use crate::docs::{csv_row, id_text, read_docs, DocArgs, Record};
+use crate::docs::{csv_row, id_text, read_docs, DocArgs, IoArgs, Record};
 use crate::io::{Input, Output};
 use crate::UsageError;
 
@@ -71,13 +71,8 @@ pub struct LabelArgs {
 
 #[derive(Args, Debug)]
 pub struct ClassifyArgs {
-    /// Text, JSONL or CSV files, or - for stdin.
-    #[arg(default_value = "-")]
-    pub inputs: Vec<PathBuf>,
-
-    /// Write here instead of stdout (the file appears only when the run succeeds).
-    #[arg(short, long, value_name = "OUT")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub io: IoArgs,
 
     /// Score each label on its own (NLI: entailment against contradiction), not as a
     /// distribution over the labels.
@@ -261,19 +256,19 @@ fn classify(args: ClassifyArgs) -> Result<()> {
     let csv_in = args.docs.column.is_some();
     let format = args.format.unwrap_or(if csv_in {
         ZeroShotFormat::Csv
-    } else if args.output.is_none() && std::io::stdout().is_terminal() {
+    } else if args.io.output.is_none() && std::io::stdout().is_terminal() {
         ZeroShotFormat::Pretty
     } else {
         ZeroShotFormat::Jsonl
     });
     let (labels, label_texts) = read_labels(&args.labels)?;
     let model = load(&args.labels, labels, &label_texts, args.multi_label)?;
-    let mut output = Output::create(args.output.as_deref())?;
+    let mut output = Output::create(args.io.output.as_deref())?;
     let out = output.writer();
-    let several = args.inputs.len() > 1;
+    let several = args.io.inputs.len() > 1;
     let mut rows: Vec<[String; 4]> = Vec::new();
     let mut header_done = false;
-    for path in &args.inputs {
+    for path in &args.io.inputs {
         let input = Input::open(path)?;
         let mut bytes = Vec::new();
         std::fs::File::open(input.path())
