@@ -55,6 +55,7 @@ def main():
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
     ap.add_argument("--mlkit", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlkit"))
+    ap.add_argument("--skip-onnx", action="store_true")
     args = ap.parse_args()
 
     import torch
@@ -81,6 +82,8 @@ def main():
     rows.append(("mlkit f32", secs, emb))
     secs, emb = run_mlkit(args.mlkit, "all-MiniLM-L6-v2", text_file, args.threads, [])
     rows.append(("mlkit q8 (bundled GGUF)", secs, emb))
+    if not args.skip_onnx:
+        rows.extend(onnx_runs(st, model_dir, texts, tmp, args.threads))
 
     def cosines(a, b):
         return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
@@ -90,6 +93,49 @@ def main():
         c = cosines(emb, ref)
         print(f"{name:<38}{secs:>9.2f}{len(texts) / secs:>10.1f}{st_secs / secs:>11.2f}x"
               f"{c.min():>10.6f}{c.mean():>10.6f}")
+
+
+def onnx_runs(st, model_dir, texts, tmp, threads):
+    """onnxruntime fp32 and dynamic int8 on the same weights: the transformer exported with
+    torch.onnx, mean pooling and normalisation in numpy, batches of 32 length-sorted texts."""
+    import onnxruntime as ort
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir).eval()
+    fp32 = os.path.join(tmp, "minilm.onnx")
+    sample = tok(texts[:2], return_tensors="pt", padding=True)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    torch.onnx.export(model, tuple(sample[k] for k in names), fp32, input_names=names,
+                      output_names=["hidden"], dynamic_axes={k: {0: "b", 1: "s"} for k in names + ["hidden"]},
+                      opset_version=17, dynamo=False)
+    int8 = os.path.join(tmp, "minilm.int8.onnx")
+    quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = []
+    for name, path in [("onnxruntime fp32", fp32), ("onnxruntime int8 (dynamic)", int8)]:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+        def run(batch):
+            enc = tok(batch, return_tensors="np", padding=True, truncation=True, max_length=256)
+            h = sess.run(None, {k: enc[k].astype(np.int64) for k in names})[0]
+            m = enc["attention_mask"][..., None].astype(np.float32)
+            pooled = (h * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
+            return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+        run(texts[:32])
+        emb = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+        start = time.perf_counter()
+        for i in range(0, len(order), 32):
+            idx = order[i:i + 32]
+            emb[idx] = run([texts[j] for j in idx])
+        out.append((name, time.perf_counter() - start, emb))
+    return out
 
 
 if __name__ == "__main__":
