@@ -8,7 +8,8 @@ sentences per second at the same thread count, and cosine agreement on every sen
 Each run embeds all 3,453 sentences once after a warm-up on 64 of them (model loading is
 excluded for sentence-transformers and included for mlkit, which loads in well under a
 second: the printed ratio favours Python). mlkit runs f32 (the upstream safetensors) and q8
-(the bundled GGUF).
+(the bundled GGUF); onnxruntime runs fp32 and dynamic-int8 exports of the same model
+(--skip-onnx leaves them out).
 """
 import argparse
 import json
