@@ -328,6 +328,27 @@ mod tests {
     }
 
     #[test]
+    fn plain_labels_group_as_continuations() {
+        // Labels without B-/I- (as some checkpoints have): adjacent equal labels join, as
+        // get_tag makes every plain label an "I-".
+        let l: Vec<String> = ["O", "PER", "LOC", "x", "y"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let pre = vec![
+            token("ann", 0, 1, 0.9, false),
+            token("lee", 4, 1, 0.7, false),
+            token("paris", 8, 2, 0.8, false),
+        ];
+        let got = aggregate(&pre, Aggregation::Simple, &l, &join, &["O"]);
+        let spans: Vec<(&str, &str)> = got
+            .iter()
+            .map(|e| (e.label.as_str(), e.word.as_str()))
+            .collect();
+        assert_eq!(spans, [("PER", "ann lee"), ("LOC", "paris")]);
+    }
+
+    #[test]
     fn overlapping_windows_keep_the_longer_then_the_surer() {
         let e = |start, end, score| Entity {
             label: "PER".into(),
