@@ -13,6 +13,7 @@ pub mod embed;
 pub mod encoder;
 pub mod error;
 pub mod linear;
+pub mod metrics;
 pub mod models;
 pub mod parts;
 pub mod pooling;

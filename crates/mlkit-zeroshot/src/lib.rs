@@ -4,9 +4,7 @@
 //!   {label}.") pair through an NLI cross-encoder, softmax over the entailment logits;
 //! - `similarity`: cosine between a text's embedding and each label's (sentence-transformers);
 //! - `ranking`: labels ordered by score as the pipeline orders them, top-k and thresholds;
-//! - `metrics`: accuracy, macro-F1 and the confusion matrix for `zeroshot eval`.
 
-pub mod metrics;
 pub mod nli;
 pub mod ranking;
 pub mod similarity;

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use mlkit_core::metrics::evaluate;
 use mlkit_core::parts::ModelParts;
 use mlkit_core::{resolve, EmbedOptions};
-use mlkit_zeroshot::metrics::evaluate;
 use mlkit_zeroshot::nli::is_nli;
 use mlkit_zeroshot::ranking::{keep, rank};
 use mlkit_zeroshot::{check_labels, NliModel, NliOptions, SimilarityModel};

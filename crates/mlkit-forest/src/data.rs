@@ -1,0 +1,200 @@
+//! A table of features and a target, from CSV: numeric columns as numbers, others as
+//! categories (coded by sorted value), missing values as NaN.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ForestError, Result};
+
+/// Spellings of a missing value (pandas' defaults, the common ones).
+const MISSING: &[&str] = &[
+    "", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "#N/A",
+];
+
+pub fn is_missing(s: &str) -> bool {
+    MISSING.contains(&s.trim())
+}
+
+/// How a feature column is turned into numbers; kept in the model file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub enum Encoding {
+    Numeric,
+    /// Category codes 0..n in this (sorted) order; unseen values at predict time are missing.
+    Categorical(Vec<String>),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Feature {
+    pub name: String,
+    pub encoding: Encoding,
+}
+
+/// Rows x features, column-major, plus the target's class index per row.
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub features: Vec<Feature>,
+    /// `columns[f][row]`; NaN where missing.
+    pub columns: Vec<Vec<f32>>,
+    pub target: Vec<usize>,
+    pub classes: Vec<String>,
+}
+
+impl Table {
+    pub fn rows(&self) -> usize {
+        self.target.len()
+    }
+}
+
+/// The header and string cells of a CSV file.
+pub struct Csv {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+pub fn read_csv(name: &str, text: &str) -> Result<Csv> {
+    let mut r = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let header: Vec<String> = r
+        .headers()
+        .map_err(|e| ForestError::Data(format!("{name}: {e}")))?
+        .iter()
+        .map(String::from)
+        .collect();
+    let mut rows = Vec::new();
+    for (n, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| ForestError::Data(format!("{name}: record {}: {e}", n + 1)))?;
+        rows.push(rec.iter().map(String::from).collect());
+    }
+    Ok(Csv { header, rows })
+}
+
+fn column(csv: &Csv, name: &str) -> Result<usize> {
+    csv.header.iter().position(|h| h == name).ok_or_else(|| {
+        ForestError::Schema(format!(
+            "no column {name:?}; columns: {}",
+            csv.header.join(", ")
+        ))
+    })
+}
+
+/// Which columns are features: `include` if given, else all but the target and `exclude`.
+pub fn feature_names(
+    csv: &Csv,
+    target: &str,
+    include: &[String],
+    exclude: &[String],
+) -> Result<Vec<String>> {
+    column(csv, target)?;
+    for c in include.iter().chain(exclude) {
+        column(csv, c)?;
+    }
+    let names: Vec<String> = if include.is_empty() {
+        csv.header
+            .iter()
+            .filter(|h| *h != target && !exclude.contains(h))
+            .cloned()
+            .collect()
+    } else {
+        include.to_vec()
+    };
+    if names.is_empty() {
+        return Err(ForestError::Schema("no feature columns left".into()));
+    }
+    Ok(names)
+}
+
+/// Learns each feature's encoding from training data and encodes it, with the target.
+pub fn training_table(csv: &Csv, target: &str, names: &[String]) -> Result<Table> {
+    let t = column(csv, target)?;
+    let mut features = Vec::new();
+    for name in names {
+        let c = column(csv, name)?;
+        let numeric = csv
+            .rows
+            .iter()
+            .map(|r| r[c].trim())
+            .filter(|v| !is_missing(v))
+            .all(|v| v.parse::<f64>().is_ok());
+        let encoding = if numeric {
+            Encoding::Numeric
+        } else {
+            let values: BTreeSet<&str> = csv
+                .rows
+                .iter()
+                .map(|r| r[c].trim())
+                .filter(|v| !is_missing(v))
+                .collect();
+            Encoding::Categorical(values.into_iter().map(String::from).collect())
+        };
+        features.push(Feature {
+            name: name.clone(),
+            encoding,
+        });
+    }
+    let mut classes: Vec<String> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let labels: BTreeSet<&str> = csv.rows.iter().map(|r| r[t].trim()).collect();
+    for (n, r) in csv.rows.iter().enumerate() {
+        if is_missing(&r[t]) {
+            return Err(ForestError::Data(format!(
+                "record {}: the target {target:?} is missing; drop such rows first",
+                n + 1
+            )));
+        }
+    }
+    for l in labels {
+        index.insert(l.to_string(), classes.len());
+        classes.push(l.to_string());
+    }
+    let target_idx = csv.rows.iter().map(|r| index[r[t].trim()]).collect();
+    let columns = encode(csv, &features)?;
+    Ok(Table {
+        features,
+        columns,
+        target: target_idx,
+        classes,
+    })
+}
+
+/// Encodes a CSV's feature columns with a model's schema (extra columns are ignored).
+pub fn encode(csv: &Csv, features: &[Feature]) -> Result<Vec<Vec<f32>>> {
+    let missing: Vec<&str> = features
+        .iter()
+        .filter(|f| !csv.header.contains(&f.name))
+        .map(|f| f.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ForestError::Schema(format!(
+            "the model needs columns that are not in the data: {}",
+            missing.join(", ")
+        )));
+    }
+    features
+        .iter()
+        .map(|f| {
+            let c = column(csv, &f.name)?;
+            csv.rows
+                .iter()
+                .enumerate()
+                .map(|(n, r)| {
+                    let v = r[c].trim();
+                    if is_missing(v) {
+                        return Ok(f32::NAN);
+                    }
+                    match &f.encoding {
+                        Encoding::Numeric => v.parse::<f32>().map_err(|_| {
+                            ForestError::Data(format!(
+                                "record {}, column {:?}: {v:?} is not a number",
+                                n + 1,
+                                f.name
+                            ))
+                        }),
+                        Encoding::Categorical(values) => Ok(values
+                            .binary_search_by(|x| x.as_str().cmp(v))
+                            .map_or(f32::NAN, |i| i as f32)),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}

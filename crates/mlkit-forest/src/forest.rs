@@ -1,0 +1,373 @@
+//! A forest of trees: bootstrap samples, class weights, out-of-bag score, per-tree votes and
+//! averaged leaf probabilities; the versioned, checksummed model file.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Feature, Table};
+use crate::rng::{Rng, RNG_VERSION};
+use crate::tree::{grow, Tree, TreeParams};
+use crate::{ForestError, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClassWeight {
+    None,
+    /// n / (classes x count of the class), over the whole training set.
+    Balanced,
+    /// The same over each tree's bootstrap sample.
+    BalancedSubsample,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum MaxFeatures {
+    Sqrt,
+    Log2,
+    Count(usize),
+    Fraction(f64),
+    All,
+}
+
+impl MaxFeatures {
+    pub fn resolve(self, n: usize) -> usize {
+        let k = match self {
+            MaxFeatures::Sqrt => (n as f64).sqrt() as usize,
+            MaxFeatures::Log2 => (n as f64).log2() as usize,
+            MaxFeatures::Count(k) => k,
+            MaxFeatures::Fraction(f) => (f * n as f64) as usize,
+            MaxFeatures::All => n,
+        };
+        k.clamp(1, n.max(1))
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForestParams {
+    pub trees: usize,
+    pub max_depth: Option<usize>,
+    pub min_samples_split: usize,
+    pub min_samples_leaf: usize,
+    pub max_features: MaxFeatures,
+    pub bootstrap: bool,
+    pub extra: bool,
+    pub class_weight: ClassWeight,
+    pub seed: u64,
+    pub oob: bool,
+}
+
+impl Default for ForestParams {
+    /// scikit-learn's RandomForestClassifier defaults.
+    fn default() -> Self {
+        ForestParams {
+            trees: 100,
+            max_depth: None,
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            max_features: MaxFeatures::Sqrt,
+            bootstrap: true,
+            extra: false,
+            class_weight: ClassWeight::None,
+            seed: 0,
+            oob: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Forest {
+    pub params: ForestParams,
+    pub features: Vec<Feature>,
+    pub classes: Vec<String>,
+    pub trees: Vec<Tree>,
+    /// Mean decrease in impurity, normalised to sum to 1 (scikit-learn's feature_importances_).
+    pub importances: Vec<f64>,
+    pub oob_score: Option<f64>,
+}
+
+fn class_weights(target: &[usize], counts: &[f64], n_classes: usize) -> Vec<f64> {
+    let n: f64 = counts.iter().sum();
+    let _ = target;
+    counts
+        .iter()
+        .map(|&c| {
+            if c > 0.0 {
+                n / (n_classes as f64 * c)
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// One tree's sample weights (bootstrap counts times class weights) and its rows.
+fn sample(
+    table: &Table,
+    params: &ForestParams,
+    rng: &mut Rng,
+    balanced: &[f64],
+) -> (Vec<f64>, Vec<u32>) {
+    let n = table.rows();
+    let k = table.classes.len();
+    let mut count = vec![0.0f64; n];
+    if params.bootstrap {
+        for _ in 0..n {
+            count[rng.below(n)] += 1.0;
+        }
+    } else {
+        count.fill(1.0);
+    }
+    let per_class: Vec<f64> = match params.class_weight {
+        ClassWeight::None => vec![1.0; k],
+        ClassWeight::Balanced => balanced.to_vec(),
+        ClassWeight::BalancedSubsample => {
+            let mut c = vec![0.0; k];
+            for (i, &w) in count.iter().enumerate() {
+                c[table.target[i]] += w;
+            }
+            class_weights(&table.target, &c, k)
+        }
+    };
+    let weight: Vec<f64> = count
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| c * per_class[table.target[i]])
+        .collect();
+    let rows = (0..n as u32)
+        .filter(|&i| weight[i as usize] > 0.0)
+        .collect();
+    (weight, rows)
+}
+
+impl Forest {
+    /// Trains on `table` with `threads` threads; a seed gives the same forest whatever the
+    /// thread count.
+    pub fn fit(table: &Table, params: &ForestParams, threads: usize) -> Result<Forest> {
+        if table.rows() == 0 {
+            return Err(ForestError::Data("no training rows".into()));
+        }
+        if params.trees == 0 {
+            return Err(ForestError::Usage("--trees must be at least 1".into()));
+        }
+        let k = table.classes.len();
+        let nf = table.features.len();
+        let mut all = vec![0.0; k];
+        for &t in &table.target {
+            all[t] += 1.0;
+        }
+        let balanced = class_weights(&table.target, &all, k);
+        let tree_params = TreeParams {
+            max_depth: params.max_depth,
+            min_samples_split: params.min_samples_split.max(2),
+            min_samples_leaf: params.min_samples_leaf.max(1),
+            max_features: params.max_features.resolve(nf),
+            extra: params.extra,
+        };
+        let threads = threads.clamp(1, params.trees);
+        // (tree, importances, out-of-bag rows) per tree index.
+        type Grown = (Tree, Vec<f64>, Vec<u32>);
+        let mut grown: Vec<Option<Grown>> = vec![None; params.trees];
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (tree_params, balanced) = (&tree_params, &balanced);
+                    scope.spawn(move || {
+                        (t..params.trees)
+                            .step_by(threads)
+                            .map(|i| {
+                                let mut rng = Rng::new(params.seed, i as u64);
+                                let (weight, rows) = sample(table, params, &mut rng, balanced);
+                                let oob: Vec<u32> = (0..table.rows() as u32)
+                                    .filter(|&r| weight[r as usize] == 0.0)
+                                    .collect();
+                                let mut imp = vec![0.0; nf];
+                                let tree = grow(
+                                    &table.columns,
+                                    &table.target,
+                                    k,
+                                    rows,
+                                    &weight,
+                                    tree_params,
+                                    &mut rng,
+                                    &mut imp,
+                                );
+                                (i, (tree, imp, oob))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                for (i, g) in h.join().expect("a training thread panicked") {
+                    grown[i] = Some(g);
+                }
+            }
+        });
+        let grown: Vec<Grown> = grown
+            .into_iter()
+            .map(|g| g.expect("every tree grown"))
+            .collect();
+        // Importances: each tree's normalised, then averaged (as scikit-learn).
+        let mut importances = vec![0.0; nf];
+        for (_, imp, _) in &grown {
+            let s: f64 = imp.iter().sum();
+            if s > 0.0 {
+                for (a, b) in importances.iter_mut().zip(imp) {
+                    *a += b / s;
+                }
+            }
+        }
+        let s: f64 = importances.iter().sum();
+        if s > 0.0 {
+            importances.iter_mut().for_each(|x| *x /= s);
+        }
+        let mut forest = Forest {
+            params: params.clone(),
+            features: table.features.clone(),
+            classes: table.classes.clone(),
+            trees: Vec::new(),
+            importances,
+            oob_score: None,
+        };
+        let mut oob_sum = vec![vec![0.0f64; k]; if params.oob { table.rows() } else { 0 }];
+        for (tree, _, oob) in grown {
+            if params.oob {
+                for &r in &oob {
+                    let leaf = tree.leaf(|f| table.columns[f][r as usize]);
+                    for (a, p) in oob_sum[r as usize].iter_mut().zip(tree.proba(leaf)) {
+                        *a += *p as f64;
+                    }
+                }
+            }
+            forest.trees.push(tree);
+        }
+        if params.oob {
+            let scored: Vec<(usize, bool)> = oob_sum
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.iter().sum::<f64>() > 0.0)
+                .map(|(r, s)| (r, argmax(s) == table.target[r]))
+                .collect();
+            if !scored.is_empty() {
+                forest.oob_score =
+                    Some(scored.iter().filter(|x| x.1).count() as f64 / scored.len() as f64);
+            }
+        }
+        Ok(forest)
+    }
+
+    /// Each class's number of tree votes for the row (a tree votes for its leaf's top class).
+    pub fn votes(&self, get: impl Fn(usize) -> f32) -> Vec<usize> {
+        let mut votes = vec![0; self.classes.len()];
+        for t in &self.trees {
+            let p = t.proba(t.leaf(&get));
+            votes[argmax_f32(p)] += 1;
+        }
+        votes
+    }
+
+    /// scikit-learn's predict_proba: the trees' leaf class fractions, averaged.
+    pub fn leaf_proba(&self, get: impl Fn(usize) -> f32) -> Vec<f64> {
+        let mut sum = vec![0.0; self.classes.len()];
+        for t in &self.trees {
+            for (a, p) in sum.iter_mut().zip(t.proba(t.leaf(&get))) {
+                *a += *p as f64;
+            }
+        }
+        let n = self.trees.len() as f64;
+        sum.iter_mut().for_each(|x| *x /= n);
+        sum
+    }
+}
+
+pub fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+fn argmax_f32(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The model file: a header naming the format, its version and the RNG's, the checksum of
+/// the model's JSON, and the model.
+#[derive(Serialize, Deserialize)]
+struct ModelFile {
+    format: String,
+    version: u32,
+    rng: u32,
+    checksum: String,
+    model: serde_json::Value,
+}
+
+const FORMAT: &str = "mlkit-forest";
+const VERSION: u32 = 1;
+
+/// FNV-1a, 64 bits: enough to catch a damaged file (not an attacker).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl Forest {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let model = serde_json::to_value(self).map_err(|e| ForestError::Model(e.to_string()))?;
+        let body = serde_json::to_string(&model).map_err(|e| ForestError::Model(e.to_string()))?;
+        let file = ModelFile {
+            format: FORMAT.into(),
+            version: VERSION,
+            rng: RNG_VERSION,
+            checksum: format!("fnv1a64:{:016x}", fnv1a(body.as_bytes())),
+            model,
+        };
+        serde_json::to_vec(&file).map_err(|e| ForestError::Model(e.to_string()))
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Forest> {
+        let file: ModelFile = serde_json::from_slice(bytes)
+            .map_err(|e| ForestError::Model(format!("not an mlkit forest file: {e}")))?;
+        if file.format != FORMAT || file.version != VERSION {
+            return Err(ForestError::Model(format!(
+                "format {:?} version {} is not {FORMAT} version {VERSION}",
+                file.format, file.version
+            )));
+        }
+        let body =
+            serde_json::to_string(&file.model).map_err(|e| ForestError::Model(e.to_string()))?;
+        let sum = format!("fnv1a64:{:016x}", fnv1a(body.as_bytes()));
+        if sum != file.checksum {
+            return Err(ForestError::Model(format!(
+                "checksum mismatch ({} in the file, {sum} computed): the file is damaged",
+                file.checksum
+            )));
+        }
+        let forest: Forest = serde_json::from_value(file.model)
+            .map_err(|e| ForestError::Model(format!("malformed model: {e}")))?;
+        let k = forest.classes.len();
+        for (i, t) in forest.trees.iter().enumerate() {
+            if t.n_classes != k {
+                return Err(ForestError::Model(format!(
+                    "tree {i} has {} classes, not {k}",
+                    t.n_classes
+                )));
+            }
+            t.validate(forest.features.len())
+                .map_err(|e| ForestError::Model(format!("tree {i}: {e}")))?;
+        }
+        if forest.trees.is_empty() || k == 0 {
+            return Err(ForestError::Model(
+                "a model with no trees or no classes".into(),
+            ));
+        }
+        Ok(forest)
+    }
+}
