@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Feature, Table};
 use crate::rng::{Rng, RNG_VERSION};
-use crate::tree::{grow, Tree, TreeParams};
+use crate::tree::{grow, Training, Tree, TreeParams};
 use crate::{ForestError, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +73,9 @@ impl Default for ForestParams {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Forest {
+    /// The target column's name in the training data.
+    #[serde(default)]
+    pub target: String,
     pub params: ForestParams,
     pub features: Vec<Feature>,
     pub classes: Vec<String>,
@@ -82,9 +85,8 @@ pub struct Forest {
     pub oob_score: Option<f64>,
 }
 
-fn class_weights(target: &[usize], counts: &[f64], n_classes: usize) -> Vec<f64> {
+fn class_weights(counts: &[f64], n_classes: usize) -> Vec<f64> {
     let n: f64 = counts.iter().sum();
-    let _ = target;
     counts
         .iter()
         .map(|&c| {
@@ -122,7 +124,7 @@ fn sample(
             for (i, &w) in count.iter().enumerate() {
                 c[table.target[i]] += w;
             }
-            class_weights(&table.target, &c, k)
+            class_weights(&c, k)
         }
     };
     let weight: Vec<f64> = count
@@ -152,7 +154,7 @@ impl Forest {
         for &t in &table.target {
             all[t] += 1.0;
         }
-        let balanced = class_weights(&table.target, &all, k);
+        let balanced = class_weights(&all, k);
         let tree_params = TreeParams {
             max_depth: params.max_depth,
             min_samples_split: params.min_samples_split.max(2),
@@ -178,16 +180,13 @@ impl Forest {
                                     .filter(|&r| weight[r as usize] == 0.0)
                                     .collect();
                                 let mut imp = vec![0.0; nf];
-                                let tree = grow(
-                                    &table.columns,
-                                    &table.target,
-                                    k,
-                                    rows,
-                                    &weight,
-                                    tree_params,
-                                    &mut rng,
-                                    &mut imp,
-                                );
+                                let data = Training {
+                                    columns: &table.columns,
+                                    target: &table.target,
+                                    n_classes: k,
+                                    weight: &weight,
+                                };
+                                let tree = grow(&data, rows, tree_params, &mut rng, &mut imp);
                                 (i, (tree, imp, oob))
                             })
                             .collect::<Vec<_>>()
@@ -219,6 +218,7 @@ impl Forest {
             importances.iter_mut().for_each(|x| *x /= s);
         }
         let mut forest = Forest {
+            target: String::new(),
             params: params.clone(),
             features: table.features.clone(),
             classes: table.classes.clone(),
@@ -297,15 +297,14 @@ fn argmax_f32(v: &[f32]) -> usize {
     best
 }
 
-/// The model file: a header naming the format, its version and the RNG's, the checksum of
-/// the model's JSON, and the model.
+/// The model file's first line: the format, its version and the RNG's, and the checksum of
+/// the model's JSON, which follows on the next line byte for byte.
 #[derive(Serialize, Deserialize)]
-struct ModelFile {
+struct Header {
     format: String,
     version: u32,
     rng: u32,
     checksum: String,
-    model: serde_json::Value,
 }
 
 const FORMAT: &str = "mlkit-forest";
@@ -320,37 +319,43 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 impl Forest {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let model = serde_json::to_value(self).map_err(|e| ForestError::Model(e.to_string()))?;
-        let body = serde_json::to_string(&model).map_err(|e| ForestError::Model(e.to_string()))?;
-        let file = ModelFile {
+        let body = serde_json::to_vec(self).map_err(|e| ForestError::Model(e.to_string()))?;
+        let header = Header {
             format: FORMAT.into(),
             version: VERSION,
             rng: RNG_VERSION,
-            checksum: format!("fnv1a64:{:016x}", fnv1a(body.as_bytes())),
-            model,
+            checksum: format!("fnv1a64:{:016x}", fnv1a(&body)),
         };
-        serde_json::to_vec(&file).map_err(|e| ForestError::Model(e.to_string()))
+        let mut out = serde_json::to_vec(&header).map_err(|e| ForestError::Model(e.to_string()))?;
+        out.push(b'\n');
+        out.extend(body);
+        out.push(b'\n');
+        Ok(out)
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Forest> {
-        let file: ModelFile = serde_json::from_slice(bytes)
+        let split = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
+            ForestError::Model("not an mlkit forest file (no header line)".into())
+        })?;
+        let header: Header = serde_json::from_slice(&bytes[..split])
             .map_err(|e| ForestError::Model(format!("not an mlkit forest file: {e}")))?;
-        if file.format != FORMAT || file.version != VERSION {
+        if header.format != FORMAT || header.version != VERSION || header.rng != RNG_VERSION {
             return Err(ForestError::Model(format!(
-                "format {:?} version {} is not {FORMAT} version {VERSION}",
-                file.format, file.version
+                "format {:?} version {} (rng {}) is not {FORMAT} version {VERSION} (rng {RNG_VERSION})",
+                header.format, header.version, header.rng
             )));
         }
-        let body =
-            serde_json::to_string(&file.model).map_err(|e| ForestError::Model(e.to_string()))?;
-        let sum = format!("fnv1a64:{:016x}", fnv1a(body.as_bytes()));
-        if sum != file.checksum {
+        let body = bytes[split + 1..]
+            .strip_suffix(b"\n")
+            .unwrap_or(&bytes[split + 1..]);
+        let sum = format!("fnv1a64:{:016x}", fnv1a(body));
+        if sum != header.checksum {
             return Err(ForestError::Model(format!(
                 "checksum mismatch ({} in the file, {sum} computed): the file is damaged",
-                file.checksum
+                header.checksum
             )));
         }
-        let forest: Forest = serde_json::from_value(file.model)
+        let forest: Forest = serde_json::from_slice(body)
             .map_err(|e| ForestError::Model(format!("malformed model: {e}")))?;
         let k = forest.classes.len();
         for (i, t) in forest.trees.iter().enumerate() {
@@ -369,5 +374,72 @@ impl Forest {
             ));
         }
         Ok(forest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Encoding;
+    use crate::tree::LEAF;
+
+    /// A stump on feature 0 at `t`: left leaf `l`, right leaf `r` (class fractions).
+    fn stump(t: f32, l: [f32; 3], r: [f32; 3]) -> Tree {
+        Tree {
+            feature: vec![0, LEAF, LEAF],
+            threshold: vec![t, 0.0, 0.0],
+            left: vec![1, 0, 0],
+            right: vec![2, 0, 0],
+            value: [[0.0; 3], l, r].concat(),
+            n_classes: 3,
+        }
+    }
+
+    #[test]
+    fn votes_and_leaf_probabilities_by_hand() {
+        let forest = Forest {
+            target: "y".into(),
+            params: ForestParams::default(),
+            features: vec![Feature {
+                name: "x".into(),
+                encoding: Encoding::Numeric,
+            }],
+            classes: vec!["a".into(), "b".into(), "c".into()],
+            trees: vec![
+                stump(1.0, [0.6, 0.4, 0.0], [0.0, 0.0, 1.0]),
+                stump(2.0, [0.2, 0.7, 0.1], [0.1, 0.1, 0.8]),
+                stump(0.5, [1.0, 0.0, 0.0], [0.5, 0.3, 0.2]),
+                stump(3.0, [0.1, 0.2, 0.7], [0.0, 1.0, 0.0]),
+            ],
+            importances: vec![1.0],
+            oob_score: None,
+        };
+        // x = 0.8: leaves [0.6,0.4,0] -> a, [0.2,0.7,0.1] -> b, [0.5,0.3,0.2] -> a, [0.1,0.2,0.7] -> c.
+        assert_eq!(forest.votes(|_| 0.8), [2, 1, 1]);
+        let p = forest.leaf_proba(|_| 0.8);
+        let want = [
+            (0.6 + 0.2 + 0.5 + 0.1) / 4.0,
+            (0.4 + 0.7 + 0.3 + 0.2) / 4.0,
+            (0.1 + 0.2 + 0.7) / 4.0,
+        ];
+        for (a, b) in p.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{p:?}");
+        }
+        // Votes say a (2 of 4 = 50%); leaf probabilities say b (0.4 against 0.35).
+        assert_eq!(argmax(&p), 1);
+        // Missing values go right everywhere: c, c, a, b.
+        assert_eq!(forest.votes(|_| f32::NAN), [1, 1, 2]);
+        // The model file round-trips, and damage is caught.
+        let bytes = forest.to_bytes().unwrap();
+        let back = Forest::from_bytes(&bytes).unwrap();
+        assert_eq!(back.trees, forest.trees);
+        let mut bad = bytes.clone();
+        let at = bad.len() - 10;
+        bad[at] ^= 1;
+        assert!(Forest::from_bytes(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("damaged"));
+        assert!(Forest::from_bytes(&bytes[..bytes.len() / 2]).is_err());
     }
 }

@@ -92,18 +92,25 @@ struct Split {
     gain: f64,
 }
 
-/// Grows a tree on `samples` (row indices) with per-row `weight`s (bootstrap counts times
-/// class weights); `importance` accumulates each feature's weighted impurity decrease.
+/// What a tree is grown on: feature columns, class indices, and per-row weights
+/// (bootstrap counts times class weights).
+pub struct Training<'a> {
+    pub columns: &'a [Vec<f32>],
+    pub target: &'a [usize],
+    pub n_classes: usize,
+    pub weight: &'a [f64],
+}
+
+/// Grows a tree on `samples` (row indices); `importance` accumulates each feature's
+/// weighted impurity decrease.
 pub fn grow(
-    columns: &[Vec<f32>],
-    target: &[usize],
-    n_classes: usize,
+    data: &Training,
     samples: Vec<u32>,
-    weight: &[f64],
     params: &TreeParams,
     rng: &mut Rng,
     importance: &mut [f64],
 ) -> Tree {
+    let (target, n_classes, weight) = (data.target, data.n_classes, data.weight);
     let mut tree = Tree {
         n_classes,
         ..Tree::default()
@@ -129,21 +136,11 @@ pub fn grow(
         let split = if stop {
             None
         } else {
-            best_split(
-                columns,
-                target,
-                n_classes,
-                &node_samples,
-                weight,
-                params,
-                rng,
-                &counts,
-                total,
-            )
+            best_split(data, &node_samples, params, rng, &counts, total)
         };
         let Some(split) = split else { continue };
         importance[split.feature] += split.gain;
-        let column = &columns[split.feature];
+        let column = &data.columns[split.feature];
         let (l, r): (Vec<u32>, Vec<u32>) = node_samples
             .iter()
             .partition(|&&s| column[s as usize] <= split.threshold);
@@ -168,18 +165,16 @@ fn push_node(tree: &mut Tree) -> usize {
     tree.feature.len() - 1
 }
 
-#[allow(clippy::too_many_arguments)]
 fn best_split(
-    columns: &[Vec<f32>],
-    target: &[usize],
-    n_classes: usize,
+    data: &Training,
     samples: &[u32],
-    weight: &[f64],
     params: &TreeParams,
     rng: &mut Rng,
     counts: &[f64],
     total: f64,
 ) -> Option<Split> {
+    let (columns, target, n_classes, weight) =
+        (data.columns, data.target, data.n_classes, data.weight);
     let n_features = columns.len();
     let mut order: Vec<usize> = (0..n_features).collect();
     let parent = total * gini(counts, total);

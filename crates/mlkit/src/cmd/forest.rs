@@ -1,0 +1,406 @@
+//! `mlkit forest train|predict|eval`: random forests whose confidence is the share of trees
+//! voting for a class.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use mlkit_core::metrics::{evaluate, probability_scores};
+use mlkit_forest::data::{encode, feature_names, read_csv, training_table, Csv};
+use mlkit_forest::forest::argmax;
+use mlkit_forest::{ClassWeight, Forest, ForestParams, MaxFeatures};
+use serde_json::json;
+
+use crate::docs::{csv_row, decode_utf8};
+use crate::io::{Input, Output};
+use crate::UsageError;
+
+/// Random forests and extra trees on CSV data. A prediction's confidence is the share of
+/// trees that voted for it ("35 of 100 trees voted Consumer Goods": 0.35).
+///
+/// Columns whose every value is a number are numeric; others are categories (coded by
+/// sorted value). Missing values (empty, NA, NaN, null, None) go to the right branch of every
+/// split, as if larger than any threshold; a category unseen in training counts as missing.
+#[derive(Args, Debug)]
+pub struct ForestArgs {
+    #[command(subcommand)]
+    pub command: ForestCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ForestCommand {
+    /// Train a forest and write it to a model file.
+    Train(TrainArgs),
+    /// Predict each row's class with its vote share (and votes or leaf probabilities).
+    Predict(PredictArgs),
+    /// Accuracy, macro-F1, log loss, Brier score, ECE, confusion matrix and importances.
+    Eval(EvalArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Training data (CSV), or - for stdin.
+    pub data: PathBuf,
+    /// The column to predict.
+    #[arg(long)]
+    pub target: String,
+    /// Use only these feature columns.
+    #[arg(long, value_delimiter = ',', conflicts_with = "exclude")]
+    pub features: Vec<String>,
+    /// Use every column but the target and these.
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// The model file to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    #[arg(long, default_value_t = 100)]
+    pub trees: usize,
+    #[arg(long)]
+    pub max_depth: Option<usize>,
+    #[arg(long, default_value_t = 2)]
+    pub min_samples_split: usize,
+    #[arg(long, default_value_t = 1)]
+    pub min_samples_leaf: usize,
+    /// Features tried per split: sqrt, log2, all, a count (5) or a fraction (0.3).
+    #[arg(long, default_value = "sqrt")]
+    pub max_features: String,
+    /// Bootstrap samples (default: on for a random forest, off for extra trees).
+    #[arg(long)]
+    pub bootstrap: Option<bool>,
+    /// Extremely randomised trees: a random threshold per feature instead of the best.
+    #[arg(long)]
+    pub extra_trees: bool,
+    #[arg(long, value_enum)]
+    pub class_weight: Option<ClassWeightArg>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Threads (default: all cores). The forest is the same for any thread count.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Score the training rows on the trees that did not see them.
+    #[arg(long)]
+    pub oob: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ClassWeightArg {
+    Balanced,
+    BalancedSubsample,
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    pub model: PathBuf,
+    /// Data (CSV) with the model's feature columns, or - for stdin.
+    pub data: PathBuf,
+    /// Add each class's votes as "35/100".
+    #[arg(long)]
+    pub votes: bool,
+    /// `leaf`: predict with scikit-learn's averaged leaf-fraction probabilities (added as
+    /// proba_CLASS columns) instead of votes.
+    #[arg(long, value_enum)]
+    pub proba: Option<ProbaArg>,
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ProbaArg {
+    Leaf,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    pub model: PathBuf,
+    /// Labelled data (CSV) with the model's target column.
+    pub data: PathBuf,
+    /// Score leaf probabilities instead of vote shares.
+    #[arg(long, value_enum)]
+    pub proba: Option<ProbaArg>,
+    /// Equal-width bins of top-class confidence for ECE.
+    #[arg(long, default_value_t = 10)]
+    pub bins: usize,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+pub fn run(args: ForestArgs, quiet: bool) -> Result<()> {
+    match args.command {
+        ForestCommand::Train(a) => train(a, quiet),
+        ForestCommand::Predict(a) => predict(a),
+        ForestCommand::Eval(a) => eval(a),
+    }
+}
+
+fn read(path: &Path) -> Result<Csv> {
+    let input = Input::open(path)?;
+    let bytes =
+        std::fs::read(input.path()).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = decode_utf8(path, &bytes, false)?;
+    Ok(read_csv(&path.display().to_string(), &text)?)
+}
+
+fn max_features(s: &str) -> Result<MaxFeatures> {
+    Ok(match s {
+        "sqrt" => MaxFeatures::Sqrt,
+        "log2" => MaxFeatures::Log2,
+        "all" => MaxFeatures::All,
+        _ => match (s.parse::<usize>(), s.parse::<f64>()) {
+            (Ok(n), _) if n > 0 => MaxFeatures::Count(n),
+            (_, Ok(f)) if f > 0.0 && f <= 1.0 => MaxFeatures::Fraction(f),
+            _ => {
+                return Err(UsageError(format!(
+                    "--max-features {s:?}: use sqrt, log2, all, a count or a fraction in (0, 1]"
+                ))
+                .into())
+            }
+        },
+    })
+}
+
+fn train(args: TrainArgs, quiet: bool) -> Result<()> {
+    let csv = read(&args.data)?;
+    let names = feature_names(&csv, &args.target, &args.features, &args.exclude)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let table = training_table(&csv, &args.target, &names)?;
+    let params = ForestParams {
+        trees: args.trees,
+        max_depth: args.max_depth,
+        min_samples_split: args.min_samples_split,
+        min_samples_leaf: args.min_samples_leaf,
+        max_features: max_features(&args.max_features)?,
+        bootstrap: args.bootstrap.unwrap_or(!args.extra_trees),
+        extra: args.extra_trees,
+        class_weight: match args.class_weight {
+            None => ClassWeight::None,
+            Some(ClassWeightArg::Balanced) => ClassWeight::Balanced,
+            Some(ClassWeightArg::BalancedSubsample) => ClassWeight::BalancedSubsample,
+        },
+        seed: args.seed,
+        oob: args.oob,
+    };
+    if params.oob && !params.bootstrap {
+        return Err(UsageError("--oob needs bootstrap samples (--bootstrap true)".into()).into());
+    }
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut forest = Forest::fit(&table, &params, threads)?;
+    forest.target = args.target.clone();
+    let mut out = Output::create(Some(&args.output))?;
+    out.writer().write_all(&forest.to_bytes()?)?;
+    out.finish()?;
+    if !quiet {
+        eprintln!(
+            "mlkit: {} trees on {} rows, {} features, {} classes{}; wrote {}",
+            forest.trees.len(),
+            table.rows(),
+            table.features.len(),
+            table.classes.len(),
+            forest
+                .oob_score
+                .map(|s| format!("; out-of-bag accuracy {s:.4}"))
+                .unwrap_or_default(),
+            args.output.display()
+        );
+    }
+    Ok(())
+}
+
+fn load(path: &Path) -> Result<Forest> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Forest::from_bytes(&bytes).with_context(|| format!("{}", path.display()))
+}
+
+/// Per row: (predicted class, confidence, votes, leaf probabilities if asked).
+type Scored = (usize, f64, Vec<usize>, Option<Vec<f64>>);
+
+fn score(forest: &Forest, columns: &[Vec<f32>], rows: usize, leaf: bool) -> Vec<Scored> {
+    let n = forest.trees.len() as f64;
+    (0..rows)
+        .map(|r| {
+            let get = |f: usize| columns[f][r];
+            let votes = forest.votes(get);
+            if leaf {
+                let p = forest.leaf_proba(get);
+                let best = argmax(&p);
+                (best, p[best], votes, Some(p))
+            } else {
+                let shares: Vec<f64> = votes.iter().map(|&v| v as f64).collect();
+                let best = argmax(&shares);
+                (best, votes[best] as f64 / n, votes, None)
+            }
+        })
+        .collect()
+}
+
+fn predict(args: PredictArgs) -> Result<()> {
+    let forest = load(&args.model)?;
+    let csv = read(&args.data)?;
+    let columns = encode(&csv, &forest.features)?;
+    let leaf = args.proba == Some(ProbaArg::Leaf);
+    let mut output = Output::create(args.output.as_deref())?;
+    let out = output.writer();
+    let mut header: csv::StringRecord = csv.header.iter().collect();
+    header.push_field("prediction");
+    header.push_field("confidence");
+    for c in &forest.classes {
+        if args.votes {
+            header.push_field(&format!("votes_{c}"));
+        }
+    }
+    for c in &forest.classes {
+        if leaf {
+            header.push_field(&format!("proba_{c}"));
+        }
+    }
+    out.write_all(&csv_row(None, &header)?)?;
+    let n = forest.trees.len();
+    for (row, (best, conf, votes, proba)) in
+        csv.rows
+            .iter()
+            .zip(score(&forest, &columns, csv.rows.len(), leaf))
+    {
+        let mut rec: csv::StringRecord = row.iter().collect();
+        rec.push_field(&forest.classes[best]);
+        rec.push_field(&format!("{conf:.4}"));
+        if args.votes {
+            for v in &votes {
+                rec.push_field(&format!("{v}/{n}"));
+            }
+        }
+        if let Some(p) = proba {
+            for x in p {
+                rec.push_field(&format!("{x:.6}"));
+            }
+        }
+        out.write_all(&csv_row(None, &rec)?)?;
+    }
+    output.finish()
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    let forest = load(&args.model)?;
+    let csv = read(&args.data)?;
+    let t = csv
+        .header
+        .iter()
+        .position(|h| *h == forest.target)
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{}: no target column {:?}, which the model was trained to predict",
+                args.data.display(),
+                forest.target
+            ))
+        })?;
+    let columns = encode(&csv, &forest.features)?;
+    let leaf = args.proba == Some(ProbaArg::Leaf);
+    let scored = score(&forest, &columns, csv.rows.len(), leaf);
+    let gold: Vec<String> = csv.rows.iter().map(|r| r[t].trim().to_string()).collect();
+    let predicted: Vec<String> = scored.iter().map(|s| forest.classes[s.0].clone()).collect();
+    let e = evaluate(&gold, &predicted);
+    // Probabilities over the model's classes; a gold label the model never saw has none.
+    let n = forest.trees.len() as f64;
+    let (mut proba, mut truth) = (Vec::new(), Vec::new());
+    for (s, g) in scored.iter().zip(&gold) {
+        if let Some(k) = forest.classes.iter().position(|c| c == g) {
+            proba.push(
+                s.3.clone()
+                    .unwrap_or_else(|| s.2.iter().map(|&v| v as f64 / n).collect()),
+            );
+            truth.push(k);
+        }
+    }
+    let p = probability_scores(&proba, &truth, args.bins.max(1));
+    let importances: Vec<(String, f64)> = {
+        let mut v: Vec<(String, f64)> = forest
+            .features
+            .iter()
+            .map(|f| f.name.clone())
+            .zip(forest.importances.iter().copied())
+            .collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        v
+    };
+    let mut out = std::io::stdout().lock();
+    if args.format == Format::Json {
+        writeln!(
+            out,
+            "{}",
+            json!({
+                "rows": gold.len(),
+                "confidence": if leaf { "leaf probability" } else { "vote share" },
+                "accuracy": e.accuracy,
+                "macro_f1": e.macro_f1,
+                "log_loss": p.log_loss,
+                "brier": p.brier,
+                "ece": p.ece,
+                "reliability": p.bins.iter().map(|b| json!({"confidence": b.0, "accuracy": b.1, "rows": b.2})).collect::<Vec<_>>(),
+                "labels": e.labels,
+                "confusion_matrix": e.matrix,
+                "importances": importances.iter().map(|(n, v)| json!({"feature": n, "importance": v})).collect::<Vec<_>>(),
+                "oob_score": forest.oob_score,
+            })
+        )?;
+        return Ok(());
+    }
+    writeln!(out, "rows        {}", gold.len())?;
+    writeln!(out, "accuracy    {:.4}", e.accuracy)?;
+    writeln!(out, "macro-F1    {:.4}", e.macro_f1)?;
+    writeln!(out, "log loss    {:.4}", p.log_loss)?;
+    writeln!(out, "Brier       {:.4}", p.brier)?;
+    writeln!(
+        out,
+        "ECE         {:.4}  ({} bins of {})",
+        p.ece,
+        args.bins,
+        if leaf {
+            "leaf probability"
+        } else {
+            "vote share"
+        }
+    )?;
+    if let Some(s) = forest.oob_score {
+        writeln!(out, "OOB score   {s:.4}")?;
+    }
+    writeln!(out, "\nconfusion (rows gold, columns predicted)")?;
+    let w = e
+        .labels
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(6);
+    writeln!(
+        out,
+        "{:w$}  {}",
+        "",
+        e.labels
+            .iter()
+            .map(|l| format!("{l:>w$}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )?;
+    for (l, row) in e.labels.iter().zip(&e.matrix) {
+        writeln!(
+            out,
+            "{l:w$}  {}",
+            row.iter()
+                .map(|c| format!("{c:>w$}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )?;
+    }
+    writeln!(out, "\nimportance (mean decrease in impurity)")?;
+    for (name, v) in importances.iter().take(15) {
+        writeln!(out, "{v:8.4}  {name}")?;
+    }
+    Ok(())
+}
