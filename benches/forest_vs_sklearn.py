@@ -1,0 +1,84 @@
+"""mlkit forest against scikit-learn: training and prediction time, peak memory and test
+accuracy on digits and on a make_classification set, same thread count, one run each.
+
+    python -m venv .venv && .venv/bin/pip install scikit-learn==1.9.1 numpy==2.1.3
+    cargo build --release -p mlkit
+    .venv/bin/python benches/forest_vs_sklearn.py [--threads 2] [--rows 200000] [--trees 100]
+
+The synthetic set is make_classification(n_samples=rows, n_features=50, n_informative=20,
+n_classes=5, random_state=0), 80% to train; digits is split the same way. mlkit is timed as
+whole commands (CSV parsing included; its peak memory is the child's max RSS); scikit-learn
+is timed on arrays already in memory (fit and predict only).
+"""
+import argparse
+import os
+import resource
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+from sklearn.datasets import load_digits, make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import train_test_split
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def write_csv(path, x, y):
+    with open(path, "w") as f:
+        f.write(",".join([f"f{i}" for i in range(x.shape[1])] + ["target"]) + "\n")
+        for row, t in zip(x, y):
+            f.write(",".join(f"{v:.6g}" for v in row) + f",c{t}\n")
+
+
+def child_peak_mib():
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--trees", type=int, default=100)
+    ap.add_argument("--mlkit", default=os.path.join(
+        os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlkit"))
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp()
+    sets = [("digits", *load_digits(return_X_y=True))]
+    if args.rows > 0:
+        x, y = make_classification(n_samples=args.rows, n_features=50, n_informative=20, n_classes=5, random_state=0)
+        sets.append((f"make_classification {args.rows}x50", x, y))
+    print(f"{'data':30} {'runtime':14} {'train s':>8} {'predict s':>9} {'accuracy':>8} {'peak MiB':>9}")
+    for name, x, y in sets:
+        xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
+        train, test = os.path.join(tmp, "train.csv"), os.path.join(tmp, "test.csv")
+        write_csv(train, xtr, ytr)
+        write_csv(test, xte, yte)
+        model = os.path.join(tmp, "m.forest")
+        start = time.perf_counter()
+        subprocess.run([args.mlkit, "-q", "forest", "train", train, "--target", "target", "--trees", str(args.trees),
+                        "--threads", str(args.threads), "-o", model], check=True)
+        train_s = time.perf_counter() - start
+        start = time.perf_counter()
+        out = subprocess.run([args.mlkit, "forest", "predict", model, test, "--proba", "leaf"],
+                             check=True, capture_output=True, text=True).stdout.splitlines()
+        predict_s = time.perf_counter() - start
+        header = out[0].split(",")
+        p = header.index("prediction")
+        acc = np.mean([row.split(",")[p] == f"c{t}" for row, t in zip(out[1:], yte)])
+        print(f"{name:30} {'mlkit':14} {train_s:8.2f} {predict_s:9.2f} {acc:8.4f} {child_peak_mib():9.0f}")
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        start = time.perf_counter()
+        rf = RandomForestClassifier(n_estimators=args.trees, n_jobs=args.threads, random_state=0).fit(xtr, ytr)
+        train_s = time.perf_counter() - start
+        start = time.perf_counter()
+        acc = (rf.predict(xte) == yte).mean()
+        predict_s = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{name:30} {'scikit-learn':14} {train_s:8.2f} {predict_s:9.2f} {acc:8.4f} {max(peak, before):9.0f}")
+
+
+if __name__ == "__main__":
+    main()
