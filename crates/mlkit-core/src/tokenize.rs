@@ -131,7 +131,8 @@ impl TextTokenizer {
             .into_iter()
             .enumerate()
             .map(|(i, e)| {
-                if self.overlong == Overlong::Fail && e.len() > self.max_len {
+                // Only Truncate cuts; windows come from `encode_windows`, never from here.
+                if self.overlong != Overlong::Truncate && e.len() > self.max_len {
                     return Err(CoreError::TooLong {
                         index: first_index + i,
                         tokens: e.len(),
