@@ -7,8 +7,9 @@ accuracy on digits and on a make_classification set, same thread count, one run 
 
 The synthetic set is make_classification(n_samples=rows, n_features=50, n_informative=20,
 n_classes=5, random_state=0), 80% to train; digits is split the same way. mlkit is timed as
-whole commands (CSV parsing included; its peak memory is the child's max RSS); scikit-learn
-is timed on arrays already in memory (fit and predict only).
+whole commands (CSV parsing included; peak memory of the training command by GNU time);
+scikit-learn is timed on arrays already in memory (fit and predict only; its peak is the
+whole Python process's, data included).
 """
 import argparse
 import os
@@ -33,8 +34,14 @@ def write_csv(path, x, y):
             f.write(",".join(f"{v:.6g}" for v in row) + f",c{t}\n")
 
 
-def child_peak_mib():
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def timed(cmd, **kw):
+    """Runs cmd under GNU time: (seconds, peak RSS in MiB of the command alone, result)."""
+    report = tempfile.mktemp()
+    start = time.perf_counter()
+    result = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report] + cmd, check=True, **kw)
+    secs = time.perf_counter() - start
+    with open(report) as f:
+        return secs, int(f.read().strip().splitlines()[-1]) / 1024, result
 
 
 def main():
@@ -57,18 +64,15 @@ def main():
         write_csv(train, xtr, ytr)
         write_csv(test, xte, yte)
         model = os.path.join(tmp, "m.forest")
-        start = time.perf_counter()
-        subprocess.run([args.mlkit, "-q", "forest", "train", train, "--target", "target", "--trees", str(args.trees),
-                        "--threads", str(args.threads), "-o", model], check=True)
-        train_s = time.perf_counter() - start
-        start = time.perf_counter()
-        out = subprocess.run([args.mlkit, "forest", "predict", model, test, "--proba", "leaf"],
-                             check=True, capture_output=True, text=True).stdout.splitlines()
-        predict_s = time.perf_counter() - start
+        train_s, peak, _ = timed([args.mlkit, "-q", "forest", "train", train, "--target", "target",
+                                  "--trees", str(args.trees), "--threads", str(args.threads), "-o", model])
+        predict_s, _, result = timed([args.mlkit, "forest", "predict", model, test, "--proba", "leaf"],
+                                     capture_output=True, text=True)
+        out = result.stdout.splitlines()
         header = out[0].split(",")
         p = header.index("prediction")
         acc = np.mean([row.split(",")[p] == f"c{t}" for row, t in zip(out[1:], yte)])
-        print(f"{name:30} {'mlkit':14} {train_s:8.2f} {predict_s:9.2f} {acc:8.4f} {child_peak_mib():9.0f}")
+        print(f"{name:30} {'mlkit':14} {train_s:8.2f} {predict_s:9.2f} {acc:8.4f} {peak:9.0f}")
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         start = time.perf_counter()
         rf = RandomForestClassifier(n_estimators=args.trees, n_jobs=args.threads, random_state=0).fit(xtr, ytr)
