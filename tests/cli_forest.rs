@@ -67,6 +67,20 @@ fn train_predict_eval_round_trip() {
     assert!(e["oob_score"].as_f64().unwrap() > 0.9);
     assert_eq!(e["confusion_matrix"].as_array().unwrap().len(), 3);
     assert_eq!(e["importances"].as_array().unwrap().len(), 4);
+    let svg = dir.path().join("reliability.svg");
+    stdout(&mlkit(
+        &[
+            "forest",
+            "eval",
+            m,
+            &iris(),
+            "--plot",
+            svg.to_str().unwrap(),
+        ],
+        b"",
+    ));
+    let svg = std::fs::read_to_string(svg).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("class=\"accuracy\""));
 }
 
 #[test]

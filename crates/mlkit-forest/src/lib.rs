@@ -5,10 +5,12 @@
 //! - `data`: CSV to numeric and categorical feature columns, the schema kept in the model;
 //! - `tree`: one CART tree on flat arrays;
 //! - `forest`: bootstrap, class weights, out-of-bag score, votes, the model file;
-//! - `rng`: the versioned random number generator.
+//! - `rng`: the versioned random number generator;
+//! - `plot`: the reliability diagram (SVG).
 
 pub mod data;
 pub mod forest;
+pub mod plot;
 pub mod rng;
 pub mod tree;
 

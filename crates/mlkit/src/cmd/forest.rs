@@ -9,6 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use mlkit_core::metrics::{evaluate, probability_scores};
 use mlkit_forest::data::{encode, feature_names, read_csv, training_table, Csv};
 use mlkit_forest::forest::argmax;
+use mlkit_forest::plot::reliability_svg;
 use mlkit_forest::{ClassWeight, Forest, ForestParams, MaxFeatures};
 use serde_json::json;
 
@@ -123,6 +124,10 @@ pub struct EvalArgs {
     pub bins: usize,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Write a reliability diagram (accuracy per confidence bin, and a histogram of the
+    /// confidences) to this .svg file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -319,6 +324,24 @@ fn eval(args: EvalArgs) -> Result<()> {
         }
     }
     let p = probability_scores(&proba, &truth, args.bins.max(1));
+    if let Some(path) = &args.plot {
+        if path.extension().is_none_or(|e| e != "svg") {
+            return Err(UsageError(format!(
+                "--plot {}: only SVG is written (name the file .svg)",
+                path.display()
+            ))
+            .into());
+        }
+        let what = if leaf {
+            "leaf probability"
+        } else {
+            "vote share"
+        };
+        let svg = reliability_svg(&p.bins, &format!("Reliability of the {what}"), p.ece);
+        let mut out = Output::create(Some(path))?;
+        out.writer().write_all(svg.as_bytes())?;
+        out.finish()?;
+    }
     let importances: Vec<(String, f64)> = {
         let mut v: Vec<(String, f64)> = forest
             .features
