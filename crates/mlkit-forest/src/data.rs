@@ -46,10 +46,10 @@ impl Table {
     }
 }
 
-/// The header and string cells of a CSV file.
+/// The header and string cells of a CSV file (a record keeps its fields in one buffer).
 pub struct Csv {
     pub header: Vec<String>,
-    pub rows: Vec<Vec<String>>,
+    pub rows: Vec<csv::StringRecord>,
 }
 
 pub fn read_csv(name: &str, text: &str) -> Result<Csv> {
@@ -63,7 +63,7 @@ pub fn read_csv(name: &str, text: &str) -> Result<Csv> {
     let mut rows = Vec::new();
     for (n, rec) in r.records().enumerate() {
         let rec = rec.map_err(|e| ForestError::Data(format!("{name}: record {}: {e}", n + 1)))?;
-        rows.push(rec.iter().map(String::from).collect());
+        rows.push(rec);
     }
     Ok(Csv { header, rows })
 }
