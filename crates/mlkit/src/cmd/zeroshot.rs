@@ -153,14 +153,14 @@ enum Scorer {
     Embed(SimilarityModel),
 }
 
-struct Classifier {
+struct ZeroShot {
     scorer: Scorer,
     labels: Vec<String>,
     template: String,
     multi_label: bool,
 }
 
-impl Classifier {
+impl ZeroShot {
     fn scores(&self, texts: &[&str], first_index: usize) -> Result<Vec<Vec<f32>>> {
         Ok(match &self.scorer {
             Scorer::Nli(m) => m.scores(texts, &self.labels, &self.template, self.multi_label)?,
@@ -195,7 +195,7 @@ fn load(
     labels: Vec<String>,
     label_texts: &[String],
     multi_label: bool,
-) -> Result<Classifier> {
+) -> Result<ZeroShot> {
     check_labels(&labels, &args.template).map_err(|e| UsageError(e.to_string()))?;
     let runtime = args.runtime.resolve()?;
     let files = resolve(&args.model)?;
@@ -233,7 +233,7 @@ fn load(
             )
         }
     };
-    Ok(Classifier {
+    Ok(ZeroShot {
         scorer,
         labels,
         template: args.template.clone(),
