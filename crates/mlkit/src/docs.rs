@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
+use crate::io::Input;
 use crate::UsageError;
 
 /// Where documents come from and where results go.
@@ -72,6 +73,12 @@ pub enum Record {
     None,
     Json(serde_json::Map<String, Value>),
     Csv(csv::StringRecord),
+}
+
+/// The bytes of an input file, or of stdin for `-`.
+pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    let input = Input::open(path)?;
+    std::fs::read(input.path()).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// UTF-8 text of `bytes`, or an error naming the file, line and byte offset.

@@ -13,8 +13,8 @@ use mlkit_forest::plot::reliability_svg;
 use mlkit_forest::{ClassWeight, Forest, ForestParams, MaxFeatures};
 use serde_json::json;
 
-use crate::docs::{csv_row, decode_utf8};
-use crate::io::{Input, Output};
+use crate::docs::{csv_row, decode_utf8, read_input};
+use crate::io::Output;
 use crate::UsageError;
 
 /// Random forests and extra trees on CSV data. A prediction's confidence is the share of
@@ -145,9 +145,7 @@ pub fn run(args: ForestArgs, quiet: bool) -> Result<()> {
 }
 
 fn read(path: &Path) -> Result<Csv> {
-    let input = Input::open(path)?;
-    let bytes =
-        std::fs::read(input.path()).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = read_input(path)?;
     let text = decode_utf8(path, &bytes, false)?;
     Ok(read_csv(&path.display().to_string(), &text)?)
 }

@@ -1,6 +1,6 @@
 //! `mlkit ner`: named entities in text files, JSONL fields or CSV columns; `mlkit ner eval`.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -13,8 +13,10 @@ use mlkit_ner::{Aggregation, Entity, NerModel, NerOptions};
 use serde_json::{json, Value};
 
 use super::runtime::RuntimeArgs;
-use crate::docs::{csv_row, decode_utf8, id_text, read_docs, Doc, DocArgs, IoArgs, Record};
-use crate::io::{Input, Output};
+use crate::docs::{
+    csv_row, decode_utf8, id_text, read_docs, read_input, Doc, DocArgs, IoArgs, Record,
+};
+use crate::io::Output;
 use crate::UsageError;
 
 /// Find named entities (people, organisations, places, ...) with a token-classification
@@ -184,11 +186,7 @@ fn tag(args: TagArgs) -> Result<()> {
     let mut sink = Sink::new(format, strategy, args.docs.column.is_some());
     let several = args.io.inputs.len() > 1;
     for path in &args.io.inputs {
-        let input = Input::open(path)?;
-        let mut bytes = Vec::new();
-        std::fs::File::open(input.path())
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes = read_input(path)?;
         let (docs, header) = read_docs(path, &bytes, &args.docs, several)?;
         if let Some(h) = header {
             sink.csv_header(&h);

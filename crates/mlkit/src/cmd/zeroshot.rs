@@ -1,6 +1,6 @@
 //! `mlkit zeroshot`: texts into labels no model was trained on; `mlkit zeroshot eval`.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -14,8 +14,8 @@ use mlkit_zeroshot::{check_labels, NliModel, NliOptions, SimilarityModel};
 use serde_json::{json, Value};
 
 use super::runtime::RuntimeArgs;
-use crate::docs::{csv_row, id_text, read_docs, DocArgs, IoArgs, Record};
-use crate::io::{Input, Output};
+use crate::docs::{csv_row, id_text, read_docs, read_input, DocArgs, IoArgs, Record};
+use crate::io::Output;
 use crate::UsageError;
 
 /// Zero-shot classification: score each text against labels no model was trained on, by
@@ -269,11 +269,7 @@ fn classify(args: ClassifyArgs) -> Result<()> {
     let mut rows: Vec<[String; 4]> = Vec::new();
     let mut header_done = false;
     for path in &args.io.inputs {
-        let input = Input::open(path)?;
-        let mut bytes = Vec::new();
-        std::fs::File::open(input.path())
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes = read_input(path)?;
         let (docs, header) = read_docs(path, &bytes, &args.docs, several)?;
         if let Some(d) = docs.iter().find(|d| d.text.trim().is_empty()) {
             anyhow::bail!(
