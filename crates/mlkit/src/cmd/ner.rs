@@ -140,8 +140,9 @@ impl From<AggregationArg> for Aggregation {
     }
 }
 
-/// Documents are tagged this many at a time: their windows share length-sorted batches.
-const CHUNK: usize = 512;
+/// Documents are tagged this many at a time: their windows share length-sorted batches
+/// (4096 rather than 512: 27 s instead of 31 s on the CoNLL test sentences, less padding).
+const CHUNK: usize = 4096;
 
 fn load(args: &ModelArg) -> Result<NerModel> {
     let runtime = args.runtime.resolve()?;
