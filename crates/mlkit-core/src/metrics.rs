@@ -4,6 +4,38 @@
 
 use std::collections::BTreeSet;
 
+/// numpy's argmax: the index of the first of equal maxima (0 for an empty slice).
+pub fn argmax<T: PartialOrd + Copy>(v: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Precision, recall and F1 from counts, 0 where a ratio is undefined (as scikit-learn and
+/// seqeval report them).
+pub fn precision_recall_f1(correct: usize, predicted: usize, support: usize) -> (f64, f64, f64) {
+    let p = ratio(correct, predicted);
+    let r = ratio(correct, support);
+    let f1 = if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    };
+    (p, r, f1)
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Evaluation {
     /// The labels of the matrix's rows (gold) and columns (predicted), sorted.
@@ -31,18 +63,11 @@ pub fn evaluate(gold: &[String], predicted: &[String]) -> Evaluation {
     }
     let total = gold.len();
     let correct: usize = (0..n).map(|i| matrix[i][i]).sum();
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let per_label: Vec<(f64, f64, f64, usize)> = (0..n)
         .map(|i| {
-            let tp = matrix[i][i];
             let predicted: usize = (0..n).map(|r| matrix[r][i]).sum();
             let support: usize = matrix[i].iter().sum();
-            let (p, r) = (ratio(tp, predicted), ratio(tp, support));
-            let f1 = if p + r == 0.0 {
-                0.0
-            } else {
-                2.0 * p * r / (p + r)
-            };
+            let (p, r, f1) = precision_recall_f1(matrix[i][i], predicted, support);
             (p, r, f1, support)
         })
         .collect();

@@ -1,6 +1,7 @@
 //! A forest of trees: bootstrap samples, class weights, out-of-bag score, per-tree votes and
 //! averaged leaf probabilities; the versioned, checksummed model file.
 
+use mlkit_core::metrics::argmax;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Feature, Table};
@@ -258,7 +259,7 @@ impl Forest {
         let mut votes = vec![0; self.classes.len()];
         for t in &self.trees {
             let p = t.proba(t.leaf(&get));
-            votes[argmax_f32(p)] += 1;
+            votes[argmax(p)] += 1;
         }
         votes
     }
@@ -275,26 +276,6 @@ impl Forest {
         sum.iter_mut().for_each(|x| *x /= n);
         sum
     }
-}
-
-pub fn argmax(v: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best
-}
-
-fn argmax_f32(v: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 /// The model file's first line: the format, its version and the RNG's, and the checksum of

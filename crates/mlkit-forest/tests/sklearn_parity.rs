@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
+use mlkit_core::metrics::argmax;
 use mlkit_forest::data::{read_csv, training_table, Table};
-use mlkit_forest::forest::argmax;
 use mlkit_forest::{Forest, ForestParams};
 use serde_json::Value;
 

@@ -4,6 +4,8 @@
 
 use std::str::FromStr;
 
+use mlkit_core::metrics::argmax;
+
 /// How tokens become entities (the pipeline's `aggregation_strategy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Aggregation {
@@ -104,17 +106,6 @@ pub fn aggregate(
         .into_iter()
         .filter(|e| !ignore.contains(&e.label.as_str()))
         .collect()
-}
-
-/// numpy's argmax: the first of equal maxima.
-pub(crate) fn argmax(v: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 fn max_of(v: &[f32]) -> f32 {

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
+use mlkit_core::metrics::precision_recall_f1;
 use serde::Serialize;
 
 use crate::error::{NerError, Result};
@@ -64,15 +65,7 @@ pub struct Scores {
 
 impl Scores {
     fn from_counts(correct: usize, predicted: usize, support: usize) -> Scores {
-        // seqeval (through scikit-learn) reports 0 where a ratio is undefined.
-        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-        let precision = ratio(correct, predicted);
-        let recall = ratio(correct, support);
-        let f1 = if precision + recall == 0.0 {
-            0.0
-        } else {
-            2.0 * precision * recall / (precision + recall)
-        };
+        let (precision, recall, f1) = precision_recall_f1(correct, predicted, support);
         Scores {
             precision,
             recall,

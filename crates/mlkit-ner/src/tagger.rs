@@ -6,13 +6,14 @@ use mlkit_core::batch::plan_batches;
 use mlkit_core::classify::{Classifier, Task};
 use mlkit_core::embed::pad;
 use mlkit_core::linear::WeightFormat;
+use mlkit_core::metrics::argmax;
 use mlkit_core::parts::ModelParts;
 use mlkit_core::tokenize::{Encoded, Overlong, TextTokenizer};
 use mlkit_core::ModelFiles;
 use serde::Deserialize;
 use tokenizers::Decoder;
 
-use crate::aggregate::{aggregate, argmax, resolve_overlaps, Aggregation, Entity, PreEntity};
+use crate::aggregate::{aggregate, resolve_overlaps, Aggregation, Entity, PreEntity};
 use crate::error::{NerError, Result};
 
 /// How to run a token classifier.

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use mlkit_core::metrics::argmax;
 use mlkit_core::metrics::{evaluate, probability_scores};
 use mlkit_forest::data::{encode, feature_names, read_csv, training_table, Csv};
-use mlkit_forest::forest::argmax;
 use mlkit_forest::plot::reliability_svg;
 use mlkit_forest::{ClassWeight, Forest, ForestParams, MaxFeatures};
 use serde_json::json;
@@ -236,8 +236,7 @@ fn score(forest: &Forest, columns: &[Vec<f32>], rows: usize, leaf: bool) -> Vec<
                 let best = argmax(&p);
                 (best, p[best], votes, Some(p))
             } else {
-                let shares: Vec<f64> = votes.iter().map(|&v| v as f64).collect();
-                let best = argmax(&shares);
+                let best = argmax(&votes);
                 (best, votes[best] as f64 / n, votes, None)
             }
         })
