@@ -105,11 +105,7 @@ impl TextTokenizer {
             _ => 0,
         };
         let inputs: Vec<EncodeInput> = texts.iter().map(|&t| t.into()).collect();
-        let encodings = self
-            .inner
-            .encode_batch_char_offsets(inputs, true)
-            .map_err(|e| CoreError::Tokenize(e.to_string()))?;
-        encodings
+        self.encode_batch(inputs)?
             .into_iter()
             .map(|e| windows(encoded(e), self.max_len, stride))
             .collect()
@@ -122,12 +118,15 @@ impl TextTokenizer {
         self.encode_inputs(inputs, first_index)
     }
 
-    fn encode_inputs(&self, inputs: Vec<EncodeInput>, first_index: usize) -> Result<Vec<Encoded>> {
-        let encodings = self
-            .inner
+    /// The tokenizer's own batch encoding, with special tokens and character offsets.
+    fn encode_batch(&self, inputs: Vec<EncodeInput>) -> Result<Vec<tokenizers::Encoding>> {
+        self.inner
             .encode_batch_char_offsets(inputs, true)
-            .map_err(|e| CoreError::Tokenize(e.to_string()))?;
-        encodings
+            .map_err(|e| CoreError::Tokenize(e.to_string()))
+    }
+
+    fn encode_inputs(&self, inputs: Vec<EncodeInput>, first_index: usize) -> Result<Vec<Encoded>> {
+        self.encode_batch(inputs)?
             .into_iter()
             .enumerate()
             .map(|(i, e)| {
