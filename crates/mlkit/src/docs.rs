@@ -75,19 +75,19 @@ pub enum Record {
     Csv(csv::StringRecord),
 }
 
-/// The bytes of an input file, or of stdin for `-`.
-pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+/// The text of an input file, or of stdin for `-`: invalid UTF-8 is an error naming the
+/// file, line and byte offset, or with `lossy` replaced by U+FFFD.
+pub fn read_text(path: &Path, lossy: bool) -> Result<String> {
     let input = Input::open(path)?;
-    std::fs::read(input.path()).with_context(|| format!("cannot read {}", path.display()))
-}
-
-/// UTF-8 text of `bytes`, or an error naming the file, line and byte offset.
-pub fn decode_utf8(path: &Path, bytes: &[u8], lossy: bool) -> Result<String> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(s.to_string()),
-        Err(_) if lossy => Ok(String::from_utf8_lossy(bytes).into_owned()),
+    let bytes =
+        std::fs::read(input.path()).with_context(|| format!("cannot read {}", path.display()))?;
+    // Taking the bytes over, not copying them: inputs can be large.
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(e) if lossy => Ok(String::from_utf8_lossy(e.as_bytes()).into_owned()),
         Err(e) => {
-            let at = e.valid_up_to();
+            let bytes = e.as_bytes();
+            let at = e.utf8_error().valid_up_to();
             let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
             Err(anyhow::anyhow!(
                 "{}: line {line}, byte offset {at}: not valid UTF-8; convert it (iconv -f LATIN1 \
@@ -103,7 +103,7 @@ pub fn decode_utf8(path: &Path, bytes: &[u8], lossy: bool) -> Result<String> {
 /// `--unit doc` documents are named by their file.
 pub fn read_docs(
     path: &Path,
-    bytes: &[u8],
+    text: String,
     args: &DocArgs,
     several: bool,
 ) -> Result<(Vec<Doc>, Option<csv::StringRecord>)> {
@@ -115,7 +115,6 @@ pub fn read_docs(
             json!(n)
         }
     };
-    let text = decode_utf8(path, bytes, args.lossy)?;
     if let Some(column) = &args.column {
         let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
         let headers = reader

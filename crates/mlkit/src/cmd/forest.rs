@@ -13,7 +13,7 @@ use mlkit_forest::plot::reliability_svg;
 use mlkit_forest::{ClassWeight, Forest, ForestParams, MaxFeatures};
 use serde_json::json;
 
-use crate::docs::{csv_row, decode_utf8, read_input};
+use crate::docs::{csv_row, read_text};
 use crate::io::Output;
 use crate::UsageError;
 
@@ -145,8 +145,7 @@ pub fn run(args: ForestArgs, quiet: bool) -> Result<()> {
 }
 
 fn read(path: &Path) -> Result<Csv> {
-    let bytes = read_input(path)?;
-    let text = decode_utf8(path, &bytes, false)?;
+    let text = read_text(path, false)?;
     Ok(read_csv(&path.display().to_string(), &text)?)
 }
 

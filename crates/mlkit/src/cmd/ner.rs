@@ -13,9 +13,7 @@ use mlkit_ner::{Aggregation, Entity, NerModel, NerOptions};
 use serde_json::{json, Value};
 
 use super::runtime::RuntimeArgs;
-use crate::docs::{
-    csv_row, decode_utf8, id_text, read_docs, read_input, Doc, DocArgs, IoArgs, Record,
-};
+use crate::docs::{csv_row, id_text, read_docs, read_text, Doc, DocArgs, IoArgs, Record};
 use crate::io::Output;
 use crate::UsageError;
 
@@ -187,8 +185,8 @@ fn tag(args: TagArgs) -> Result<()> {
     let mut sink = Sink::new(format, strategy, args.docs.column.is_some());
     let several = args.io.inputs.len() > 1;
     for path in &args.io.inputs {
-        let bytes = read_input(path)?;
-        let (docs, header) = read_docs(path, &bytes, &args.docs, several)?;
+        let text = read_text(path, args.docs.lossy)?;
+        let (docs, header) = read_docs(path, text, &args.docs, several)?;
         if let Some(h) = header {
             sink.csv_header(&h);
         }
@@ -302,9 +300,7 @@ impl Sink {
 }
 
 fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
-    let bytes = std::fs::read(&args.gold)
-        .with_context(|| format!("cannot read {}", args.gold.display()))?;
-    let text = decode_utf8(&args.gold, &bytes, false)?;
+    let text = read_text(&args.gold, false)?;
     let gold = read_conll(&args.gold, &text, args.tag_column)?;
     if gold.words.is_empty() {
         anyhow::bail!("{}: no sentences", args.gold.display());

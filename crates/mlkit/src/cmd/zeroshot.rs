@@ -14,7 +14,7 @@ use mlkit_zeroshot::{check_labels, NliModel, NliOptions, SimilarityModel};
 use serde_json::{json, Value};
 
 use super::runtime::RuntimeArgs;
-use crate::docs::{csv_row, id_text, read_docs, read_input, DocArgs, IoArgs, Record};
+use crate::docs::{csv_row, id_text, read_docs, read_text, DocArgs, IoArgs, Record};
 use crate::io::Output;
 use crate::UsageError;
 
@@ -269,8 +269,8 @@ fn classify(args: ClassifyArgs) -> Result<()> {
     let mut rows: Vec<[String; 4]> = Vec::new();
     let mut header_done = false;
     for path in &args.io.inputs {
-        let bytes = read_input(path)?;
-        let (docs, header) = read_docs(path, &bytes, &args.docs, several)?;
+        let text = read_text(path, args.docs.lossy)?;
+        let (docs, header) = read_docs(path, text, &args.docs, several)?;
         if let Some(d) = docs.iter().find(|d| d.text.trim().is_empty()) {
             anyhow::bail!(
                 "{}: record {} has no text; zero-shot classification needs some (drop empty \
