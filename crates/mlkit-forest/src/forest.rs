@@ -256,25 +256,28 @@ impl Forest {
 
     /// Each class's number of tree votes for the row (a tree votes for its leaf's top class).
     pub fn votes(&self, get: impl Fn(usize) -> f32) -> Vec<usize> {
-        let mut votes = vec![0; self.classes.len()];
-        for t in &self.trees {
-            let p = t.proba(t.leaf(&get));
-            votes[argmax(p)] += 1;
-        }
-        votes
+        self.tally(get).0
     }
 
     /// scikit-learn's predict_proba: the trees' leaf class fractions, averaged.
     pub fn leaf_proba(&self, get: impl Fn(usize) -> f32) -> Vec<f64> {
+        self.tally(get).1
+    }
+
+    /// Votes and averaged leaf fractions from one walk down every tree.
+    pub fn tally(&self, get: impl Fn(usize) -> f32) -> (Vec<usize>, Vec<f64>) {
+        let mut votes = vec![0; self.classes.len()];
         let mut sum = vec![0.0; self.classes.len()];
         for t in &self.trees {
-            for (a, p) in sum.iter_mut().zip(t.proba(t.leaf(&get))) {
-                *a += *p as f64;
+            let p = t.proba(t.leaf(&get));
+            votes[argmax(p)] += 1;
+            for (a, x) in sum.iter_mut().zip(p) {
+                *a += *x as f64;
             }
         }
         let n = self.trees.len() as f64;
         sum.iter_mut().for_each(|x| *x /= n);
-        sum
+        (votes, sum)
     }
 }
 

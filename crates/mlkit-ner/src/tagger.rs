@@ -222,19 +222,19 @@ impl NerModel {
                 continue;
             }
             let (start, end) = enc.offsets[idx];
-            let word_ref: String = text[start.min(text.len())..end.min(text.len())]
-                .iter()
-                .collect();
-            let mut word = enc.tokens[idx].clone();
-            let mut is_subword = if self.word_aware {
-                word.chars().count() != end - start
+            let (word, is_subword) = if Some(enc.ids[idx]) == self.unk_id {
+                // [UNK] stands for the text it covers, a word of its own.
+                let covered = text[start.min(text.len())..end.min(text.len())].iter();
+                (covered.collect(), false)
             } else {
-                start > 0 && text[start - 1] != ' ' && text.get(start) != Some(&' ')
+                let token = enc.tokens[idx].clone();
+                let is_subword = if self.word_aware {
+                    token.chars().count() != end - start
+                } else {
+                    start > 0 && text[start - 1] != ' ' && text.get(start) != Some(&' ')
+                };
+                (token, is_subword)
             };
-            if Some(enc.ids[idx]) == self.unk_id {
-                word = word_ref;
-                is_subword = false;
-            }
             out.push(PreEntity {
                 word,
                 scores: softmax(&row),

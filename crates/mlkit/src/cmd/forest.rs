@@ -228,10 +228,8 @@ fn score(forest: &Forest, columns: &[Vec<f32>], rows: usize, leaf: bool) -> Vec<
     let n = forest.trees.len() as f64;
     (0..rows)
         .map(|r| {
-            let get = |f: usize| columns[f][r];
-            let votes = forest.votes(get);
+            let (votes, p) = forest.tally(|f: usize| columns[f][r]);
             if leaf {
-                let p = forest.leaf_proba(get);
                 let best = argmax(&p);
                 (best, p[best], votes, Some(p))
             } else {
