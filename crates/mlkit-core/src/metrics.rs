@@ -103,6 +103,33 @@ mod tests {
     }
 }
 
+impl Evaluation {
+    /// The confusion matrix as aligned text: gold labels down, predicted across, `corner`
+    /// above the row labels, cells at least `min_width` wide.
+    pub fn confusion_table(&self, corner: &str, min_width: usize) -> String {
+        let width = self
+            .labels
+            .iter()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(min_width);
+        let first = width.max(corner.chars().count());
+        let line = |head: &str, cells: Vec<String>| format!("{head:first$}  {}\n", cells.join(" "));
+        let mut out = line(
+            corner,
+            self.labels.iter().map(|l| format!("{l:>width$}")).collect(),
+        );
+        for (l, row) in self.labels.iter().zip(&self.matrix) {
+            out.push_str(&line(
+                l,
+                row.iter().map(|c| format!("{c:>width$}")).collect(),
+            ));
+        }
+        out
+    }
+}
+
 /// Scores of predicted class probabilities: `proba[i][k]` for row i and class k, `truth[i]`
 /// the true class index.
 #[derive(Clone, Debug, PartialEq)]

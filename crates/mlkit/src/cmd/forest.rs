@@ -388,33 +388,7 @@ fn eval(args: EvalArgs) -> Result<()> {
         writeln!(out, "OOB score   {s:.4}")?;
     }
     writeln!(out, "\nconfusion (rows gold, columns predicted)")?;
-    let w = e
-        .labels
-        .iter()
-        .map(|l| l.chars().count())
-        .max()
-        .unwrap_or(4)
-        .max(6);
-    writeln!(
-        out,
-        "{:w$}  {}",
-        "",
-        e.labels
-            .iter()
-            .map(|l| format!("{l:>w$}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    )?;
-    for (l, row) in e.labels.iter().zip(&e.matrix) {
-        writeln!(
-            out,
-            "{l:w$}  {}",
-            row.iter()
-                .map(|c| format!("{c:>w$}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        )?;
-    }
+    out.write_all(e.confusion_table("", 6).as_bytes())?;
     writeln!(out, "\nimportance (mean decrease in impurity)")?;
     for (name, v) in importances.iter().take(15) {
         writeln!(out, "{v:8.4}  {name}")?;

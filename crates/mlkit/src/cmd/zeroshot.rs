@@ -415,28 +415,7 @@ fn eval(args: EvalArgs) -> Result<()> {
                 "accuracy  {:.4}\nmacro-F1  {:.4}\n",
                 e.accuracy, e.macro_f1
             )?;
-            let width = e
-                .labels
-                .iter()
-                .map(|l| l.chars().count())
-                .max()
-                .unwrap_or(4)
-                .max(4);
-            let first = width.max(16);
-            write!(out, "{:first$}  ", "gold \\ predicted")?;
-            writeln!(
-                out,
-                "{}",
-                e.labels
-                    .iter()
-                    .map(|l| format!("{l:>width$}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )?;
-            for (l, row) in e.labels.iter().zip(&e.matrix) {
-                let cells: Vec<String> = row.iter().map(|c| format!("{c:>width$}")).collect();
-                writeln!(out, "{l:first$}  {}", cells.join(" "))?;
-            }
+            out.write_all(e.confusion_table("gold \\ predicted", 4).as_bytes())?;
         }
     }
     Ok(())
