@@ -30,3 +30,25 @@ pub fn select_device(spec: &str) -> Result<Device> {
         },
     }
 }
+
+/// Where and how a model runs, the same for every pipeline (embeddings, NER, NLI).
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub device: candle_core::Device,
+    /// Activation dtype: f32, f16 or bf16.
+    pub dtype: candle_core::DType,
+    pub weights: crate::linear::WeightFormat,
+    /// Padded tokens per batch (count x longest input).
+    pub max_batch_tokens: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            device: candle_core::Device::Cpu,
+            dtype: candle_core::DType::F32,
+            weights: crate::linear::WeightFormat::Dense,
+            max_batch_tokens: 2048,
+        }
+    }
+}

@@ -4,42 +4,23 @@ use candle_core::{DType, Device, Tensor};
 use serde::Deserialize;
 
 use crate::batch::plan_batches;
+use crate::device::RunOptions;
 use crate::encoder::{Encoder, EncoderInfo};
 use crate::error::{CoreError, Result};
-use crate::linear::WeightFormat;
 use crate::parts::ModelParts;
 use crate::pooling::{Pooling, PoolingMode};
 use crate::resolve::ModelFiles;
 use crate::tokenize::{Encoded, TextTokenizer};
 
 /// How to run an embedding model.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct EmbedOptions {
-    pub device: Device,
-    /// Activation dtype: f32, f16 or bf16.
-    pub dtype: DType,
-    pub weights: WeightFormat,
-    /// Padded tokens per batch (count x longest).
-    pub max_batch_tokens: usize,
+    pub run: RunOptions,
     /// Cut inputs longer than the model's maximum instead of failing.
     pub truncate: bool,
     /// Override the model's pooling mode and normalisation.
     pub pooling: Option<PoolingMode>,
     pub normalize: Option<bool>,
-}
-
-impl Default for EmbedOptions {
-    fn default() -> Self {
-        EmbedOptions {
-            device: Device::Cpu,
-            dtype: DType::F32,
-            weights: WeightFormat::Dense,
-            max_batch_tokens: 2048,
-            truncate: false,
-            pooling: None,
-            normalize: None,
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -61,7 +42,8 @@ impl Embedder {
     }
 
     pub fn from_parts(parts: &ModelParts, opts: &EmbedOptions) -> Result<Embedder> {
-        let (encoder, info) = Encoder::load(parts, &opts.device, opts.dtype, opts.weights)?;
+        let (encoder, info) =
+            Encoder::load(parts, &opts.run.device, opts.run.dtype, opts.run.weights)?;
         let mut pooling = Pooling::from_json(parts.pooling.as_deref(), parts.modules.as_deref())?;
         if let Some(mode) = opts.pooling {
             pooling.mode = mode;
@@ -105,7 +87,7 @@ impl Embedder {
         let encoded = self.tokenizer.encode(texts, first_index)?;
         let lengths: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for batch in plan_batches(&lengths, self.opts.max_batch_tokens) {
+        for batch in plan_batches(&lengths, self.opts.run.max_batch_tokens) {
             let items: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
             let pooled = self.run_batch(&items)?;
             for (row, &i) in pooled.into_iter().zip(&batch) {
@@ -116,7 +98,7 @@ impl Embedder {
     }
 
     fn run_batch(&self, items: &[&Encoded]) -> Result<Vec<Vec<f32>>> {
-        let (ids, type_ids, mask) = pad(items, &self.opts.device)?;
+        let (ids, type_ids, mask) = pad(items, &self.opts.run.device)?;
         let hidden = self.encoder.forward(&ids, &type_ids, &mask)?;
         let pooled = self.pooling.apply(&hidden, &mask)?;
         Ok(pooled.to_dtype(DType::F32)?.to_vec2::<f32>()?)

@@ -21,7 +21,7 @@ pub mod quantize;
 pub mod resolve;
 pub mod tokenize;
 
-pub use device::select_device;
+pub use device::{select_device, RunOptions};
 pub use embed::{EmbedOptions, Embedder};
 pub use error::{CoreError, Result};
 pub use resolve::{resolve, ModelFiles};

@@ -13,7 +13,7 @@ use mlkit_core::linear::WeightFormat;
 use mlkit_core::parts::ModelParts;
 use mlkit_core::pooling::PoolingMode;
 use mlkit_core::tokenize::TextTokenizer;
-use mlkit_core::{resolve, CoreError, EmbedOptions, Embedder};
+use mlkit_core::{resolve, CoreError, EmbedOptions, Embedder, RunOptions};
 use serde_json::Value;
 
 fn shared_minilm() -> PathBuf {
@@ -89,7 +89,10 @@ fn tiny_bert_matches_transformers_alone_and_padded() {
         let opts = EmbedOptions {
             pooling: Some(PoolingMode::Mean),
             normalize: Some(true),
-            max_batch_tokens: 40,
+            run: RunOptions {
+                max_batch_tokens: 40,
+                ..RunOptions::default()
+            },
             ..EmbedOptions::default()
         };
         let embedder = Embedder::load(&files, &opts).unwrap();
@@ -128,7 +131,10 @@ fn minilm_embeddings(weights: WeightFormat) -> Vec<Vec<f32>> {
     );
     let files = resolve(dir.to_str().unwrap()).unwrap();
     let opts = EmbedOptions {
-        weights,
+        run: RunOptions {
+            weights,
+            ..RunOptions::default()
+        },
         ..EmbedOptions::default()
     };
     let embedder = Embedder::load(&files, &opts).unwrap();

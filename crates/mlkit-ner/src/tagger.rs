@@ -1,15 +1,13 @@
 //! A token-classification model run over documents: tokenized into overlapping windows,
 //! batched by length, scored, and turned into the pipeline's pre-entities.
 
-use candle_core::{DType, Device};
 use mlkit_core::batch::plan_batches;
 use mlkit_core::classify::{Classifier, Task};
 use mlkit_core::embed::pad;
-use mlkit_core::linear::WeightFormat;
 use mlkit_core::metrics::argmax;
 use mlkit_core::parts::ModelParts;
 use mlkit_core::tokenize::{Encoded, Overlong, TextTokenizer};
-use mlkit_core::ModelFiles;
+use mlkit_core::{ModelFiles, RunOptions};
 use serde::Deserialize;
 use tokenizers::Decoder;
 
@@ -17,28 +15,12 @@ use crate::aggregate::{aggregate, resolve_overlaps, Aggregation, Entity, PreEnti
 use crate::error::{NerError, Result};
 
 /// How to run a token classifier.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct NerOptions {
-    pub device: Device,
-    pub dtype: DType,
-    pub weights: WeightFormat,
-    /// Padded tokens per batch (count x longest window).
-    pub max_batch_tokens: usize,
+    pub run: RunOptions,
     /// Tokens shared by consecutive windows of a long document; None: the default,
     /// a quarter of the model's maximum length.
     pub stride: Option<usize>,
-}
-
-impl Default for NerOptions {
-    fn default() -> Self {
-        NerOptions {
-            device: Device::Cpu,
-            dtype: DType::F32,
-            weights: WeightFormat::Dense,
-            max_batch_tokens: 2048,
-            stride: None,
-        }
-    }
 }
 
 /// The two facts of tokenizer.json's model the pipeline reads.
@@ -75,9 +57,9 @@ impl NerModel {
     pub fn from_parts(parts: &ModelParts, opts: &NerOptions) -> Result<NerModel> {
         let classifier = Classifier::load(
             parts,
-            &opts.device,
-            opts.dtype,
-            opts.weights,
+            &opts.run.device,
+            opts.run.dtype,
+            opts.run.weights,
             Task::TokenClassification,
         )?;
         let max_len = classifier.info.max_positions;
@@ -190,9 +172,9 @@ impl NerModel {
             .collect();
         let lengths: Vec<usize> = flat.iter().map(|(_, _, e)| e.ids.len()).collect();
         let mut scores: Vec<Vec<Vec<f32>>> = vec![Vec::new(); flat.len()];
-        for batch in plan_batches(&lengths, self.opts.max_batch_tokens) {
+        for batch in plan_batches(&lengths, self.opts.run.max_batch_tokens) {
             let items: Vec<&Encoded> = batch.iter().map(|&i| flat[i].2).collect();
-            let (ids, type_ids, mask) = pad(&items, &self.opts.device)?;
+            let (ids, type_ids, mask) = pad(&items, &self.opts.run.device)?;
             let logits = self
                 .classifier
                 .logits(&ids, &type_ids, &mask)

@@ -9,7 +9,7 @@ pub mod nli;
 pub mod ranking;
 pub mod similarity;
 
-pub use nli::{NliModel, NliOptions};
+pub use nli::NliModel;
 pub use similarity::SimilarityModel;
 
 #[derive(Debug, thiserror::Error)]

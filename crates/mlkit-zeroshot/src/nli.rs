@@ -3,45 +3,22 @@
 //! one softmax over the labels' entailment logits, or, for multi-label (and a single label),
 //! a softmax over [contradiction, entailment] for each label on its own.
 
-use candle_core::{DType, Device};
 use mlkit_core::batch::plan_batches;
 use mlkit_core::classify::{Classifier, Task};
 use mlkit_core::embed::pad;
-use mlkit_core::linear::WeightFormat;
 use mlkit_core::parts::ModelParts;
 use mlkit_core::tokenize::{Encoded, TextTokenizer};
-use mlkit_core::ModelFiles;
+use mlkit_core::{ModelFiles, RunOptions};
 use serde_json::Value;
 
 use crate::{Result, ZeroShotError};
-
-/// How to run an NLI cross-encoder.
-#[derive(Clone, Debug)]
-pub struct NliOptions {
-    pub device: Device,
-    pub dtype: DType,
-    pub weights: WeightFormat,
-    /// Padded tokens per batch (count x longest pair).
-    pub max_batch_tokens: usize,
-}
-
-impl Default for NliOptions {
-    fn default() -> Self {
-        NliOptions {
-            device: Device::Cpu,
-            dtype: DType::F32,
-            weights: WeightFormat::Dense,
-            max_batch_tokens: 2048,
-        }
-    }
-}
 
 pub struct NliModel {
     classifier: Classifier,
     tokenizer: TextTokenizer,
     entailment: usize,
     contradiction: usize,
-    opts: NliOptions,
+    opts: RunOptions,
 }
 
 /// The pipeline's `entailment_id`: the first label2id entry, in the config's order, whose
@@ -80,11 +57,11 @@ pub fn is_nli(config: &str) -> bool {
 }
 
 impl NliModel {
-    pub fn load(files: &ModelFiles, opts: &NliOptions) -> Result<NliModel> {
+    pub fn load(files: &ModelFiles, opts: &RunOptions) -> Result<NliModel> {
         Self::from_parts(&ModelParts::read(files)?, opts)
     }
 
-    pub fn from_parts(parts: &ModelParts, opts: &NliOptions) -> Result<NliModel> {
+    pub fn from_parts(parts: &ModelParts, opts: &RunOptions) -> Result<NliModel> {
         let classifier = Classifier::load(
             parts,
             &opts.device,

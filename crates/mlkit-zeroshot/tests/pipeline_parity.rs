@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use mlkit_core::EmbedOptions;
+use mlkit_core::{EmbedOptions, RunOptions};
 use mlkit_zeroshot::ranking::rank;
-use mlkit_zeroshot::{NliModel, NliOptions, SimilarityModel};
+use mlkit_zeroshot::{NliModel, SimilarityModel};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -32,7 +32,7 @@ fn check_nli(name: &str) {
     let case = &all[name];
     let path = root().join(case["model"].as_str().unwrap());
     let files = mlkit_core::resolve(path.to_str().unwrap()).unwrap();
-    let model = NliModel::load(&files, &NliOptions::default()).unwrap();
+    let model = NliModel::load(&files, &RunOptions::default()).unwrap();
     assert_eq!(
         model.nli_labels().1 as u64,
         case["entailment"].as_u64().unwrap()

@@ -77,10 +77,7 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
                 _ => EmbedFormat::Jsonl,
             });
     let opts = EmbedOptions {
-        device: runtime.device,
-        dtype: runtime.dtype,
-        weights: runtime.weights,
-        max_batch_tokens: runtime.max_batch_tokens,
+        run: runtime,
         truncate: args.truncate,
         pooling: args.pooling.map(|p| match p {
             PoolingArg::Mean => PoolingMode::Mean,

@@ -145,10 +145,7 @@ const CHUNK: usize = 4096;
 fn load(args: &ModelArg) -> Result<NerModel> {
     let runtime = args.runtime.resolve()?;
     let opts = NerOptions {
-        device: runtime.device,
-        dtype: runtime.dtype,
-        weights: runtime.weights,
-        max_batch_tokens: runtime.max_batch_tokens,
+        run: runtime,
         stride: args.stride,
     };
     let files = resolve(&args.model)?;

@@ -2,10 +2,10 @@
 //! defined once and flattened into each command.
 
 use anyhow::Result;
-use candle_core::{DType, Device};
+use candle_core::DType;
 use clap::{Args, ValueEnum};
 use mlkit_core::linear::WeightFormat;
-use mlkit_core::select_device;
+use mlkit_core::{select_device, RunOptions};
 
 use crate::UsageError;
 
@@ -37,17 +37,9 @@ pub enum DtypeArg {
     Q8,
 }
 
-/// What the flags resolve to.
-pub struct Runtime {
-    pub device: Device,
-    pub dtype: DType,
-    pub weights: WeightFormat,
-    pub max_batch_tokens: usize,
-}
-
 impl RuntimeArgs {
     /// Checks the flags, sets the thread pools' size, and picks the device.
-    pub fn resolve(&self) -> Result<Runtime> {
+    pub fn resolve(&self) -> Result<RunOptions> {
         if let Some(n) = self.threads {
             if n == 0 {
                 return Err(UsageError("--threads must be at least 1".into()).into());
@@ -69,7 +61,7 @@ impl RuntimeArgs {
                 WeightFormat::Quantized(candle_core::quantized::GgmlDType::Q8_0),
             ),
         };
-        Ok(Runtime {
+        Ok(RunOptions {
             device,
             dtype,
             weights,

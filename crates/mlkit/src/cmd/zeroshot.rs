@@ -10,7 +10,7 @@ use mlkit_core::parts::ModelParts;
 use mlkit_core::{resolve, EmbedOptions};
 use mlkit_zeroshot::nli::is_nli;
 use mlkit_zeroshot::ranking::{keep, rank};
-use mlkit_zeroshot::{check_labels, NliModel, NliOptions, SimilarityModel};
+use mlkit_zeroshot::{check_labels, NliModel, SimilarityModel};
 use serde_json::{json, Value};
 
 use super::runtime::RuntimeArgs;
@@ -207,23 +207,12 @@ fn load(
     });
     let scorer = match method {
         Method::Nli => Scorer::Nli(
-            NliModel::from_parts(
-                &parts,
-                &NliOptions {
-                    device: runtime.device,
-                    dtype: runtime.dtype,
-                    weights: runtime.weights,
-                    max_batch_tokens: runtime.max_batch_tokens,
-                },
-            )
-            .with_context(|| format!("cannot load model {}", files.origin))?,
+            NliModel::from_parts(&parts, &runtime)
+                .with_context(|| format!("cannot load model {}", files.origin))?,
         ),
         Method::Embed => {
             let opts = EmbedOptions {
-                device: runtime.device,
-                dtype: runtime.dtype,
-                weights: runtime.weights,
-                max_batch_tokens: runtime.max_batch_tokens,
+                run: runtime,
                 truncate: true,
                 ..EmbedOptions::default()
             };
