@@ -165,3 +165,66 @@ fn bad_models_and_data_are_named() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn calibrated_models_predict_calibrated_probabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("cal.forest");
+    let m = model.to_str().unwrap();
+    let data = iris();
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "forest", "train", &data, "--target", "target", "--trees", "10", "-o", m,
+        ];
+        args.extend(extra);
+        mlkit(&args, b"")
+    };
+    stdout(&train(&["--calibrate", "isotonic", "--cv", "3"]));
+    // The default confidence of a calibrated model is its calibrated probability.
+    let out = stdout(&mlkit(&["forest", "predict", m, &iris(), "--votes"], b""));
+    let mut r = csv::Reader::from_reader(out.as_bytes());
+    let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        &h[h.len() - 8..],
+        [
+            "prediction",
+            "confidence",
+            "votes_c0",
+            "votes_c1",
+            "votes_c2",
+            "proba_c0",
+            "proba_c1",
+            "proba_c2"
+        ]
+    );
+    for row in r.records().map(|x| x.unwrap()) {
+        let p: Vec<f64> = (h.len() - 3..h.len())
+            .map(|i| row[i].parse().unwrap())
+            .collect();
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{p:?}");
+        let conf: f64 = row[h.len() - 7].parse().unwrap();
+        assert!((conf - p.iter().cloned().fold(0.0, f64::max)).abs() < 1e-4);
+        // 3 folds of 10 trees vote.
+        let votes: usize = (h.len() - 6..h.len() - 3)
+            .map(|i| row[i].split('/').next().unwrap().parse::<usize>().unwrap())
+            .sum();
+        assert_eq!(votes, 30);
+    }
+    let e = stdout(&mlkit(&["forest", "eval", m, &iris()], b""));
+    assert!(e.contains("calibrated probability") && e.contains("Isotonic, 3 folds"));
+    // Too many folds for the smallest class, calibrated scores of an uncalibrated model, and
+    // out-of-bag scores with calibration: usage errors.
+    let o = train(&["--calibrate", "sigmoid", "--cv", "60"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("each class needs at least 60"));
+    assert_eq!(
+        train(&["--calibrate", "sigmoid", "--oob"]).status.code(),
+        Some(2)
+    );
+    stdout(&train(&[]));
+    let o = mlkit(
+        &["forest", "predict", m, &iris(), "--proba", "calibrated"],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -44,6 +44,20 @@ impl Table {
     pub fn rows(&self) -> usize {
         self.target.len()
     }
+
+    /// The given rows, in that order (the classes stay the same, even if some are absent).
+    pub fn subset(&self, rows: &[usize]) -> Table {
+        Table {
+            features: self.features.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| rows.iter().map(|&r| c[r]).collect())
+                .collect(),
+            target: rows.iter().map(|&r| self.target[r]).collect(),
+            classes: self.classes.clone(),
+        }
+    }
 }
 
 /// The header and string cells of a CSV file (a record keeps its fields in one buffer).

@@ -4,8 +4,11 @@
 use mlkit_core::metrics::argmax;
 use serde::{Deserialize, Serialize};
 
+use crate::bins::{Bins, MAX_BINS};
+use crate::calibrate::{stratified_folds, Calibration, Calibrator, Fold, Method};
 use crate::data::{Feature, Table};
-use crate::rng::{Rng, RNG_VERSION};
+use crate::model_file;
+use crate::rng::Rng;
 use crate::tree::{grow, Training, Tree, TreeParams};
 use crate::{ForestError, Result};
 
@@ -52,6 +55,13 @@ pub struct ForestParams {
     pub class_weight: ClassWeight,
     pub seed: u64,
     pub oob: bool,
+    /// Bins per feature for the split search (at most 255).
+    #[serde(default = "default_max_bins")]
+    pub max_bins: usize,
+}
+
+fn default_max_bins() -> usize {
+    MAX_BINS
 }
 
 impl Default for ForestParams {
@@ -68,6 +78,7 @@ impl Default for ForestParams {
             class_weight: ClassWeight::None,
             seed: 0,
             oob: false,
+            max_bins: MAX_BINS,
         }
     }
 }
@@ -80,10 +91,15 @@ pub struct Forest {
     pub params: ForestParams,
     pub features: Vec<Feature>,
     pub classes: Vec<String>,
+    /// Written in binary after the metadata (see `model_file`).
+    #[serde(skip)]
     pub trees: Vec<Tree>,
     /// Mean decrease in impurity, normalised to sum to 1 (scikit-learn's feature_importances_).
     pub importances: Vec<f64>,
     pub oob_score: Option<f64>,
+    /// Present when trained with `--calibrate`: the trees are then one forest per fold.
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
 }
 
 fn class_weights(counts: &[f64], n_classes: usize) -> Vec<f64> {
@@ -164,6 +180,9 @@ impl Forest {
             extra: params.extra,
         };
         let threads = threads.clamp(1, params.trees);
+        // Extra trees draw thresholds from raw values and need no bins.
+        let bins = (!params.extra).then(|| Bins::new(&table.columns, params.max_bins));
+        let bins = &bins;
         // (tree, importances, out-of-bag rows) per tree index.
         type Grown = (Tree, Vec<f64>, Vec<u32>);
         let mut grown: Vec<Option<Grown>> = vec![None; params.trees];
@@ -183,6 +202,7 @@ impl Forest {
                                 let mut imp = vec![0.0; nf];
                                 let data = Training {
                                     columns: &table.columns,
+                                    bins: bins.as_ref(),
                                     target: &table.target,
                                     n_classes: k,
                                     weight: &weight,
@@ -226,15 +246,14 @@ impl Forest {
             trees: Vec::new(),
             importances,
             oob_score: None,
+            calibration: None,
         };
         let mut oob_sum = vec![vec![0.0f64; k]; if params.oob { table.rows() } else { 0 }];
         for (tree, _, oob) in grown {
             if params.oob {
                 for &r in &oob {
-                    let leaf = tree.leaf(|f| table.columns[f][r as usize]);
-                    for (a, p) in oob_sum[r as usize].iter_mut().zip(tree.proba(leaf)) {
-                        *a += *p as f64;
-                    }
+                    tree.leaf(|f| table.columns[f][r as usize])
+                        .add_fractions(&mut oob_sum[r as usize]);
                 }
             }
             forest.trees.push(tree);
@@ -254,133 +273,211 @@ impl Forest {
         Ok(forest)
     }
 
-    /// Each class's number of tree votes for the row (a tree votes for its leaf's top class).
-    pub fn votes(&self, get: impl Fn(usize) -> f32) -> Vec<usize> {
-        self.tally(get).0
+    /// CalibratedClassifierCV with `cv` stratified folds (no shuffling, as scikit-learn's
+    /// default): a forest per fold trained on the others, calibrated on its held-out rows.
+    pub fn fit_calibrated(
+        table: &Table,
+        params: &ForestParams,
+        method: Method,
+        cv: usize,
+        threads: usize,
+    ) -> Result<Forest> {
+        if cv < 2 {
+            return Err(ForestError::Usage("--cv must be at least 2".into()));
+        }
+        let folds = stratified_folds(&table.target, cv)?;
+        let k = table.classes.len();
+        let mut model: Option<Forest> = None;
+        let mut calibration = Calibration {
+            method,
+            folds: Vec::new(),
+        };
+        for fold in 0..cv {
+            let train: Vec<usize> = (0..folds.len()).filter(|&r| folds[r] != fold).collect();
+            let held: Vec<usize> = (0..folds.len()).filter(|&r| folds[r] == fold).collect();
+            let forest = Forest::fit(&table.subset(&train), params, threads)?;
+            let scores = forest.score(&table.subset(&held).columns, threads);
+            let proba: Vec<&[f64]> = scores.leaf.chunks(k).collect();
+            // Two classes: one calibrator, for the second class.
+            let calibrated: Vec<usize> = if k == 2 { vec![1] } else { (0..k).collect() };
+            let calibrators = calibrated
+                .into_iter()
+                .map(|c| {
+                    let score: Vec<f64> = proba.iter().map(|p| p[c]).collect();
+                    let positive: Vec<bool> = held.iter().map(|&r| table.target[r] == c).collect();
+                    Calibrator::fit(method, &score, &positive)
+                })
+                .collect();
+            calibration.folds.push(Fold {
+                trees: forest.trees.len(),
+                calibrators,
+            });
+            match &mut model {
+                None => model = Some(forest),
+                Some(m) => {
+                    m.trees.extend(forest.trees);
+                    for (a, b) in m.importances.iter_mut().zip(&forest.importances) {
+                        *a += b;
+                    }
+                }
+            }
+        }
+        let mut model = model.expect("at least two folds");
+        model.importances.iter_mut().for_each(|x| *x /= cv as f64);
+        // Each fold's forest saw 1 - 1/cv of the rows: no out-of-bag rows over all of them.
+        model.oob_score = None;
+        model.calibration = Some(calibration);
+        Ok(model)
     }
 
-    /// scikit-learn's predict_proba: the trees' leaf class fractions, averaged.
-    pub fn leaf_proba(&self, get: impl Fn(usize) -> f32) -> Vec<f64> {
-        self.tally(get).1
+    /// Scores rows given as feature columns, `threads` at a time: each class's votes, the
+    /// averaged leaf fractions (scikit-learn's predict_proba) and, for a calibrated model,
+    /// the calibrated probabilities. Rows are copied into row-major blocks and every tree
+    /// walks a whole block before the next tree, so a tree's nodes stay in cache.
+    pub fn score(&self, columns: &[Vec<f32>], threads: usize) -> Scores {
+        const BLOCK: usize = 2048;
+        let n = columns.first().map_or(0, Vec::len);
+        let blocks: Vec<(usize, usize)> = (0..n)
+            .step_by(BLOCK)
+            .map(|s| (s, (s + BLOCK).min(n)))
+            .collect();
+        let threads = threads.clamp(1, blocks.len().max(1));
+        let mut parts: Vec<Option<Scores>> = vec![None; blocks.len()];
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let blocks = &blocks;
+                    scope.spawn(move || {
+                        (t..blocks.len())
+                            .step_by(threads)
+                            .map(|b| (b, self.score_block(columns, blocks[b])))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                for (b, s) in h.join().expect("a scoring thread panicked") {
+                    parts[b] = Some(s);
+                }
+            }
+        });
+        let mut all = Scores {
+            classes: self.classes.len(),
+            votes: Vec::with_capacity(n * self.classes.len()),
+            leaf: Vec::with_capacity(n * self.classes.len()),
+            calibrated: self.calibration.as_ref().map(|_| Vec::new()),
+        };
+        for p in parts.into_iter().flatten() {
+            all.votes.extend(p.votes);
+            all.leaf.extend(p.leaf);
+            if let (Some(a), Some(c)) = (&mut all.calibrated, p.calibrated) {
+                a.extend(c);
+            }
+        }
+        all
     }
 
-    /// Votes and averaged leaf fractions from one walk down every tree.
-    pub fn tally(&self, get: impl Fn(usize) -> f32) -> (Vec<usize>, Vec<f64>) {
-        let mut votes = vec![0; self.classes.len()];
-        let mut sum = vec![0.0; self.classes.len()];
-        for t in &self.trees {
-            let p = t.proba(t.leaf(&get));
-            votes[argmax(p)] += 1;
-            for (a, x) in sum.iter_mut().zip(p) {
-                *a += *x as f64;
+    fn score_block(&self, columns: &[Vec<f32>], (start, end): (usize, usize)) -> Scores {
+        let (k, nf, rows) = (self.classes.len(), columns.len(), end - start);
+        let mut x = vec![0.0f32; rows * nf];
+        for (f, column) in columns.iter().enumerate() {
+            for (r, &v) in column[start..end].iter().enumerate() {
+                x[r * nf + f] = v;
+            }
+        }
+        let mut votes = vec![0u32; rows * k];
+        let mut leaf = vec![0.0f64; rows * k];
+        // Trees in runs: one per calibration fold, or all of them.
+        let runs: Vec<usize> = match &self.calibration {
+            Some(c) => c.folds.iter().map(|f| f.trees).collect(),
+            None => vec![self.trees.len()],
+        };
+        let mut calibrated = self.calibration.as_ref().map(|_| vec![0.0f64; rows * k]);
+        let mut sum = vec![0.0f64; rows * k];
+        let mut first = 0;
+        for (fold, &count) in runs.iter().enumerate() {
+            sum.fill(0.0);
+            for tree in &self.trees[first..first + count] {
+                for r in 0..rows {
+                    let row = &x[r * nf..(r + 1) * nf];
+                    let leaf = tree.leaf(|f| row[f]);
+                    votes[r * k + leaf.vote()] += 1;
+                    leaf.add_fractions(&mut sum[r * k..(r + 1) * k]);
+                }
+            }
+            first += count;
+            for (l, s) in leaf.iter_mut().zip(&sum) {
+                *l += s;
+            }
+            if let (Some(out), Some(c)) = (&mut calibrated, &self.calibration) {
+                let folds = c.folds.len() as f64;
+                for r in 0..rows {
+                    let mean: Vec<f64> = sum[r * k..(r + 1) * k]
+                        .iter()
+                        .map(|s| s / count as f64)
+                        .collect();
+                    let p = Calibration::fold_proba(&c.folds[fold], &mean);
+                    for (o, p) in out[r * k..(r + 1) * k].iter_mut().zip(p) {
+                        *o += p / folds;
+                    }
+                }
             }
         }
         let n = self.trees.len() as f64;
-        sum.iter_mut().for_each(|x| *x /= n);
-        (votes, sum)
+        leaf.iter_mut().for_each(|x| *x /= n);
+        Scores {
+            classes: k,
+            votes,
+            leaf,
+            calibrated,
+        }
     }
-}
 
-/// The model file's first line: the format, its version and the RNG's, and the checksum of
-/// the model's JSON, which follows on the next line byte for byte.
-#[derive(Serialize, Deserialize)]
-struct Header {
-    format: String,
-    version: u32,
-    rng: u32,
-    checksum: String,
-}
-
-const FORMAT: &str = "mlkit-forest";
-const VERSION: u32 = 1;
-
-/// FNV-1a, 64 bits: enough to catch a damaged file (not an attacker).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-impl Forest {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let body = serde_json::to_vec(self).map_err(|e| ForestError::Model(e.to_string()))?;
-        let header = Header {
-            format: FORMAT.into(),
-            version: VERSION,
-            rng: RNG_VERSION,
-            checksum: format!("fnv1a64:{:016x}", fnv1a(&body)),
-        };
-        let mut out = serde_json::to_vec(&header).map_err(|e| ForestError::Model(e.to_string()))?;
-        out.push(b'\n');
-        out.extend(body);
-        out.push(b'\n');
-        Ok(out)
+        model_file::to_bytes(self)
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Forest> {
-        let split = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
-            ForestError::Model("not an mlkit forest file (no header line)".into())
-        })?;
-        let header: Header = serde_json::from_slice(&bytes[..split])
-            .map_err(|e| ForestError::Model(format!("not an mlkit forest file: {e}")))?;
-        if header.format != FORMAT || header.version != VERSION || header.rng != RNG_VERSION {
-            return Err(ForestError::Model(format!(
-                "format {:?} version {} (rng {}) is not {FORMAT} version {VERSION} (rng {RNG_VERSION})",
-                header.format, header.version, header.rng
-            )));
-        }
-        let body = bytes[split + 1..]
-            .strip_suffix(b"\n")
-            .unwrap_or(&bytes[split + 1..]);
-        let sum = format!("fnv1a64:{:016x}", fnv1a(body));
-        if sum != header.checksum {
-            return Err(ForestError::Model(format!(
-                "checksum mismatch ({} in the file, {sum} computed): the file is damaged",
-                header.checksum
-            )));
-        }
-        let forest: Forest = serde_json::from_slice(body)
-            .map_err(|e| ForestError::Model(format!("malformed model: {e}")))?;
-        let k = forest.classes.len();
-        for (i, t) in forest.trees.iter().enumerate() {
-            if t.n_classes != k {
-                return Err(ForestError::Model(format!(
-                    "tree {i} has {} classes, not {k}",
-                    t.n_classes
-                )));
-            }
-            t.validate(forest.features.len())
-                .map_err(|e| ForestError::Model(format!("tree {i}: {e}")))?;
-        }
-        if forest.trees.is_empty() || k == 0 {
-            return Err(ForestError::Model(
-                "a model with no trees or no classes".into(),
-            ));
-        }
-        Ok(forest)
+        model_file::from_bytes(bytes)
     }
+}
+
+/// Scores of many rows, `classes` numbers per row, row after row.
+#[derive(Clone, Debug)]
+pub struct Scores {
+    pub classes: usize,
+    /// Each class's votes (a tree votes for its leaf's top class).
+    pub votes: Vec<u32>,
+    /// The trees' leaf class fractions, averaged (scikit-learn's predict_proba).
+    pub leaf: Vec<f64>,
+    /// For a calibrated model: each fold's calibrated probabilities, averaged.
+    pub calibrated: Option<Vec<f64>>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::data::Encoding;
-    use crate::tree::LEAF;
+    use crate::tree::{Child, Node};
 
-    /// A stump on feature 0 at `t`: left leaf `l`, right leaf `r` (class fractions).
-    fn stump(t: f32, l: [f32; 3], r: [f32; 3]) -> Tree {
+    /// A stump on feature 0 at `t` with leaves `l` and `r` (class references).
+    fn stump(t: f32, l: u32, r: u32, mixed: &[[f32; 3]]) -> Tree {
         Tree {
-            feature: vec![0, LEAF, LEAF],
-            threshold: vec![t, 0.0, 0.0],
-            left: vec![1, 0, 0],
-            right: vec![2, 0, 0],
-            value: [[0.0; 3], l, r].concat(),
+            root: 0,
+            nodes: vec![Node {
+                feature: 0,
+                threshold: t,
+                left: l,
+                right: r,
+            }],
+            mixed: mixed.concat(),
             n_classes: 3,
         }
     }
 
     #[test]
     fn votes_and_leaf_probabilities_by_hand() {
+        let m = Child::mixed;
         let forest = Forest {
             target: "y".into(),
             params: ForestParams::default(),
@@ -390,29 +487,29 @@ mod tests {
             }],
             classes: vec!["a".into(), "b".into(), "c".into()],
             trees: vec![
-                stump(1.0, [0.6, 0.4, 0.0], [0.0, 0.0, 1.0]),
-                stump(2.0, [0.2, 0.7, 0.1], [0.1, 0.1, 0.8]),
-                stump(0.5, [1.0, 0.0, 0.0], [0.5, 0.3, 0.2]),
-                stump(3.0, [0.1, 0.2, 0.7], [0.0, 1.0, 0.0]),
+                stump(1.0, m(0), Child::pure(2), &[[0.6, 0.4, 0.0]]),
+                stump(2.0, m(0), m(1), &[[0.2, 0.7, 0.1], [0.1, 0.1, 0.8]]),
+                stump(0.5, Child::pure(0), m(0), &[[0.5, 0.3, 0.2]]),
+                stump(3.0, m(0), Child::pure(1), &[[0.1, 0.2, 0.7]]),
             ],
             importances: vec![1.0],
             oob_score: None,
+            calibration: None,
         };
-        // x = 0.8: leaves [0.6,0.4,0] -> a, [0.2,0.7,0.1] -> b, [0.5,0.3,0.2] -> a, [0.1,0.2,0.7] -> c.
-        assert_eq!(forest.votes(|_| 0.8), [2, 1, 1]);
-        let p = forest.leaf_proba(|_| 0.8);
+        // Row 0, x = 0.8: leaves [0.6,0.4,0] -> a, [0.2,0.7,0.1] -> b, [0.5,0.3,0.2] -> a,
+        // [0.1,0.2,0.7] -> c. Row 1, missing: right everywhere: c, c, a, b.
+        let s = forest.score(&[vec![0.8, f32::NAN]], 1);
+        assert_eq!(s.votes, [2, 1, 1, 1, 1, 2]);
         let want = [
             (0.6 + 0.2 + 0.5 + 0.1) / 4.0,
             (0.4 + 0.7 + 0.3 + 0.2) / 4.0,
             (0.1 + 0.2 + 0.7) / 4.0,
         ];
-        for (a, b) in p.iter().zip(want) {
-            assert!((a - b).abs() < 1e-6, "{p:?}");
+        for (a, b) in s.leaf[..3].iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{:?}", s.leaf);
         }
         // Votes say a (2 of 4 = 50%); leaf probabilities say b (0.4 against 0.35).
-        assert_eq!(argmax(&p), 1);
-        // Missing values go right everywhere: c, c, a, b.
-        assert_eq!(forest.votes(|_| f32::NAN), [1, 1, 2]);
+        assert_eq!(argmax(&s.leaf[..3]), 1);
         // The model file round-trips, and damage is caught.
         let bytes = forest.to_bytes().unwrap();
         let back = Forest::from_bytes(&bytes).unwrap();
@@ -424,6 +521,8 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("damaged"));
-        assert!(Forest::from_bytes(&bytes[..bytes.len() / 2]).is_err());
+        for cut in [10, bytes.len() / 2, bytes.len() - 3] {
+            assert!(Forest::from_bytes(&bytes[..cut]).is_err());
+        }
     }
 }

@@ -3,18 +3,24 @@
 //! leaf probabilities beside it.
 //!
 //! - `data`: CSV to numeric and categorical feature columns, the schema kept in the model;
+//! - `bins`: features cut into at most 255 bins for the split search;
+//! - `calibrate`: CalibratedClassifierCV's sigmoid and isotonic calibration over folds;
 //! - `tree`: one CART tree on flat arrays;
-//! - `forest`: bootstrap, class weights, out-of-bag score, votes, the model file;
+//! - `forest`: bootstrap, class weights, out-of-bag score, votes, batch scoring;
+//! - `model_file`: the versioned, checksummed model file (JSON metadata, binary trees);
 //! - `rng`: the versioned random number generator;
 //! - `plot`: the reliability diagram (SVG).
 
+pub mod bins;
+pub mod calibrate;
 pub mod data;
 pub mod forest;
+mod model_file;
 pub mod plot;
 pub mod rng;
 pub mod tree;
 
-pub use forest::{ClassWeight, Forest, ForestParams, MaxFeatures};
+pub use forest::{ClassWeight, Forest, ForestParams, MaxFeatures, Scores};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ForestError {

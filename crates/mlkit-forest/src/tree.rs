@@ -1,10 +1,14 @@
 //! One CART classification tree on flat arrays, grown as scikit-learn's
-//! DecisionTreeClassifier grows it: weighted Gini, best threshold at midpoints (or a random
-//! one for extra trees), max_features drawn per node. Missing values (NaN) go to the right
-//! branch of every split: they compare as larger than every threshold.
+//! DecisionTreeClassifier grows it: weighted Gini, max_features drawn per node, the best
+//! threshold among bin boundaries (see `bins`: exact midpoints for features with at most 255
+//! distinct values) or, for extra trees, one random threshold per feature. Missing values
+//! (NaN) go to the right branch of every split: they compare as larger than every threshold.
+//! A node's rows are a range of one index array, partitioned in place. The grown tree is
+//! stored compactly (`Tree`): 16 bytes per internal node, pure leaves folded into references.
 
-use serde::{Deserialize, Serialize};
+use mlkit_core::metrics::argmax;
 
+use crate::bins::{Bins, MAX_BINS, MISSING};
 use crate::rng::Rng;
 
 #[derive(Clone, Debug)]
@@ -18,60 +22,201 @@ pub struct TreeParams {
     pub extra: bool,
 }
 
-/// Nodes in flat arrays; a leaf has `feature == LEAF`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+/// An internal node; `left` and `right` are [`Child`] references.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Node {
+    pub feature: u32,
+    pub threshold: f32,
+    pub left: u32,
+    pub right: u32,
+}
+
+/// A child reference packs what it points at into 32 bits: an internal node's index, a pure
+/// leaf's class (fully grown trees end almost only in pure leaves, so they cost nothing), or
+/// the index of a mixed leaf's class fractions.
+pub struct Child;
+
+impl Child {
+    const LEAF: u32 = 1 << 31;
+    const PURE: u32 = 1 << 30;
+    /// The most internal nodes (or mixed leaves, or classes) a reference can name.
+    pub const MAX: u32 = Self::PURE;
+
+    pub fn pure(class: usize) -> u32 {
+        Self::LEAF | Self::PURE | class as u32
+    }
+
+    pub fn mixed(index: usize) -> u32 {
+        Self::LEAF | index as u32
+    }
+}
+
+/// A compact tree: internal nodes (children after parents) and the class fractions of its
+/// mixed leaves.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tree {
-    pub feature: Vec<u32>,
-    pub threshold: Vec<f32>,
-    pub left: Vec<u32>,
-    pub right: Vec<u32>,
-    /// Class fractions of each node, `n_classes` per node.
-    pub value: Vec<f32>,
+    /// A [`Child`] reference: node 0, or a leaf when the tree never split.
+    pub root: u32,
+    pub nodes: Vec<Node>,
+    /// `n_classes` fractions per mixed leaf.
+    pub mixed: Vec<f32>,
     pub n_classes: usize,
 }
 
-pub const LEAF: u32 = u32::MAX;
+/// Where a row ends up.
+pub enum Leaf<'a> {
+    Pure(usize),
+    Mixed(&'a [f32]),
+}
+
+impl Leaf<'_> {
+    /// The class the leaf votes for: its top class, the first on ties.
+    pub fn vote(&self) -> usize {
+        match self {
+            Leaf::Pure(c) => *c,
+            Leaf::Mixed(p) => argmax(p),
+        }
+    }
+
+    /// Adds the leaf's class fractions to `sum`.
+    pub fn add_fractions(&self, sum: &mut [f64]) {
+        match self {
+            Leaf::Pure(c) => sum[*c] += 1.0,
+            Leaf::Mixed(p) => {
+                for (a, x) in sum.iter_mut().zip(*p) {
+                    *a += *x as f64;
+                }
+            }
+        }
+    }
+}
 
 impl Tree {
     /// The leaf a row reaches; `get(f)` reads the row's feature f.
-    pub fn leaf(&self, get: impl Fn(usize) -> f32) -> usize {
-        let mut node = 0;
-        while self.feature[node] != LEAF {
-            let x = get(self.feature[node] as usize);
-            node = if x <= self.threshold[node] {
-                self.left[node]
+    #[inline]
+    pub fn leaf(&self, get: impl Fn(usize) -> f32) -> Leaf<'_> {
+        let mut at = self.root;
+        while at & Child::LEAF == 0 {
+            let node = &self.nodes[at as usize];
+            at = if get(node.feature as usize) <= node.threshold {
+                node.left
             } else {
-                self.right[node]
-            } as usize;
+                node.right
+            };
         }
-        node
+        if at & Child::PURE != 0 {
+            Leaf::Pure((at & !(Child::LEAF | Child::PURE)) as usize)
+        } else {
+            let i = (at & !Child::LEAF) as usize * self.n_classes;
+            Leaf::Mixed(&self.mixed[i..i + self.n_classes])
+        }
     }
 
-    pub fn proba(&self, leaf: usize) -> &[f32] {
-        &self.value[leaf * self.n_classes..(leaf + 1) * self.n_classes]
-    }
-
-    /// Checks the arrays are a tree: lengths agree and children point forward.
+    /// Checks a tree read from a file: features and classes in range, children after their
+    /// parents (so every walk ends), mixed leaves present.
     pub fn validate(&self, n_features: usize) -> Result<(), String> {
-        let n = self.feature.len();
-        if n == 0
-            || self.threshold.len() != n
-            || self.left.len() != n
-            || self.right.len() != n
-            || self.value.len() != n * self.n_classes
-        {
-            return Err("node arrays of different lengths".into());
+        let k = self.n_classes;
+        if k == 0 || self.mixed.len() % k != 0 {
+            return Err("leaf fractions do not fit the classes".into());
         }
-        for i in 0..n {
-            if self.feature[i] == LEAF {
-                continue;
+        let leaves = self.mixed.len() / k;
+        let check = |child: u32, parent: Option<usize>| -> Result<(), String> {
+            if child & Child::LEAF == 0 {
+                let i = child as usize;
+                if i >= self.nodes.len() || parent.is_some_and(|p| i <= p) {
+                    return Err(format!("a reference to node {i} points outside the tree"));
+                }
+            } else if child & Child::PURE != 0 {
+                if (child & !(Child::LEAF | Child::PURE)) as usize >= k {
+                    return Err("a leaf of a class the model does not have".into());
+                }
+            } else if (child & !Child::LEAF) as usize >= leaves {
+                return Err("a reference to a leaf that is not there".into());
             }
-            let (l, r) = (self.left[i] as usize, self.right[i] as usize);
-            if self.feature[i] as usize >= n_features || l <= i || r <= i || l >= n || r >= n {
-                return Err(format!("node {i} points outside the tree"));
+            Ok(())
+        };
+        if self.root & Child::LEAF == 0 && self.root != 0 {
+            return Err("the root is not node 0".into());
+        }
+        check(self.root, None)?;
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.feature as usize >= n_features {
+                return Err(format!("node {i} splits on feature {}", n.feature));
             }
+            check(n.left, Some(i))?;
+            check(n.right, Some(i))?;
         }
         Ok(())
+    }
+}
+
+/// A tree as it is grown: every node, leaves included, with its class fractions.
+#[derive(Default)]
+struct Growing {
+    feature: Vec<u32>,
+    threshold: Vec<f32>,
+    left: Vec<u32>,
+    right: Vec<u32>,
+    value: Vec<f32>,
+    n_classes: usize,
+}
+
+const NOT_SPLIT: u32 = u32::MAX;
+
+impl Growing {
+    fn push_node(&mut self) -> usize {
+        self.feature.push(NOT_SPLIT);
+        self.threshold.push(0.0);
+        self.left.push(0);
+        self.right.push(0);
+        self.value.extend(std::iter::repeat_n(0.0, self.n_classes));
+        self.feature.len() - 1
+    }
+
+    /// The compact tree: internal nodes renumbered in order (children still after parents),
+    /// leaves folded into the references to them.
+    fn compact(self) -> Tree {
+        let k = self.n_classes;
+        let mut index = vec![0u32; self.feature.len()];
+        let mut internal = 0;
+        for (i, &f) in self.feature.iter().enumerate() {
+            if f != NOT_SPLIT {
+                index[i] = internal;
+                internal += 1;
+            }
+        }
+        let mut mixed = Vec::new();
+        let mut child = |i: usize| -> u32 {
+            if self.feature[i] != NOT_SPLIT {
+                return index[i];
+            }
+            let p = &self.value[i * k..(i + 1) * k];
+            match p.iter().position(|&x| x == 1.0) {
+                Some(c) if p.iter().filter(|&&x| x != 0.0).count() == 1 => Child::pure(c),
+                _ => {
+                    mixed.extend_from_slice(p);
+                    Child::mixed(mixed.len() / k - 1)
+                }
+            }
+        };
+        let root = child(0);
+        let mut nodes = Vec::with_capacity(internal as usize);
+        for i in 0..self.feature.len() {
+            if self.feature[i] != NOT_SPLIT {
+                nodes.push(Node {
+                    feature: self.feature[i],
+                    threshold: self.threshold[i],
+                    left: child(self.left[i] as usize),
+                    right: child(self.right[i] as usize),
+                });
+            }
+        }
+        Tree {
+            root,
+            nodes,
+            mixed,
+            n_classes: k,
+        }
     }
 }
 
@@ -92,35 +237,58 @@ struct Split {
     gain: f64,
 }
 
-/// What a tree is grown on: feature columns, class indices, and per-row weights
-/// (bootstrap counts times class weights).
+/// What a tree is grown on: feature columns (raw, and binned for the best-split search),
+/// class indices, and per-row weights (bootstrap counts times class weights).
 pub struct Training<'a> {
     pub columns: &'a [Vec<f32>],
+    /// Needed unless the tree is an extra tree (which draws thresholds from raw values).
+    pub bins: Option<&'a Bins>,
     pub target: &'a [usize],
     pub n_classes: usize,
     pub weight: &'a [f64],
+}
+
+/// Buffers reused by every node of a tree.
+struct Scratch {
+    order: Vec<usize>,
+    codes: Vec<(u8, u32)>,
+    /// Weighted class counts per bin, then rows per bin.
+    hist: Vec<f64>,
+    rows: Vec<u32>,
+    left: Vec<f64>,
+    right: Vec<f64>,
 }
 
 /// Grows a tree on `samples` (row indices); `importance` accumulates each feature's
 /// weighted impurity decrease.
 pub fn grow(
     data: &Training,
-    samples: Vec<u32>,
+    mut samples: Vec<u32>,
     params: &TreeParams,
     rng: &mut Rng,
     importance: &mut [f64],
 ) -> Tree {
     let (target, n_classes, weight) = (data.target, data.n_classes, data.weight);
-    let mut tree = Tree {
+    let mut tree = Growing {
         n_classes,
-        ..Tree::default()
+        ..Growing::default()
     };
-    // (samples of the node, depth, node index)
-    let mut stack = vec![(samples, 0usize, 0usize)];
-    push_node(&mut tree);
-    while let Some((node_samples, depth, node)) = stack.pop() {
-        let mut counts = vec![0.0; n_classes];
-        for &s in &node_samples {
+    let mut scratch = Scratch {
+        order: (0..data.columns.len()).collect(),
+        codes: Vec::new(),
+        hist: vec![0.0; (MAX_BINS + 1) * n_classes],
+        rows: vec![0; MAX_BINS + 1],
+        left: vec![0.0; n_classes],
+        right: vec![0.0; n_classes],
+    };
+    // Each node owns a range of `samples`, split in place: (start, end, depth, node index).
+    let mut stack = vec![(0, samples.len(), 0usize, 0usize)];
+    tree.push_node();
+    let mut counts = vec![0.0; n_classes];
+    while let Some((start, end, depth, node)) = stack.pop() {
+        let node_samples = &mut samples[start..end];
+        counts.fill(0.0);
+        for &s in node_samples.iter() {
             counts[target[s as usize]] += weight[s as usize];
         }
         let total: f64 = counts.iter().sum();
@@ -136,33 +304,71 @@ pub fn grow(
         let split = if stop {
             None
         } else {
-            best_split(data, &node_samples, params, rng, &counts, total)
+            best_split(
+                data,
+                node_samples,
+                params,
+                rng,
+                &counts,
+                total,
+                &mut scratch,
+            )
         };
         let Some(split) = split else { continue };
         importance[split.feature] += split.gain;
         let column = &data.columns[split.feature];
-        let (l, r): (Vec<u32>, Vec<u32>) = node_samples
-            .iter()
-            .partition(|&&s| column[s as usize] <= split.threshold);
-        let li = push_node(&mut tree);
-        let ri = push_node(&mut tree);
+        let mid = partition(node_samples, |s| column[s as usize] <= split.threshold);
+        let li = tree.push_node();
+        let ri = tree.push_node();
         tree.feature[node] = split.feature as u32;
         tree.threshold[node] = split.threshold;
         tree.left[node] = li as u32;
         tree.right[node] = ri as u32;
-        stack.push((r, depth + 1, ri));
-        stack.push((l, depth + 1, li));
+        stack.push((start + mid, end, depth + 1, ri));
+        stack.push((start, start + mid, depth + 1, li));
     }
-    tree
+    tree.compact()
 }
 
-fn push_node(tree: &mut Tree) -> usize {
-    tree.feature.push(LEAF);
-    tree.threshold.push(0.0);
-    tree.left.push(0);
-    tree.right.push(0);
-    tree.value.extend(std::iter::repeat_n(0.0, tree.n_classes));
-    tree.feature.len() - 1
+/// Moves the samples for which `left` holds to the front; returns how many there are.
+fn partition(samples: &mut [u32], left: impl Fn(u32) -> bool) -> usize {
+    let mut mid = 0;
+    for i in 0..samples.len() {
+        if left(samples[i]) {
+            samples.swap(i, mid);
+            mid += 1;
+        }
+    }
+    mid
+}
+
+/// The best split of a node, or none when no feature separates it; both searches keep the
+/// first best candidate in the order features were drawn.
+struct Best<'p> {
+    parent: f64,
+    total: f64,
+    counts: &'p [f64],
+    n: usize,
+    min_leaf: usize,
+    found: Option<(f64, usize, f32)>,
+}
+
+impl Best<'_> {
+    /// A candidate: `nl` rows with class weights `left` go left.
+    fn consider(&mut self, f: usize, nl: usize, left: &[f64], right: &mut [f64], threshold: f32) {
+        if nl < self.min_leaf || self.n - nl < self.min_leaf {
+            return;
+        }
+        for ((r, c), l) in right.iter_mut().zip(self.counts).zip(left) {
+            *r = c - l;
+        }
+        let lw: f64 = left.iter().sum();
+        let rw = self.total - lw;
+        let gain = self.parent - lw * gini(left, lw) - rw * gini(right, rw);
+        if gain > 1e-12 && self.found.is_none_or(|b| gain > b.0) {
+            self.found = Some((gain, f, threshold));
+        }
+    }
 }
 
 fn best_split(
@@ -172,88 +378,159 @@ fn best_split(
     rng: &mut Rng,
     counts: &[f64],
     total: f64,
+    scratch: &mut Scratch,
 ) -> Option<Split> {
-    let (columns, target, n_classes, weight) =
-        (data.columns, data.target, data.n_classes, data.weight);
-    let n_features = columns.len();
-    let mut order: Vec<usize> = (0..n_features).collect();
-    let parent = total * gini(counts, total);
-    let mut best: Option<(f64, usize, f32)> = None;
+    let n_features = data.columns.len();
+    let mut best = Best {
+        parent: total * gini(counts, total),
+        total,
+        counts,
+        n: samples.len(),
+        min_leaf: params.min_samples_leaf,
+        found: None,
+    };
     let mut visited = 0;
-    let mut values: Vec<(f32, u32)> = Vec::with_capacity(samples.len());
     for i in 0..n_features {
         if visited >= params.max_features {
             break;
         }
         // Fisher-Yates, one draw at a time: features in a random order.
         let j = i + rng.below(n_features - i);
-        order.swap(i, j);
-        let f = order[i];
-        let column = &columns[f];
-        values.clear();
-        values.extend(samples.iter().map(|&s| (column[s as usize], s)));
-        values.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let finite = values.iter().take_while(|v| !v.0.is_nan()).count();
-        if finite == 0 || values[0].0 == values[finite - 1].0 {
-            continue; // constant (or all missing) here: not counted, as scikit-learn
-        }
-        visited += 1;
-        let min_leaf = params.min_samples_leaf;
-        let mut left = vec![0.0; n_classes];
-        let mut lw = 0.0;
-        let mut consider = |pos: usize, left: &[f64], lw: f64, threshold: f32| {
-            let (nl, nr) = (pos, values.len() - pos);
-            if nl < min_leaf || nr < min_leaf {
-                return;
+        scratch.order.swap(i, j);
+        let f = scratch.order[i];
+        // A feature constant (or all missing) in the node is not counted, as scikit-learn.
+        let tried = match data.bins {
+            Some(bins) if !params.extra => {
+                binned_search(data, bins, f, samples, scratch, &mut best)
             }
-            let right: Vec<f64> = counts.iter().zip(left).map(|(c, l)| c - l).collect();
-            let rw = total - lw;
-            let child = lw * gini(left, lw) + rw * gini(&right, rw);
-            let gain = parent - child;
-            if gain > 1e-12 && best.is_none_or(|b| gain > b.0) {
-                best = Some((gain, f, threshold));
-            }
+            _ => random_threshold(data, f, samples, rng, scratch, &mut best),
         };
-        if params.extra {
-            let (lo, hi) = (values[0].0 as f64, values[finite - 1].0 as f64);
-            let mut threshold = (lo + rng.unit() * (hi - lo)) as f32;
-            if threshold >= hi as f32 {
-                threshold = lo as f32;
-            }
-            let pos = values.partition_point(|v| v.0 <= threshold);
-            for v in &values[..pos] {
-                left[target[v.1 as usize]] += weight[v.1 as usize];
-                lw += weight[v.1 as usize];
-            }
-            consider(pos, &left, lw, threshold);
-            continue;
-        }
-        for pos in 1..finite {
-            let (prev, s) = values[pos - 1];
-            left[target[s as usize]] += weight[s as usize];
-            lw += weight[s as usize];
-            let next = values[pos].0;
-            if next > prev {
-                // scikit-learn's midpoint, kept below the upper value.
-                let mut threshold = ((prev as f64 + next as f64) / 2.0) as f32;
-                if threshold >= next {
-                    threshold = prev;
-                }
-                consider(pos, &left, lw, threshold);
-            }
-        }
-        if finite < values.len() {
-            // Everything finite left, the missing right.
-            for v in &values[finite - 1..finite] {
-                left[target[v.1 as usize]] += weight[v.1 as usize];
-                lw += weight[v.1 as usize];
-            }
-            consider(finite, &left, lw, values[finite - 1].0);
-        }
+        visited += usize::from(tried);
     }
-    best.map(|(gain, feature, threshold)| Split {
+    best.found.map(|(gain, feature, threshold)| Split {
         feature,
         threshold,
         gain,
     })
+}
+
+/// The best split of feature `f` at a bin boundary. Large nodes fill a histogram of class
+/// weights per bin; small ones (fewer rows than bins in their range) sort their codes.
+/// Returns false when the feature is constant in the node.
+fn binned_search(
+    data: &Training,
+    bins: &Bins,
+    f: usize,
+    samples: &[u32],
+    scratch: &mut Scratch,
+    best: &mut Best,
+) -> bool {
+    let (target, weight, k) = (data.target, data.weight, data.n_classes);
+    let codes = &bins.codes[f];
+    let (mut lo, mut hi, mut missing) = (MISSING, 0u8, 0usize);
+    for &s in samples {
+        let c = codes[s as usize];
+        if c == MISSING {
+            missing += 1;
+        } else {
+            lo = lo.min(c);
+            hi = hi.max(c);
+        }
+    }
+    if missing == samples.len() || lo == hi {
+        return false;
+    }
+    let Scratch {
+        codes: pairs,
+        hist,
+        rows,
+        left,
+        right,
+        ..
+    } = scratch;
+    left.fill(0.0);
+    let mut nl = 0;
+    let span = (hi - lo) as usize + 1;
+    if samples.len() < span * 2 {
+        pairs.clear();
+        pairs.extend(samples.iter().map(|&s| (codes[s as usize], s)));
+        pairs.sort_unstable();
+        let finite = samples.len() - missing;
+        for pos in 0..finite {
+            let (c, s) = pairs[pos];
+            left[target[s as usize]] += weight[s as usize];
+            nl += 1;
+            if pos + 1 < finite && pairs[pos + 1].0 == c {
+                continue;
+            }
+            // After the last finite bin, a split remains only if missing rows go right.
+            if pos + 1 < finite || missing > 0 {
+                best.consider(f, nl, left, right, bins.threshold(f, c));
+            }
+        }
+        return true;
+    }
+    let (lo, hi) = (lo as usize, hi as usize);
+    hist[lo * k..(hi + 1) * k].fill(0.0);
+    rows[lo..=hi].fill(0);
+    for &s in samples {
+        let c = codes[s as usize] as usize;
+        if c != MISSING as usize {
+            hist[c * k + target[s as usize]] += weight[s as usize];
+            rows[c] += 1;
+        }
+    }
+    for b in lo..=hi {
+        if rows[b] == 0 {
+            continue;
+        }
+        for (l, h) in left.iter_mut().zip(&hist[b * k..(b + 1) * k]) {
+            *l += h;
+        }
+        nl += rows[b] as usize;
+        if b < hi || missing > 0 {
+            best.consider(f, nl, left, right, bins.threshold(f, b as u8));
+        }
+    }
+    true
+}
+
+/// Extra trees: one threshold drawn uniformly between the node's smallest and largest value
+/// of feature `f`. Returns false when the feature is constant in the node.
+fn random_threshold(
+    data: &Training,
+    f: usize,
+    samples: &[u32],
+    rng: &mut Rng,
+    scratch: &mut Scratch,
+    best: &mut Best,
+) -> bool {
+    let column = &data.columns[f];
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for &s in samples {
+        let x = column[s as usize];
+        if !x.is_nan() {
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+    }
+    if lo >= hi {
+        return false;
+    }
+    let (lo64, hi64) = (lo as f64, hi as f64);
+    let mut threshold = (lo64 + rng.unit() * (hi64 - lo64)) as f32;
+    if threshold >= hi {
+        threshold = lo;
+    }
+    let Scratch { left, right, .. } = scratch;
+    left.fill(0.0);
+    let mut nl = 0;
+    for &s in samples {
+        if column[s as usize] <= threshold {
+            left[data.target[s as usize]] += data.weight[s as usize];
+            nl += 1;
+        }
+    }
+    best.consider(f, nl, left, right, threshold);
+    true
 }

@@ -14,19 +14,6 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-fn subset(t: &Table, rows: &[usize]) -> Table {
-    Table {
-        features: t.features.clone(),
-        columns: t
-            .columns
-            .iter()
-            .map(|c| rows.iter().map(|&r| c[r]).collect())
-            .collect(),
-        target: rows.iter().map(|&r| t.target[r]).collect(),
-        classes: t.classes.clone(),
-    }
-}
-
 fn cv_accuracy(table: &Table, folds: &[usize], extra: bool, seeds: &[u64]) -> f64 {
     let mut accs = Vec::new();
     for &seed in seeds {
@@ -39,12 +26,13 @@ fn cv_accuracy(table: &Table, folds: &[usize], extra: bool, seeds: &[u64]) -> f6
                 seed,
                 ..ForestParams::default()
             };
-            let forest = Forest::fit(&subset(table, &train), &params, 2).unwrap();
-            let right = test
-                .iter()
-                .filter(|&&r| {
-                    argmax(&forest.leaf_proba(|f| table.columns[f][r])) == table.target[r]
-                })
+            let forest = Forest::fit(&table.subset(&train), &params, 2).unwrap();
+            let scores = forest.score(&table.subset(&test).columns, 2);
+            let right = scores
+                .leaf
+                .chunks(scores.classes)
+                .zip(&test)
+                .filter(|(p, &r)| argmax(p) == table.target[r])
                 .count();
             accs.push(right as f64 / test.len() as f64);
         }

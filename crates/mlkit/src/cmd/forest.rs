@@ -8,9 +8,10 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use mlkit_core::metrics::argmax;
 use mlkit_core::metrics::{evaluate, probability_scores};
+use mlkit_forest::calibrate::Method;
 use mlkit_forest::data::{encode, feature_names, read_csv, training_table, Csv};
 use mlkit_forest::plot::reliability_svg;
-use mlkit_forest::{ClassWeight, Forest, ForestParams, MaxFeatures};
+use mlkit_forest::{ClassWeight, Forest, ForestError, ForestParams, MaxFeatures};
 use serde_json::json;
 
 use crate::docs::{csv_row, read_text};
@@ -82,6 +83,26 @@ pub struct TrainArgs {
     /// Score the training rows on the trees that did not see them.
     #[arg(long)]
     pub oob: bool,
+    /// Bins per numeric feature for the split search (2 to 255). A feature with at most this
+    /// many distinct values is split exactly at midpoints; one with more at quantile bins.
+    #[arg(long, default_value_t = 255, value_parser = clap::value_parser!(u16).range(2..=255))]
+    pub max_bins: u16,
+    /// Calibrate probabilities as scikit-learn's CalibratedClassifierCV: a forest per fold
+    /// (--cv), each calibrated on its held-out rows, one class against the rest; predictions
+    /// average the folds. The model then holds cv forests of --trees trees.
+    #[arg(long, value_enum, conflicts_with = "oob")]
+    pub calibrate: Option<CalibrateArg>,
+    /// Stratified folds for --calibrate.
+    #[arg(long, default_value_t = 5, requires = "calibrate")]
+    pub cv: usize,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CalibrateArg {
+    /// Platt scaling (a logistic curve).
+    Sigmoid,
+    /// Isotonic regression (a non-decreasing step function, interpolated).
+    Isotonic,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -98,17 +119,47 @@ pub struct PredictArgs {
     /// Add each class's votes as "35/100".
     #[arg(long)]
     pub votes: bool,
-    /// `leaf`: predict with scikit-learn's averaged leaf-fraction probabilities (added as
-    /// proba_CLASS columns) instead of votes.
+    /// What the confidence is: `votes` (the share of trees; the default without
+    /// calibration), `leaf` (scikit-learn's averaged leaf fractions) or `calibrated` (the
+    /// default for a model trained with --calibrate). leaf and calibrated add proba_CLASS
+    /// columns.
     #[arg(long, value_enum)]
     pub proba: Option<ProbaArg>,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum ProbaArg {
+    Votes,
     Leaf,
+    Calibrated,
+}
+
+impl ProbaArg {
+    /// The asked-for confidence, or the model's default (calibrated when it can be).
+    fn resolve(asked: Option<ProbaArg>, forest: &Forest) -> Result<ProbaArg> {
+        match asked {
+            Some(ProbaArg::Calibrated) if forest.calibration.is_none() => Err(UsageError(
+                "--proba calibrated: the model was trained without --calibrate".into(),
+            )
+            .into()),
+            Some(p) => Ok(p),
+            None if forest.calibration.is_some() => Ok(ProbaArg::Calibrated),
+            None => Ok(ProbaArg::Votes),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            ProbaArg::Votes => "vote share",
+            ProbaArg::Leaf => "leaf probability",
+            ProbaArg::Calibrated => "calibrated probability",
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -116,12 +167,15 @@ pub struct EvalArgs {
     pub model: PathBuf,
     /// Labelled data (CSV) with the model's target column.
     pub data: PathBuf,
-    /// Score leaf probabilities instead of vote shares.
+    /// The confidence to score: votes, leaf or calibrated (as for predict).
     #[arg(long, value_enum)]
     pub proba: Option<ProbaArg>,
     /// Equal-width bins of top-class confidence for ECE.
     #[arg(long, default_value_t = 10)]
     pub bins: usize,
+    /// Threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Write a reliability diagram (accuracy per confidence bin, and a histogram of the
@@ -187,14 +241,27 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         },
         seed: args.seed,
         oob: args.oob,
+        max_bins: args.max_bins.into(),
     };
     if params.oob && !params.bootstrap {
         return Err(UsageError("--oob needs bootstrap samples (--bootstrap true)".into()).into());
     }
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let mut forest = Forest::fit(&table, &params, threads)?;
+    let threads = threads(args.threads);
+    let mut forest = match args.calibrate {
+        None => Forest::fit(&table, &params, threads)?,
+        Some(c) => {
+            let method = match c {
+                CalibrateArg::Sigmoid => Method::Sigmoid,
+                CalibrateArg::Isotonic => Method::Isotonic,
+            };
+            Forest::fit_calibrated(&table, &params, method, args.cv, threads).map_err(
+                |e| match e {
+                    ForestError::Usage(m) => anyhow::Error::from(UsageError(m)),
+                    e => e.into(),
+                },
+            )?
+        }
+    };
     forest.target = args.target.clone();
     let mut out = Output::create(Some(&args.output))?;
     out.writer().write_all(&forest.to_bytes()?)?;
@@ -216,25 +283,43 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     Ok(())
 }
 
+fn threads(asked: Option<usize>) -> usize {
+    asked.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 fn load(path: &Path) -> Result<Forest> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     Forest::from_bytes(&bytes).with_context(|| format!("{}", path.display()))
 }
 
-/// Per row: (predicted class, confidence, votes, leaf probabilities if asked).
-type Scored = (usize, f64, Vec<usize>, Option<Vec<f64>>);
+/// Per row: (predicted class, confidence, votes, probabilities unless scoring votes).
+type Scored = (usize, f64, Vec<u32>, Option<Vec<f64>>);
 
-fn score(forest: &Forest, columns: &[Vec<f32>], rows: usize, leaf: bool) -> Vec<Scored> {
+fn score(forest: &Forest, columns: &[Vec<f32>], proba: ProbaArg, threads: usize) -> Vec<Scored> {
+    let scores = forest.score(columns, threads);
+    let k = scores.classes;
     let n = forest.trees.len() as f64;
-    (0..rows)
-        .map(|r| {
-            let (votes, p) = forest.tally(|f: usize| columns[f][r]);
-            if leaf {
-                let best = argmax(&p);
-                (best, p[best], votes, Some(p))
-            } else {
-                let best = argmax(&votes);
-                (best, votes[best] as f64 / n, votes, None)
+    let p = match proba {
+        ProbaArg::Votes => None,
+        ProbaArg::Leaf => Some(&scores.leaf),
+        ProbaArg::Calibrated => scores.calibrated.as_ref(),
+    };
+    scores
+        .votes
+        .chunks(k)
+        .enumerate()
+        .map(|(r, votes)| {
+            let votes = votes.to_vec();
+            match p {
+                None => {
+                    let best = argmax(&votes);
+                    (best, votes[best] as f64 / n, votes, None)
+                }
+                Some(p) => {
+                    let p = p[r * k..(r + 1) * k].to_vec();
+                    let best = argmax(&p);
+                    (best, p[best], votes, Some(p))
+                }
             }
         })
         .collect()
@@ -244,7 +329,7 @@ fn predict(args: PredictArgs) -> Result<()> {
     let forest = load(&args.model)?;
     let csv = read(&args.data)?;
     let columns = encode(&csv, &forest.features)?;
-    let leaf = args.proba == Some(ProbaArg::Leaf);
+    let proba = ProbaArg::resolve(args.proba, &forest)?;
     let mut output = Output::create(args.output.as_deref())?;
     let out = output.writer();
     let mut header: csv::StringRecord = csv.header.iter().collect();
@@ -256,7 +341,7 @@ fn predict(args: PredictArgs) -> Result<()> {
         }
     }
     for c in &forest.classes {
-        if leaf {
+        if proba != ProbaArg::Votes {
             header.push_field(&format!("proba_{c}"));
         }
     }
@@ -265,7 +350,7 @@ fn predict(args: PredictArgs) -> Result<()> {
     for (row, (best, conf, votes, proba)) in
         csv.rows
             .iter()
-            .zip(score(&forest, &columns, csv.rows.len(), leaf))
+            .zip(score(&forest, &columns, proba, threads(args.threads)))
     {
         let mut rec: csv::StringRecord = row.iter().collect();
         rec.push_field(&forest.classes[best]);
@@ -300,8 +385,8 @@ fn eval(args: EvalArgs) -> Result<()> {
             ))
         })?;
     let columns = encode(&csv, &forest.features)?;
-    let leaf = args.proba == Some(ProbaArg::Leaf);
-    let scored = score(&forest, &columns, csv.rows.len(), leaf);
+    let proba_arg = ProbaArg::resolve(args.proba, &forest)?;
+    let scored = score(&forest, &columns, proba_arg, threads(args.threads));
     let gold: Vec<String> = csv.rows.iter().map(|r| r[t].trim().to_string()).collect();
     let predicted: Vec<String> = scored.iter().map(|s| forest.classes[s.0].clone()).collect();
     let e = evaluate(&gold, &predicted);
@@ -326,11 +411,7 @@ fn eval(args: EvalArgs) -> Result<()> {
             ))
             .into());
         }
-        let what = if leaf {
-            "leaf probability"
-        } else {
-            "vote share"
-        };
+        let what = proba_arg.describe();
         let svg = reliability_svg(&p.bins, &format!("Reliability of the {what}"), p.ece);
         let mut out = Output::create(Some(path))?;
         out.writer().write_all(svg.as_bytes())?;
@@ -353,7 +434,7 @@ fn eval(args: EvalArgs) -> Result<()> {
             "{}",
             json!({
                 "rows": gold.len(),
-                "confidence": if leaf { "leaf probability" } else { "vote share" },
+                "confidence": proba_arg.describe(),
                 "accuracy": e.accuracy,
                 "macro_f1": e.macro_f1,
                 "log_loss": p.log_loss,
@@ -378,14 +459,13 @@ fn eval(args: EvalArgs) -> Result<()> {
         "ECE         {:.4}  ({} bins of {})",
         p.ece,
         args.bins,
-        if leaf {
-            "leaf probability"
-        } else {
-            "vote share"
-        }
+        proba_arg.describe()
     )?;
     if let Some(s) = forest.oob_score {
         writeln!(out, "OOB score   {s:.4}")?;
+    }
+    if let Some(c) = &forest.calibration {
+        writeln!(out, "calibration {:?}, {} folds", c.method, c.folds.len())?;
     }
     writeln!(out, "\nconfusion (rows gold, columns predicted)")?;
     out.write_all(e.confusion_table("", 6).as_bytes())?;

@@ -1,0 +1,186 @@
+//! The model file: a JSON header line (format, version, RNG version, checksum), then the body
+//! the checksum covers: the model's metadata as one JSON line (schema, classes, parameters,
+//! importances, calibration; readable with `head -2`), then the trees in binary,
+//! little-endian: per tree its root reference, node count and mixed-leaf count, the nodes
+//! (feature, threshold, left, right: 16 bytes), and the mixed leaves' class fractions.
+//!
+//! Every count is checked against the bytes that remain before anything is allocated, and
+//! every tree is validated, so a damaged or hostile file is an error, never a panic.
+
+use serde::{Deserialize, Serialize};
+
+use crate::forest::Forest;
+use crate::rng::RNG_VERSION;
+use crate::tree::{Node, Tree};
+use crate::{ForestError, Result};
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
+    rng: u32,
+    checksum: String,
+}
+
+const FORMAT: &str = "mlkit-forest";
+/// 1: JSON trees; 2: binary compact trees.
+const VERSION: u32 = 2;
+
+/// FNV-1a, 64 bits: enough to catch a damaged file (not an attacker).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn model_error(e: impl std::fmt::Display) -> ForestError {
+    ForestError::Model(e.to_string())
+}
+
+pub fn to_bytes(forest: &Forest) -> Result<Vec<u8>> {
+    let mut body = serde_json::to_vec(forest).map_err(model_error)?;
+    body.push(b'\n');
+    for t in &forest.trees {
+        for v in [
+            t.root,
+            t.nodes.len() as u32,
+            (t.mixed.len() / t.n_classes) as u32,
+        ] {
+            body.extend(v.to_le_bytes());
+        }
+        for n in &t.nodes {
+            body.extend(n.feature.to_le_bytes());
+            body.extend(n.threshold.to_le_bytes());
+            body.extend(n.left.to_le_bytes());
+            body.extend(n.right.to_le_bytes());
+        }
+        for x in &t.mixed {
+            body.extend(x.to_le_bytes());
+        }
+    }
+    let header = Header {
+        format: FORMAT.into(),
+        version: VERSION,
+        rng: RNG_VERSION,
+        checksum: format!("fnv1a64:{:016x}", fnv1a(&body)),
+    };
+    let mut out = serde_json::to_vec(&header).map_err(model_error)?;
+    out.push(b'\n');
+    out.extend(body);
+    Ok(out)
+}
+
+/// Reads little-endian words off the front of a byte slice.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn u32(&mut self) -> Result<u32> {
+        let (word, rest) = self
+            .0
+            .split_first_chunk::<4>()
+            .ok_or_else(|| model_error("the trees are truncated"))?;
+        self.0 = rest;
+        Ok(u32::from_le_bytes(*word))
+    }
+
+    fn f32(&mut self) -> Result<f32> {
+        self.u32().map(f32::from_bits)
+    }
+
+    /// Fails unless `count` items of `size` bytes remain (checked before allocating).
+    fn expect(&self, count: u32, size: usize) -> Result<usize> {
+        let n = count as usize;
+        if n.checked_mul(size).is_none_or(|b| b > self.0.len()) {
+            return Err(model_error(format!(
+                "a tree claims {n} items, more than the file holds"
+            )));
+        }
+        Ok(n)
+    }
+}
+
+pub fn from_bytes(bytes: &[u8]) -> Result<Forest> {
+    let split = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| model_error("not an mlkit forest file (no header line)"))?;
+    let header: Header = serde_json::from_slice(&bytes[..split])
+        .map_err(|e| model_error(format!("not an mlkit forest file: {e}")))?;
+    if header.format != FORMAT || header.version != VERSION || header.rng != RNG_VERSION {
+        return Err(model_error(format!(
+            "format {:?} version {} (rng {}) is not {FORMAT} version {VERSION} (rng {RNG_VERSION}); \
+             retrain the model with this mlkit",
+            header.format, header.version, header.rng
+        )));
+    }
+    let body = &bytes[split + 1..];
+    let sum = format!("fnv1a64:{:016x}", fnv1a(body));
+    if sum != header.checksum {
+        return Err(model_error(format!(
+            "checksum mismatch ({} in the file, {sum} computed): the file is damaged",
+            header.checksum
+        )));
+    }
+    let meta_end = body
+        .iter()
+        .position(|&b| b == b'\n')
+        .ok_or_else(|| model_error("no model metadata line"))?;
+    let mut forest: Forest = serde_json::from_slice(&body[..meta_end])
+        .map_err(|e| model_error(format!("malformed model: {e}")))?;
+    let k = forest.classes.len();
+    if k == 0 {
+        return Err(model_error("a model with no classes"));
+    }
+    let mut r = Reader(&body[meta_end + 1..]);
+    while !r.0.is_empty() {
+        let root = r.u32()?;
+        let n_nodes = r.u32()?;
+        let n_mixed = r.u32()?;
+        let n_nodes = r.expect(n_nodes, 16)?;
+        let mut nodes = Vec::with_capacity(n_nodes);
+        for _ in 0..n_nodes {
+            nodes.push(Node {
+                feature: r.u32()?,
+                threshold: r.f32()?,
+                left: r.u32()?,
+                right: r.u32()?,
+            });
+        }
+        let n_values = (n_mixed as usize)
+            .checked_mul(k)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| model_error("a tree claims too many leaves"))?;
+        let n_values = r.expect(n_values, 4)?;
+        let mixed = (0..n_values).map(|_| r.f32()).collect::<Result<_>>()?;
+        let tree = Tree {
+            root,
+            nodes,
+            mixed,
+            n_classes: k,
+        };
+        let i = forest.trees.len();
+        tree.validate(forest.features.len())
+            .map_err(|e| model_error(format!("tree {i}: {e}")))?;
+        forest.trees.push(tree);
+    }
+    if forest.trees.is_empty() {
+        return Err(model_error("a model with no trees"));
+    }
+    if let Some(c) = &forest.calibration {
+        let per_fold = if k == 2 { 1 } else { k };
+        let trees: usize = c.folds.iter().map(|f| f.trees).sum();
+        let bad = c.folds.is_empty()
+            || trees != forest.trees.len()
+            || c.folds.iter().any(|f| {
+                f.trees == 0
+                    || f.calibrators.len() != per_fold
+                    || f.calibrators.iter().any(|c| c.validate().is_err())
+            });
+        if bad {
+            return Err(model_error(
+                "the calibration does not fit the trees and classes",
+            ));
+        }
+    }
+    Ok(forest)
+}
