@@ -228,3 +228,70 @@ fn calibrated_models_predict_calibrated_probabilities() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn text_columns_become_tfidf_features() {
+    // The notes' recipe: a company description to its sector.
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("sectors.forest");
+    let m = model.to_str().unwrap();
+    let data = root()
+        .join("examples/company_sectors.csv")
+        .display()
+        .to_string();
+    let train = |text: &str| {
+        let args = [
+            "forest",
+            "train",
+            &data,
+            "--target",
+            "sector",
+            "--exclude",
+            "company",
+            "--text",
+            text,
+            "--seed",
+            "1",
+            "-o",
+            m,
+        ];
+        mlkit(&args, b"")
+    };
+    stdout(&train("description"));
+    let rows = "company,description,employees,country\n\
+        A,Electric cars and battery packs built in our assembly plant,900,DE\n\
+        B,Cloud software for developers with managed databases,120,US\n\
+        C,,,\n";
+    let out = stdout(&mlkit(
+        &["forest", "predict", m, "-", "--votes"],
+        rows.as_bytes(),
+    ));
+    let mut r = csv::Reader::from_reader(out.as_bytes());
+    let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let p = h.iter().position(|c| c == "prediction").unwrap();
+    let got: Vec<String> = r.records().map(|x| x.unwrap()[p].to_string()).collect();
+    // Three rows in, three out; the empty description and missing values still predict.
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0], "Automotive Manufacturing");
+    assert_eq!(got[1], "IT & Technology");
+    // Importances name the words behind the hashed columns.
+    let e: Value = serde_json::from_str(&stdout(&mlkit(
+        &["forest", "eval", m, &data, "--format", "json"],
+        b"",
+    )))
+    .unwrap();
+    let names: Vec<&str> = e["importances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["feature"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 1024 + 2);
+    assert!(
+        names.contains(&"description:software"),
+        "{:?}",
+        &names[..10]
+    );
+    // A text column that is not a feature: a usage error.
+    assert_eq!(train("nope").status.code(), Some(2));
+}

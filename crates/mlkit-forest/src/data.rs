@@ -1,10 +1,12 @@
 //! A table of features and a target, from CSV: numeric columns as numbers, others as
-//! categories (coded by sorted value), missing values as NaN.
+//! categories (coded by sorted value), missing values as NaN; text columns named by the user
+//! as hashed TF-IDF columns (see `text`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::TextEncoding;
 use crate::{ForestError, Result};
 
 /// Spellings of a missing value (pandas' defaults, the common ones).
@@ -22,6 +24,8 @@ pub enum Encoding {
     Numeric,
     /// Category codes 0..n in this (sorted) order; unseen values at predict time are missing.
     Categorical(Vec<String>),
+    /// `buckets` columns of hashed TF-IDF; a missing text is an empty one.
+    Text(TextEncoding),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -30,11 +34,32 @@ pub struct Feature {
     pub encoding: Encoding,
 }
 
+impl Feature {
+    /// How many numeric columns the feature becomes.
+    pub fn width(&self) -> usize {
+        match &self.encoding {
+            Encoding::Text(t) => t.buckets,
+            _ => 1,
+        }
+    }
+}
+
+/// The names of the numeric columns the features become, in order.
+pub fn column_names(features: &[Feature]) -> Vec<String> {
+    features
+        .iter()
+        .flat_map(|f| match &f.encoding {
+            Encoding::Text(t) => t.column_names(&f.name),
+            _ => vec![f.name.clone()],
+        })
+        .collect()
+}
+
 /// Rows x features, column-major, plus the target's class index per row.
 #[derive(Clone, Debug)]
 pub struct Table {
     pub features: Vec<Feature>,
-    /// `columns[f][row]`; NaN where missing.
+    /// `columns[c][row]` (a text feature spans several columns); NaN where missing.
     pub columns: Vec<Vec<f32>>,
     pub target: Vec<usize>,
     pub classes: Vec<String>,
@@ -117,12 +142,32 @@ pub fn feature_names(
     Ok(names)
 }
 
-/// Learns each feature's encoding from training data and encodes it, with the target.
-pub fn training_table(csv: &Csv, target: &str, names: &[String]) -> Result<Table> {
+/// Learns each feature's encoding from training data and encodes it, with the target. The
+/// `text` columns (which must be among `names`) become `buckets` TF-IDF columns each.
+pub fn training_table(
+    csv: &Csv,
+    target: &str,
+    names: &[String],
+    text: &[String],
+    buckets: usize,
+) -> Result<Table> {
     let t = column(csv, target)?;
     let mut features = Vec::new();
+    for name in text.iter().filter(|n| !names.contains(n)) {
+        return Err(ForestError::Schema(format!(
+            "--text {name:?} is not among the feature columns"
+        )));
+    }
     for name in names {
         let c = column(csv, name)?;
+        if text.contains(name) {
+            let texts = csv.rows.iter().map(|r| cell_text(&r[c]));
+            features.push(Feature {
+                name: name.clone(),
+                encoding: Encoding::Text(TextEncoding::fit(texts, buckets)),
+            });
+            continue;
+        }
         let numeric = csv
             .rows
             .iter()
@@ -170,6 +215,14 @@ pub fn training_table(csv: &Csv, target: &str, names: &[String]) -> Result<Table
     })
 }
 
+fn cell_text(cell: &str) -> &str {
+    if is_missing(cell) {
+        ""
+    } else {
+        cell
+    }
+}
+
 /// Encodes a CSV's feature columns with a model's schema (extra columns are ignored).
 pub fn encode(csv: &Csv, features: &[Feature]) -> Result<Vec<Vec<f32>>> {
     let missing: Vec<&str> = features
@@ -183,32 +236,51 @@ pub fn encode(csv: &Csv, features: &[Feature]) -> Result<Vec<Vec<f32>>> {
             missing.join(", ")
         )));
     }
-    features
-        .iter()
-        .map(|f| {
-            let c = column(csv, &f.name)?;
-            csv.rows
-                .iter()
-                .enumerate()
-                .map(|(n, r)| {
-                    let v = r[c].trim();
-                    if is_missing(v) {
-                        return Ok(f32::NAN);
+    let mut columns = Vec::new();
+    for f in features {
+        let c = column(csv, &f.name)?;
+        let values = csv.rows.iter().map(|r| &r[c]);
+        match &f.encoding {
+            Encoding::Text(t) => {
+                let first = columns.len();
+                columns.extend(std::iter::repeat_n(vec![0.0; csv.rows.len()], t.buckets));
+                for (row, text) in values.enumerate() {
+                    for (b, x) in t.row(cell_text(text)) {
+                        columns[first + b][row] = x;
                     }
-                    match &f.encoding {
-                        Encoding::Numeric => v.parse::<f32>().map_err(|_| {
-                            ForestError::Data(format!(
-                                "record {}, column {:?}: {v:?} is not a number",
-                                n + 1,
-                                f.name
-                            ))
-                        }),
-                        Encoding::Categorical(values) => Ok(values
-                            .binary_search_by(|x| x.as_str().cmp(v))
-                            .map_or(f32::NAN, |i| i as f32)),
-                    }
-                })
-                .collect()
-        })
-        .collect()
+                }
+            }
+            Encoding::Numeric | Encoding::Categorical(_) => {
+                let categories = match &f.encoding {
+                    Encoding::Categorical(c) => Some(c.as_slice()),
+                    _ => None,
+                };
+                columns.push(
+                    values
+                        .enumerate()
+                        .map(|(n, v)| scalar(categories, &f.name, n, v.trim()))
+                        .collect::<Result<_>>()?,
+                )
+            }
+        }
+    }
+    Ok(columns)
+}
+
+/// A numeric cell, or a categorical one's code, as a number (NaN if missing or unseen).
+fn scalar(categories: Option<&[String]>, name: &str, record: usize, v: &str) -> Result<f32> {
+    if is_missing(v) {
+        return Ok(f32::NAN);
+    }
+    match categories {
+        None => v.parse::<f32>().map_err(|_| {
+            ForestError::Data(format!(
+                "record {}, column {name:?}: {v:?} is not a number",
+                record + 1
+            ))
+        }),
+        Some(values) => Ok(values
+            .binary_search_by(|x| x.as_str().cmp(v))
+            .map_or(f32::NAN, |i| i as f32)),
+    }
 }

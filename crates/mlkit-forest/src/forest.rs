@@ -166,7 +166,7 @@ impl Forest {
             return Err(ForestError::Usage("--trees must be at least 1".into()));
         }
         let k = table.classes.len();
-        let nf = table.features.len();
+        let nf = table.columns.len();
         let mut all = vec![0.0; k];
         for &t in &table.target {
             all[t] += 1.0;

@@ -2,7 +2,8 @@
 //! vote for a class ("35 of 100 trees voted Consumer Goods"), with scikit-learn's averaged
 //! leaf probabilities beside it.
 //!
-//! - `data`: CSV to numeric and categorical feature columns, the schema kept in the model;
+//! - `data`: CSV to numeric, categorical and text feature columns, the schema kept in the model;
+//! - `text`: hashed TF-IDF word n-grams of a text column;
 //! - `bins`: features cut into at most 255 bins for the split search;
 //! - `calibrate`: CalibratedClassifierCV's sigmoid and isotonic calibration over folds;
 //! - `tree`: one CART tree on flat arrays;
@@ -18,6 +19,7 @@ pub mod forest;
 mod model_file;
 pub mod plot;
 pub mod rng;
+pub mod text;
 pub mod tree;
 
 pub use forest::{ClassWeight, Forest, ForestParams, MaxFeatures, Scores};

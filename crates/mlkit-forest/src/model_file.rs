@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::Encoding;
 use crate::forest::Forest;
 use crate::rng::RNG_VERSION;
 use crate::tree::{Node, Tree};
@@ -131,6 +132,17 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Forest> {
     if k == 0 {
         return Err(model_error("a model with no classes"));
     }
+    let width: usize = forest.features.iter().map(|f| f.width()).sum();
+    for f in &forest.features {
+        if let Encoding::Text(t) = &f.encoding {
+            if t.buckets == 0 || t.idf.len() != t.buckets || t.terms.len() != t.buckets {
+                return Err(model_error(format!(
+                    "text feature {:?} is malformed",
+                    f.name
+                )));
+            }
+        }
+    }
     let mut r = Reader(&body[meta_end + 1..]);
     while !r.0.is_empty() {
         let root = r.u32()?;
@@ -159,7 +171,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Forest> {
             n_classes: k,
         };
         let i = forest.trees.len();
-        tree.validate(forest.features.len())
+        tree.validate(width)
             .map_err(|e| model_error(format!("tree {i}: {e}")))?;
         forest.trees.push(tree);
     }

@@ -79,7 +79,7 @@ fn calibrated_forest_is_no_worse_calibrated_than_scikit_learn() {
             .filter(|h| *h != "target")
             .cloned()
             .collect();
-        let table = training_table(&csv, "target", &names).unwrap();
+        let table = training_table(&csv, "target", &names, &[], 0).unwrap();
         let folds: Vec<u64> = folds_doc["datasets"][name]["folds"]
             .as_array()
             .unwrap()

@@ -61,7 +61,7 @@ fn cross_validated_accuracy_is_within_a_point_of_scikit_learn() {
             .filter(|h| *h != "target")
             .cloned()
             .collect();
-        let table = training_table(&csv, "target", &names).unwrap();
+        let table = training_table(&csv, "target", &names, &[], 0).unwrap();
         let folds: Vec<usize> = case["folds"]
             .as_array()
             .unwrap()

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use mlkit_core::metrics::argmax;
 use mlkit_core::metrics::{evaluate, probability_scores};
 use mlkit_forest::calibrate::Method;
-use mlkit_forest::data::{encode, feature_names, read_csv, training_table, Csv};
+use mlkit_forest::data::{column_names, encode, feature_names, read_csv, training_table, Csv};
 use mlkit_forest::plot::reliability_svg;
 use mlkit_forest::{ClassWeight, Forest, ForestError, ForestParams, MaxFeatures};
 use serde_json::json;
@@ -53,6 +53,13 @@ pub struct TrainArgs {
     /// Use every column but the target and these.
     #[arg(long, value_delimiter = ',')]
     pub exclude: Vec<String>,
+    /// Free-text feature columns (e.g. a company description): each becomes
+    /// --text-features columns of hashed TF-IDF over its words and word pairs.
+    #[arg(long, value_delimiter = ',')]
+    pub text: Vec<String>,
+    /// Hashed TF-IDF columns per text column.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
+    pub text_features: u32,
     /// The model file to write.
     #[arg(short, long)]
     pub output: PathBuf,
@@ -225,7 +232,17 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     let csv = read(&args.data)?;
     let names = feature_names(&csv, &args.target, &args.features, &args.exclude)
         .map_err(|e| UsageError(e.to_string()))?;
-    let table = training_table(&csv, &args.target, &names)?;
+    let table = training_table(
+        &csv,
+        &args.target,
+        &names,
+        &args.text,
+        args.text_features as usize,
+    )
+    .map_err(|e| match e {
+        ForestError::Schema(m) => anyhow::Error::from(UsageError(m)),
+        e => e.into(),
+    })?;
     let params = ForestParams {
         trees: args.trees,
         max_depth: args.max_depth,
@@ -268,10 +285,10 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     out.finish()?;
     if !quiet {
         eprintln!(
-            "mlkit: {} trees on {} rows, {} features, {} classes{}; wrote {}",
+            "mlkit: {} trees on {} rows, {} feature columns, {} classes{}; wrote {}",
             forest.trees.len(),
             table.rows(),
-            table.features.len(),
+            table.columns.len(),
             table.classes.len(),
             forest
                 .oob_score
@@ -418,10 +435,8 @@ fn eval(args: EvalArgs) -> Result<()> {
         out.finish()?;
     }
     let importances: Vec<(String, f64)> = {
-        let mut v: Vec<(String, f64)> = forest
-            .features
-            .iter()
-            .map(|f| f.name.clone())
+        let mut v: Vec<(String, f64)> = column_names(&forest.features)
+            .into_iter()
             .zip(forest.importances.iter().copied())
             .collect();
         v.sort_by(|a, b| b.1.total_cmp(&a.1));
