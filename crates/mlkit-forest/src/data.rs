@@ -153,7 +153,7 @@ pub fn training_table(
 ) -> Result<Table> {
     let t = column(csv, target)?;
     let mut features = Vec::new();
-    for name in text.iter().filter(|n| !names.contains(n)) {
+    if let Some(name) = text.iter().find(|n| !names.contains(n)) {
         return Err(ForestError::Schema(format!(
             "--text {name:?} is not among the feature columns"
         )));
