@@ -81,6 +81,23 @@ fn train_predict_eval_round_trip() {
     ));
     let svg = std::fs::read_to_string(svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("class=\"accuracy\""));
+    let png = dir.path().join("reliability.png");
+    stdout(&mlkit(
+        &[
+            "forest",
+            "eval",
+            m,
+            &iris(),
+            "--plot",
+            png.to_str().unwrap(),
+        ],
+        b"",
+    ));
+    assert!(std::fs::read(png)
+        .unwrap()
+        .starts_with(b"\x89PNG\r\n\x1a\n"));
+    let o = mlkit(&["forest", "eval", m, &iris(), "--plot", "x.pdf"], b"");
+    assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]

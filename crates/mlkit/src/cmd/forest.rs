@@ -10,7 +10,7 @@ use mlkit_core::metrics::argmax;
 use mlkit_core::metrics::{evaluate, probability_scores};
 use mlkit_forest::calibrate::Method;
 use mlkit_forest::data::{column_names, encode, feature_names, read_csv, training_table, Csv};
-use mlkit_forest::plot::reliability_svg;
+use mlkit_forest::plot::{reliability_png, reliability_svg};
 use mlkit_forest::{ClassWeight, Forest, ForestError, ForestParams, MaxFeatures};
 use serde_json::json;
 
@@ -186,8 +186,8 @@ pub struct EvalArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Write a reliability diagram (accuracy per confidence bin, and a histogram of the
-    /// confidences) to this .svg file.
-    #[arg(long, value_name = "FILE.svg")]
+    /// confidences) to this .svg or .png file.
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
     pub plot: Option<PathBuf>,
 }
 
@@ -421,17 +421,20 @@ fn eval(args: EvalArgs) -> Result<()> {
     }
     let p = probability_scores(&proba, &truth, args.bins.max(1));
     if let Some(path) = &args.plot {
-        if path.extension().is_none_or(|e| e != "svg") {
-            return Err(UsageError(format!(
-                "--plot {}: only SVG is written (name the file .svg)",
-                path.display()
-            ))
-            .into());
-        }
-        let what = proba_arg.describe();
-        let svg = reliability_svg(&p.bins, &format!("Reliability of the {what}"), p.ece);
+        let title = format!("Reliability of the {}", proba_arg.describe());
+        let bytes = match path.extension().and_then(|e| e.to_str()) {
+            Some("svg") => reliability_svg(&p.bins, &title, p.ece).into_bytes(),
+            Some("png") => reliability_png(&p.bins, &title, p.ece)?,
+            _ => {
+                return Err(UsageError(format!(
+                    "--plot {}: name the file .svg or .png",
+                    path.display()
+                ))
+                .into())
+            }
+        };
         let mut out = Output::create(Some(path))?;
-        out.writer().write_all(svg.as_bytes())?;
+        out.writer().write_all(&bytes)?;
         out.finish()?;
     }
     let importances: Vec<(String, f64)> = {
