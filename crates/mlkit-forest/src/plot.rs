@@ -45,12 +45,20 @@ enum Anchor {
     End,
 }
 
+#[derive(Clone, Copy)]
+struct Rect {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+}
+
 /// What the layout needs from a canvas.
 trait Canvas {
     /// A filled rectangle with a white outline; `class` and `tip` label it where the format
     /// can (SVG).
-    fn bar(&mut self, x: f64, y: f64, w: f64, h: f64, fill: Rgb, class: &str, tip: Option<String>);
-    fn frame(&mut self, x: f64, y: f64, w: f64, h: f64);
+    fn bar(&mut self, r: Rect, fill: Rgb, class: &str, tip: Option<String>);
+    fn frame(&mut self, r: Rect);
     fn dashed_line(&mut self, from: (f64, f64), to: (f64, f64), color: Rgb);
     /// Text with its baseline at y; `vertical` reads bottom to top, centred on (x, y).
     fn text(&mut self, x: f64, y: f64, s: &str, anchor: Anchor, vertical: bool);
@@ -86,13 +94,30 @@ fn draw(c: &mut impl Canvas, bins: &Bins, title: &str, ece: f64) -> (f64, f64) {
         if rows > 0 {
             let h = acc * PLOT;
             let tip = format!("confidence {conf:.3}, accuracy {acc:.3}, {rows} rows");
-            c.bar(x, y0 - h, bw, h, BLUE, "accuracy", Some(tip));
+            let r = Rect {
+                x,
+                y: y0 - h,
+                w: bw,
+                h,
+            };
+            c.bar(r, BLUE, "accuracy", Some(tip));
         }
         let hh = rows as f64 / most * HIST;
-        c.bar(x, hist_base - hh, bw, hh, ORANGE, "count", None);
+        let r = Rect {
+            x,
+            y: hist_base - hh,
+            w: bw,
+            h: hh,
+        };
+        c.bar(r, ORANGE, "count", None);
     }
     // The frame, and the diagonal of perfect calibration over the bars.
-    c.frame(LEFT, TOP, PLOT, PLOT);
+    c.frame(Rect {
+        x: LEFT,
+        y: TOP,
+        w: PLOT,
+        h: PLOT,
+    });
     c.dashed_line((LEFT, y0), (LEFT + PLOT, TOP), RED);
     for k in 0..=5 {
         let v = k as f64 / 5.0;
@@ -137,7 +162,7 @@ fn escape(s: &str) -> String {
 }
 
 impl Canvas for Svg {
-    fn bar(&mut self, x: f64, y: f64, w: f64, h: f64, fill: Rgb, class: &str, tip: Option<String>) {
+    fn bar(&mut self, Rect { x, y, w, h }: Rect, fill: Rgb, class: &str, tip: Option<String>) {
         let tip = tip.map_or(String::new(), |t| format!("<title>{}</title>", escape(&t)));
         self.0.push_str(&format!(
             "<rect class=\"{class}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" \
@@ -146,7 +171,7 @@ impl Canvas for Svg {
         ));
     }
 
-    fn frame(&mut self, x: f64, y: f64, w: f64, h: f64) {
+    fn frame(&mut self, Rect { x, y, w, h }: Rect) {
         self.0.push_str(&format!(
             "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" fill=\"none\" stroke=\"{}\"/>\n",
             hex(DARK)
@@ -232,13 +257,13 @@ impl Raster {
 const GLYPH: i64 = 8;
 
 impl Canvas for Raster {
-    fn bar(&mut self, x: f64, y: f64, w: f64, h: f64, fill: Rgb, _: &str, _: Option<String>) {
+    fn bar(&mut self, Rect { x, y, w, h }: Rect, fill: Rgb, _: &str, _: Option<String>) {
         self.fill(x, y, w, h, fill);
         // The white outline separating neighbouring bars.
         self.fill(x, y, 1.0, h, WHITE);
     }
 
-    fn frame(&mut self, x: f64, y: f64, w: f64, h: f64) {
+    fn frame(&mut self, Rect { x, y, w, h }: Rect) {
         self.fill(x, y, w, 1.0, DARK);
         self.fill(x, y + h, w + 1.0, 1.0, DARK);
         self.fill(x, y, 1.0, h, DARK);
