@@ -115,6 +115,7 @@ pub enum CalibrateArg {
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ClassWeightArg {
     Balanced,
+    #[value(alias = "balanced_subsample")]
     BalancedSubsample,
 }
 
@@ -200,8 +201,8 @@ pub enum Format {
 pub fn run(args: ForestArgs, quiet: bool) -> Result<()> {
     match args.command {
         ForestCommand::Train(a) => train(a, quiet),
-        ForestCommand::Predict(a) => predict(a),
-        ForestCommand::Eval(a) => eval(a),
+        ForestCommand::Predict(a) => predict(a, quiet),
+        ForestCommand::Eval(a) => eval(a, quiet),
     }
 }
 
@@ -342,10 +343,30 @@ fn score(forest: &Forest, columns: &[Vec<f32>], proba: ProbaArg, threads: usize)
         .collect()
 }
 
-fn predict(args: PredictArgs) -> Result<()> {
+/// Encodes the data with the model's schema; columns the model does not use are named on
+/// stderr (predict still copies them to its output).
+fn encode_for(forest: &Forest, csv: &Csv, data: &Path, quiet: bool) -> Result<Vec<Vec<f32>>> {
+    let columns = encode(csv, &forest.features)?;
+    let unused: Vec<&str> = csv
+        .header
+        .iter()
+        .filter(|h| **h != forest.target && !forest.features.iter().any(|f| &f.name == *h))
+        .map(String::as_str)
+        .collect();
+    if !quiet && !unused.is_empty() {
+        eprintln!(
+            "mlkit: {}: columns the model does not use: {}",
+            data.display(),
+            unused.join(", ")
+        );
+    }
+    Ok(columns)
+}
+
+fn predict(args: PredictArgs, quiet: bool) -> Result<()> {
     let forest = load(&args.model)?;
     let csv = read(&args.data)?;
-    let columns = encode(&csv, &forest.features)?;
+    let columns = encode_for(&forest, &csv, &args.data, quiet)?;
     let proba = ProbaArg::resolve(args.proba, &forest)?;
     let mut output = Output::create(args.output.as_deref())?;
     let out = output.writer();
@@ -387,7 +408,7 @@ fn predict(args: PredictArgs) -> Result<()> {
     output.finish()
 }
 
-fn eval(args: EvalArgs) -> Result<()> {
+fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
     let forest = load(&args.model)?;
     let csv = read(&args.data)?;
     let t = csv
@@ -401,7 +422,7 @@ fn eval(args: EvalArgs) -> Result<()> {
                 forest.target
             ))
         })?;
-    let columns = encode(&csv, &forest.features)?;
+    let columns = encode_for(&forest, &csv, &args.data, quiet)?;
     let proba_arg = ProbaArg::resolve(args.proba, &forest)?;
     let scored = score(&forest, &columns, proba_arg, threads(args.threads));
     let gold: Vec<String> = csv.rows.iter().map(|r| r[t].trim().to_string()).collect();
