@@ -1,4 +1,8 @@
-//! Length-sorted batches under a token budget, so padding is only to a batch's longest text.
+//! Length-sorted batches under a token budget, so padding is only to a batch's longest text,
+//! run on one or more workers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// Groups input indices into batches: longest first, each batch's (count x longest length)
 /// within `max_batch_tokens` (a single longer input still gets a batch of its own).
@@ -25,6 +29,66 @@ pub fn plan_batches(lengths: &[usize], max_batch_tokens: usize) -> Vec<Vec<usize
     batches
 }
 
+/// Runs `run` on every batch of `plan_batches(lengths, max_batch_tokens)` and returns one
+/// result per input, in input order. `run` gets a batch's input indices and returns their
+/// results in that order.
+///
+/// With `workers > 1` the batches (longest first) are pulled by that many threads from a
+/// shared counter. On CPU this scales far better than splitting each operation over threads:
+/// an encoder's operations on a batch of short sentences are too small to share, while whole
+/// batches are independent (the CLI then keeps Candle's own operations single-threaded).
+/// The first error stops the workers and is returned.
+pub fn run_batches<T, E, F>(
+    lengths: &[usize],
+    max_batch_tokens: usize,
+    workers: usize,
+    run: F,
+) -> Result<Vec<T>, E>
+where
+    T: Send,
+    E: Send,
+    F: Fn(&[usize]) -> Result<Vec<T>, E> + Sync,
+{
+    let batches = plan_batches(lengths, max_batch_tokens);
+    let next = AtomicUsize::new(0);
+    let failed: Mutex<Option<E>> = Mutex::new(None);
+    let work = || {
+        let mut done: Vec<(usize, T)> = Vec::new();
+        loop {
+            let b = next.fetch_add(1, Ordering::Relaxed);
+            let Some(batch) = batches.get(b) else { break };
+            match run(batch) {
+                Ok(results) => done.extend(batch.iter().copied().zip(results)),
+                Err(e) => {
+                    // Later batches are skipped; the first error is kept.
+                    next.store(batches.len(), Ordering::Relaxed);
+                    let mut slot = failed.lock().unwrap_or_else(|p| p.into_inner());
+                    slot.get_or_insert(e);
+                    break;
+                }
+            }
+        }
+        done
+    };
+    let workers = workers.clamp(1, batches.len().max(1));
+    let mut all: Vec<(usize, T)> = if workers == 1 {
+        work()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+    if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    all.sort_unstable_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, t)| t).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +105,25 @@ mod tests {
             assert!(b.len() == 1 || longest * b.len() <= 128, "{b:?}");
         }
         assert_eq!(batches[0], vec![6]);
+    }
+
+    #[test]
+    fn results_come_back_in_input_order_on_any_worker_count() {
+        let lengths: Vec<usize> = (0..200).map(|i| (i * 37) % 50 + 1).collect();
+        for workers in [1, 2, 4] {
+            let out: Vec<usize> = run_batches(&lengths, 64, workers, |batch| {
+                Ok::<_, ()>(batch.iter().map(|&i| i * 10).collect())
+            })
+            .unwrap();
+            assert_eq!(out, (0..200).map(|i| i * 10).collect::<Vec<_>>());
+        }
+        let err = run_batches(&lengths, 64, 2, |batch| {
+            if batch.contains(&7) {
+                Err(format!("input {}", 7))
+            } else {
+                Ok(vec![0; batch.len()])
+            }
+        });
+        assert_eq!(err.unwrap_err(), "input 7");
     }
 }

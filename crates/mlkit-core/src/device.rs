@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub weights: crate::linear::WeightFormat,
     /// Padded tokens per batch (count x longest input).
     pub max_batch_tokens: usize,
+    /// Batches run at once (see `batch::run_batches`); 1 on a GPU.
+    pub workers: usize,
 }
 
 impl Default for RunOptions {
@@ -49,6 +51,7 @@ impl Default for RunOptions {
             dtype: candle_core::DType::F32,
             weights: crate::linear::WeightFormat::Dense,
             max_batch_tokens: 2048,
+            workers: 1,
         }
     }
 }

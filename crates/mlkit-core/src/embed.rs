@@ -3,7 +3,7 @@
 use candle_core::{DType, Device, Tensor};
 use serde::Deserialize;
 
-use crate::batch::plan_batches;
+use crate::batch::run_batches;
 use crate::device::RunOptions;
 use crate::encoder::{Encoder, EncoderInfo};
 use crate::error::{CoreError, Result};
@@ -86,15 +86,11 @@ impl Embedder {
     pub fn embed(&self, texts: &[&str], first_index: usize) -> Result<Vec<Vec<f32>>> {
         let encoded = self.tokenizer.encode(texts, first_index)?;
         let lengths: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
-        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for batch in plan_batches(&lengths, self.opts.run.max_batch_tokens) {
+        let run = &self.opts.run;
+        run_batches(&lengths, run.max_batch_tokens, run.workers, |batch| {
             let items: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
-            let pooled = self.run_batch(&items)?;
-            for (row, &i) in pooled.into_iter().zip(&batch) {
-                out[i] = row;
-            }
-        }
-        Ok(out)
+            self.run_batch(&items)
+        })
     }
 
     fn run_batch(&self, items: &[&Encoded]) -> Result<Vec<Vec<f32>>> {

@@ -12,6 +12,7 @@ pub mod device;
 pub mod embed;
 pub mod encoder;
 pub mod error;
+pub mod gelu;
 pub mod linear;
 pub mod metrics;
 pub mod models;

@@ -1,7 +1,7 @@
 //! A token-classification model run over documents: tokenized into overlapping windows,
 //! batched by length, scored, and turned into the pipeline's pre-entities.
 
-use mlkit_core::batch::plan_batches;
+use mlkit_core::batch::run_batches;
 use mlkit_core::classify::{Classifier, Task};
 use mlkit_core::embed::pad;
 use mlkit_core::metrics::argmax;
@@ -171,20 +171,20 @@ impl NerModel {
             .flat_map(|(t, ws)| ws.iter().enumerate().map(move |(w, e)| (t, w, e)))
             .collect();
         let lengths: Vec<usize> = flat.iter().map(|(_, _, e)| e.ids.len()).collect();
-        let mut scores: Vec<Vec<Vec<f32>>> = vec![Vec::new(); flat.len()];
-        for batch in plan_batches(&lengths, self.opts.run.max_batch_tokens) {
+        let run = &self.opts.run;
+        let scores = run_batches(&lengths, run.max_batch_tokens, run.workers, |batch| {
             let items: Vec<&Encoded> = batch.iter().map(|&i| flat[i].2).collect();
-            let (ids, type_ids, mask) = pad(&items, &self.opts.run.device)?;
+            let (ids, type_ids, mask) = pad(&items, &run.device)?;
             let logits = self
                 .classifier
                 .logits(&ids, &type_ids, &mask)
-                .map_err(NerError::from)?
-                .to_vec3::<f32>()
-                .map_err(mlkit_core::CoreError::from)?;
-            for (rows, &i) in logits.into_iter().zip(&batch) {
-                scores[i] = rows;
-            }
-        }
+                .map_err(NerError::from)?;
+            Ok::<_, NerError>(
+                logits
+                    .to_vec3::<f32>()
+                    .map_err(mlkit_core::CoreError::from)?,
+            )
+        })?;
         let chars: Vec<Vec<char>> = texts.iter().map(|t| t.chars().collect()).collect();
         let mut out: Vec<Scored> = windows
             .iter()

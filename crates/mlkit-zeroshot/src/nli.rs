@@ -3,7 +3,7 @@
 //! one softmax over the labels' entailment logits, or, for multi-label (and a single label),
 //! a softmax over [contradiction, entailment] for each label on its own.
 
-use mlkit_core::batch::plan_batches;
+use mlkit_core::batch::run_batches;
 use mlkit_core::classify::{Classifier, Task};
 use mlkit_core::embed::pad;
 use mlkit_core::parts::ModelParts;
@@ -112,19 +112,17 @@ impl NliModel {
             .collect();
         let encoded = self.tokenizer.encode_pairs(&pairs, 0)?;
         let lengths: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
-        let mut out: Vec<Vec<f32>> = vec![Vec::new(); pairs.len()];
-        for batch in plan_batches(&lengths, self.opts.max_batch_tokens) {
+        let run = &self.opts;
+        let out = run_batches(&lengths, run.max_batch_tokens, run.workers, |batch| {
             let items: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
-            let (ids, type_ids, mask) = pad(&items, &self.opts.device)?;
-            let logits = self
-                .classifier
-                .logits(&ids, &type_ids, &mask)?
-                .to_vec2::<f32>()
-                .map_err(mlkit_core::CoreError::from)?;
-            for (row, &i) in logits.into_iter().zip(&batch) {
-                out[i] = row;
-            }
-        }
+            let (ids, type_ids, mask) = pad(&items, &run.device)?;
+            let logits = self.classifier.logits(&ids, &type_ids, &mask)?;
+            Ok::<_, ZeroShotError>(
+                logits
+                    .to_vec2::<f32>()
+                    .map_err(mlkit_core::CoreError::from)?,
+            )
+        })?;
         let n = hypotheses.len().max(1);
         let mut rows = out.into_iter();
         Ok((0..texts.len())

@@ -55,7 +55,7 @@ pub enum Activation {
 impl Activation {
     pub(crate) fn apply(self, xs: &Tensor) -> Result<Tensor> {
         match self {
-            Activation::Gelu => xs.gelu_erf(),
+            Activation::Gelu => crate::gelu::gelu_erf(xs),
             Activation::GeluApproximate => xs.gelu(),
             Activation::Relu => xs.relu(),
             Activation::Tanh => xs.tanh(),

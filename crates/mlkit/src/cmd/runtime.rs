@@ -40,18 +40,24 @@ pub enum DtypeArg {
 impl RuntimeArgs {
     /// Checks the flags, sets the thread pools' size, and picks the device.
     pub fn resolve(&self) -> Result<RunOptions> {
-        if let Some(n) = self.threads {
-            if n == 0 {
-                return Err(UsageError("--threads must be at least 1".into()).into());
-            }
-            // Read by candle's and rayon's pools when they start, which is later than this.
-            std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-            std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
+        if self.threads == Some(0) {
+            return Err(UsageError("--threads must be at least 1".into()).into());
         }
         if self.max_batch_tokens == 0 {
             return Err(UsageError("--max-batch-tokens must be at least 1".into()).into());
         }
         let device = select_device(&self.device).map_err(|e| UsageError(e.to_string()))?;
+        let workers = if device.is_cpu() {
+            // Whole batches on parallel workers, each operation on one thread (measured:
+            // 1.86x on 2 cores where splitting operations gave 1.08x). Read by Candle's and
+            // rayon's pools when they start, which is later than this.
+            std::env::set_var("RAYON_NUM_THREADS", "1");
+            std::env::set_var("CANDLE_NUM_THREADS", "1");
+            self.threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        } else {
+            1
+        };
         let (dtype, weights) = match self.dtype {
             DtypeArg::F32 => (DType::F32, WeightFormat::Dense),
             DtypeArg::F16 => (DType::F16, WeightFormat::Dense),
@@ -66,6 +72,7 @@ impl RuntimeArgs {
             dtype,
             weights,
             max_batch_tokens: self.max_batch_tokens,
+            workers,
         })
     }
 }
