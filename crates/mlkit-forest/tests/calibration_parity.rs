@@ -3,21 +3,13 @@
 //! the expected calibration error of CalibratedClassifierCV(RandomForestClassifier, cv=5)
 //! on a held-out fold, which mlkit's must not exceed by more than 0.01.
 
-use std::path::PathBuf;
+mod common;
 
+use common::{dataset, json, seeds_and_folds};
 use mlkit_core::metrics::probability_scores;
 use mlkit_forest::calibrate::{Calibrator, Method};
-use mlkit_forest::data::{read_csv, training_table};
 use mlkit_forest::{Forest, ForestParams};
 use serde_json::Value;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn json(name: &str) -> Value {
-    serde_json::from_slice(&std::fs::read(fixtures().join(name)).unwrap()).unwrap()
-}
 
 fn floats(v: &Value) -> Vec<f64> {
     v.as_array()
@@ -61,31 +53,12 @@ fn calibrators_match_scikit_learn_on_the_same_scores() {
 #[test]
 fn calibrated_forest_is_no_worse_calibrated_than_scikit_learn() {
     let doc = json("calibration.json");
-    let folds_doc = json("sklearn.json");
-    let seeds: Vec<u64> = doc["seeds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_u64().unwrap())
-        .collect();
+    let (seeds, folds_of) = seeds_and_folds(&doc);
     let mut report = Vec::new();
     let mut worse = Vec::new();
     for (name, case) in doc["datasets"].as_object().unwrap() {
-        let text = std::fs::read_to_string(fixtures().join(format!("{name}.csv"))).unwrap();
-        let csv = read_csv(name, &text).unwrap();
-        let names: Vec<String> = csv
-            .header
-            .iter()
-            .filter(|h| *h != "target")
-            .cloned()
-            .collect();
-        let table = training_table(&csv, "target", &names, &[], 0).unwrap();
-        let folds: Vec<u64> = folds_doc["datasets"][name]["folds"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f.as_u64().unwrap())
-            .collect();
+        let table = dataset(name);
+        let folds = folds_of(name);
         let train: Vec<usize> = (0..folds.len()).filter(|&r| folds[r] != 0).collect();
         let held: Vec<usize> = (0..folds.len()).filter(|&r| folds[r] == 0).collect();
         let truth: Vec<usize> = held.iter().map(|&r| table.target[r]).collect();

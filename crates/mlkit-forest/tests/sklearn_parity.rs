@@ -3,16 +3,12 @@
 //! trees, sqrt features), mean accuracy over seeds 0..3 within 1 point of
 //! RandomForestClassifier's and ExtraTreesClassifier's.
 
-use std::path::PathBuf;
+mod common;
 
+use common::{dataset, json, seeds_and_folds};
 use mlkit_core::metrics::argmax;
-use mlkit_forest::data::{read_csv, training_table, Table};
+use mlkit_forest::data::Table;
 use mlkit_forest::{Forest, ForestParams};
-use serde_json::Value;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
 
 fn cv_accuracy(table: &Table, folds: &[usize], extra: bool, seeds: &[u64]) -> f64 {
     let mut accs = Vec::new();
@@ -42,32 +38,13 @@ fn cv_accuracy(table: &Table, folds: &[usize], extra: bool, seeds: &[u64]) -> f6
 
 #[test]
 fn cross_validated_accuracy_is_within_a_point_of_scikit_learn() {
-    let doc: Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("sklearn.json")).unwrap()).unwrap();
-    let seeds: Vec<u64> = doc["seeds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_u64().unwrap())
-        .collect();
+    let doc = json("sklearn.json");
+    let (seeds, folds_of) = seeds_and_folds(&doc);
     let mut report = Vec::new();
     let mut worse = Vec::new();
     for (name, case) in doc["datasets"].as_object().unwrap() {
-        let text = std::fs::read_to_string(fixtures().join(format!("{name}.csv"))).unwrap();
-        let csv = read_csv(name, &text).unwrap();
-        let names: Vec<String> = csv
-            .header
-            .iter()
-            .filter(|h| *h != "target")
-            .cloned()
-            .collect();
-        let table = training_table(&csv, "target", &names, &[], 0).unwrap();
-        let folds: Vec<usize> = case["folds"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f.as_u64().unwrap() as usize)
-            .collect();
+        let table = dataset(name);
+        let folds = folds_of(name);
         for (label, extra) in [("random_forest", false), ("extra_trees", true)] {
             let ours = cv_accuracy(&table, &folds, extra, &seeds);
             let theirs = case["accuracy"][label].as_f64().unwrap();

@@ -4,15 +4,13 @@
 //! descriptions and a few non-ASCII and degenerate strings: the same idf and the same dense
 //! matrix within 1e-6.
 
-use std::path::PathBuf;
+mod common;
 
 use mlkit_forest::text::TextEncoding;
-use serde_json::Value;
 
 #[test]
 fn hashed_tfidf_matches_scikit_learn() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/text.json");
-    let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let doc = common::json("text.json");
     let texts: Vec<&str> = doc["texts"]
         .as_array()
         .unwrap()
