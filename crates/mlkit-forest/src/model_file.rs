@@ -133,6 +133,9 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Forest> {
         return Err(model_error("a model with no classes"));
     }
     let width: usize = forest.features.iter().map(|f| f.width()).sum();
+    if width == 0 {
+        return Err(model_error("a model with no features"));
+    }
     for f in &forest.features {
         if let Encoding::Text(t) = &f.encoding {
             if t.buckets == 0 || t.idf.len() != t.buckets || t.terms.len() != t.buckets {

@@ -39,8 +39,6 @@ pub struct Child;
 impl Child {
     const LEAF: u32 = 1 << 31;
     const PURE: u32 = 1 << 30;
-    /// The most internal nodes (or mixed leaves, or classes) a reference can name.
-    pub const MAX: u32 = Self::PURE;
 
     pub fn pure(class: usize) -> u32 {
         Self::LEAF | Self::PURE | class as u32
