@@ -240,10 +240,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         &args.text,
         args.text_features as usize,
     )
-    .map_err(|e| match e {
-        ForestError::Schema(m) => anyhow::Error::from(UsageError(m)),
-        e => e.into(),
-    })?;
+    .map_err(usage_errors)?;
     let params = ForestParams {
         trees: args.trees,
         max_depth: args.max_depth,
@@ -266,18 +263,14 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     }
     let threads = threads(args.threads);
     let mut forest = match args.calibrate {
-        None => Forest::fit(&table, &params, threads)?,
+        None => Forest::fit(&table, &params, threads).map_err(usage_errors)?,
         Some(c) => {
             let method = match c {
                 CalibrateArg::Sigmoid => Method::Sigmoid,
                 CalibrateArg::Isotonic => Method::Isotonic,
             };
-            Forest::fit_calibrated(&table, &params, method, args.cv, threads).map_err(
-                |e| match e {
-                    ForestError::Usage(m) => anyhow::Error::from(UsageError(m)),
-                    e => e.into(),
-                },
-            )?
+            Forest::fit_calibrated(&table, &params, method, args.cv, threads)
+                .map_err(usage_errors)?
         }
     };
     forest.target = args.target.clone();
@@ -299,6 +292,14 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A wrong flag or column name exits 2; anything else is a runtime failure.
+fn usage_errors(e: ForestError) -> anyhow::Error {
+    match e {
+        ForestError::Usage(m) | ForestError::Schema(m) => UsageError(m).into(),
+        e => e.into(),
+    }
 }
 
 fn threads(asked: Option<usize>) -> usize {
