@@ -22,8 +22,10 @@ use crate::UsageError;
 /// trees that voted for it ("35 of 100 trees voted Consumer Goods": 0.35).
 ///
 /// Columns whose every value is a number are numeric; others are categories (coded by
-/// sorted value). Missing values (empty, NA, NaN, null, None) go to the right branch of every
-/// split, as if larger than any threshold; a category unseen in training counts as missing.
+/// sorted value), and columns named with --text become hashed TF-IDF features. Missing values
+/// (empty, NA, NaN, null, None) go to the right branch of every split, as if larger than any
+/// threshold; a category unseen in training counts as missing, a missing text as empty.
+/// With --calibrate, confidences are calibrated probabilities (CalibratedClassifierCV).
 #[derive(Args, Debug)]
 pub struct ForestArgs {
     #[command(subcommand)]
@@ -34,7 +36,7 @@ pub struct ForestArgs {
 pub enum ForestCommand {
     /// Train a forest and write it to a model file.
     Train(TrainArgs),
-    /// Predict each row's class with its vote share (and votes or leaf probabilities).
+    /// Predict each row's class with its confidence (vote share, leaf or calibrated probability).
     Predict(PredictArgs),
     /// Accuracy, macro-F1, log loss, Brier score, ECE, confusion matrix and importances.
     Eval(EvalArgs),
