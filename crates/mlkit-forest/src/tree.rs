@@ -114,7 +114,7 @@ impl Tree {
     /// parents (so every walk ends), mixed leaves present.
     pub fn validate(&self, n_features: usize) -> Result<(), String> {
         let k = self.n_classes;
-        if k == 0 || self.mixed.len() % k != 0 {
+        if k == 0 || !self.mixed.len().is_multiple_of(k) {
             return Err("leaf fractions do not fit the classes".into());
         }
         let leaves = self.mixed.len() / k;
