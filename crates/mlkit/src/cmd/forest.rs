@@ -14,6 +14,7 @@ use mlkit_forest::plot::{reliability_png, reliability_svg};
 use mlkit_forest::{ClassWeight, Forest, ForestError, ForestParams, MaxFeatures};
 use serde_json::json;
 
+use super::runtime::threads;
 use crate::docs::{csv_row, read_text};
 use crate::io::Output;
 use crate::UsageError;
@@ -302,10 +303,6 @@ fn usage_errors(e: ForestError) -> anyhow::Error {
         ForestError::Usage(m) | ForestError::Schema(m) => UsageError(m).into(),
         e => e.into(),
     }
-}
-
-fn threads(asked: Option<usize>) -> usize {
-    asked.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 fn load(path: &Path) -> Result<Forest> {

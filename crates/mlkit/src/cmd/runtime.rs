@@ -37,6 +37,11 @@ pub enum DtypeArg {
     Q8,
 }
 
+/// `--threads`, or every core the process may use.
+pub fn threads(asked: Option<usize>) -> usize {
+    asked.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 impl RuntimeArgs {
     /// Checks the flags, sets the thread pools' size, and picks the device.
     pub fn resolve(&self) -> Result<RunOptions> {
@@ -53,8 +58,7 @@ impl RuntimeArgs {
             // rayon's pools when they start, which is later than this.
             std::env::set_var("RAYON_NUM_THREADS", "1");
             std::env::set_var("CANDLE_NUM_THREADS", "1");
-            self.threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            threads(self.threads)
         } else {
             1
         };
