@@ -12,28 +12,20 @@ fn iris() -> String {
         .to_string()
 }
 
+/// `mlkit forest train` on iris (target `target`) into `model`, with `extra` flags.
+fn train_iris(model: &str, extra: &[&str]) -> std::process::Output {
+    let data = iris();
+    let mut args = vec!["forest", "train", &data, "--target", "target", "-o", model];
+    args.extend(extra);
+    mlkit(&args, b"")
+}
+
 #[test]
 fn train_predict_eval_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("iris.forest");
     let m = model.to_str().unwrap();
-    stdout(&mlkit(
-        &[
-            "forest",
-            "train",
-            &iris(),
-            "--target",
-            "target",
-            "-o",
-            m,
-            "--trees",
-            "40",
-            "--oob",
-            "--seed",
-            "3",
-        ],
-        b"",
-    ));
+    stdout(&train_iris(m, &["--trees", "40", "--oob", "--seed", "3"]));
     let out = stdout(&mlkit(&["forest", "predict", m, &iris(), "--votes"], b""));
     let mut r = csv::Reader::from_reader(out.as_bytes());
     let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
@@ -105,23 +97,8 @@ fn the_same_seed_gives_the_same_forest_on_any_thread_count() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     for (path, threads) in [(&a, "1"), (&b, "2")] {
-        stdout(&mlkit(
-            &[
-                "forest",
-                "train",
-                &iris(),
-                "--target",
-                "target",
-                "--trees",
-                "20",
-                "--extra-trees",
-                "--threads",
-                threads,
-                "-o",
-                path.to_str().unwrap(),
-            ],
-            b"",
-        ));
+        let flags = ["--trees", "20", "--extra-trees", "--threads", threads];
+        stdout(&train_iris(path.to_str().unwrap(), &flags));
     }
     assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
 }
@@ -131,20 +108,7 @@ fn bad_models_and_data_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.forest");
     let m = model.to_str().unwrap();
-    stdout(&mlkit(
-        &[
-            "forest",
-            "train",
-            &iris(),
-            "--target",
-            "target",
-            "--trees",
-            "5",
-            "-o",
-            m,
-        ],
-        b"",
-    ));
+    stdout(&train_iris(m, &["--trees", "5"]));
     // Data without a feature column.
     let o = mlkit(&["forest", "predict", m, "-"], b"f0,f1,f2\n1,2,3\n");
     assert_eq!(o.status.code(), Some(1));
@@ -166,20 +130,7 @@ fn bad_models_and_data_are_named() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no column \"nope\""));
-    let o = mlkit(
-        &[
-            "forest",
-            "train",
-            &iris(),
-            "--target",
-            "target",
-            "--max-features",
-            "zero",
-            "-o",
-            m,
-        ],
-        b"",
-    );
+    let o = train_iris(m, &["--max-features", "zero"]);
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -188,14 +139,7 @@ fn calibrated_models_predict_calibrated_probabilities() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("cal.forest");
     let m = model.to_str().unwrap();
-    let data = iris();
-    let train = |extra: &[&str]| {
-        let mut args = vec![
-            "forest", "train", &data, "--target", "target", "--trees", "10", "-o", m,
-        ];
-        args.extend(extra);
-        mlkit(&args, b"")
-    };
+    let train = |extra: &[&str]| train_iris(m, &[&["--trees", "10"], extra].concat());
     stdout(&train(&["--calibrate", "isotonic", "--cv", "3"]));
     // The default confidence of a calibrated model is its calibrated probability.
     let out = stdout(&mlkit(&["forest", "predict", m, &iris(), "--votes"], b""));

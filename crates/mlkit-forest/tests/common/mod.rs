@@ -28,16 +28,18 @@ pub fn dataset(name: &str) -> Table {
     training_table(&csv, "target", &names, &[], 0).unwrap()
 }
 
-/// The seeds and, per dataset, each row's fold (sklearn.json: StratifiedKFold, shuffled).
-pub fn seeds_and_folds(doc: &Value) -> (Vec<u64>, impl Fn(&str) -> Vec<usize> + '_) {
+/// The seeds of `doc` and, per dataset, each row's fold in sklearn.json (StratifiedKFold,
+/// shuffled); sklearn.json is read once.
+pub fn seeds_and_folds(doc: &Value) -> (Vec<u64>, impl Fn(&str) -> Vec<usize>) {
     let seeds = doc["seeds"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| s.as_u64().unwrap())
         .collect();
-    let folds = |name: &str| {
-        json("sklearn.json")["datasets"][name]["folds"]
+    let folds_doc = json("sklearn.json");
+    let folds = move |name: &str| {
+        folds_doc["datasets"][name]["folds"]
             .as_array()
             .unwrap()
             .iter()
