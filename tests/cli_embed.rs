@@ -216,3 +216,36 @@ fn quantize_writes_a_loadable_gguf_and_models_describes_it() {
         .iter()
         .any(|m| m["name"] == "all-MiniLM-L6-v2" && m["kind"] == "bundled"));
 }
+
+#[test]
+fn a_device_that_cannot_be_had_is_a_usage_error() {
+    let model = core_fixture("tiny-bert");
+    let run = |device: &str| {
+        mlkit(
+            &[
+                "embed",
+                "--model",
+                model.to_str().unwrap(),
+                "--device",
+                device,
+                "-",
+            ],
+            b"hello\n",
+        )
+    };
+    let o = run("gpu");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expected auto, cpu, cuda or cuda:N"));
+    // Without the `cuda` feature, asking for CUDA says how to get it; `auto` is the CPU.
+    if !cfg!(feature = "cuda") {
+        let o = run("cuda:0");
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("built without CUDA") && err.contains("--features cuda"),
+            "{err}"
+        );
+        let o = run("auto");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}

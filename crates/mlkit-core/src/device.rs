@@ -5,21 +5,30 @@ use candle_core::Device;
 use crate::error::{CoreError, Result};
 
 /// The device a spec names. `auto` is the first CUDA device when this build has CUDA and
-/// one is present, the CPU otherwise.
+/// one can be opened, the CPU otherwise; `cuda` and `cuda:N` are errors without one.
 pub fn select_device(spec: &str) -> Result<Device> {
     let cuda = |ordinal: usize| {
+        if !candle_core::utils::cuda_is_available() {
+            return Err(CoreError::Device {
+                spec: spec.to_string(),
+                message: "this mlkit was built without CUDA; build it with \
+                          `cargo build --release --features cuda`, or use --device cpu"
+                    .to_string(),
+            });
+        }
         Device::new_cuda(ordinal).map_err(|e| CoreError::Device {
             spec: spec.to_string(),
-            message: format!("{e} (CUDA needs a build with `--features cuda`)"),
+            message: format!("cannot open CUDA device {ordinal}: {e}"),
         })
     };
     match spec {
         "cpu" => Ok(Device::Cpu),
-        "auto" => Ok(if candle_core::utils::cuda_is_available() {
-            cuda(0)?
-        } else {
-            Device::Cpu
-        }),
+        // `cuda_is_available` only says that this build has CUDA, not that a GPU is
+        // present: a CUDA build on a machine without one must still run on the CPU.
+        "auto" if candle_core::utils::cuda_is_available() => {
+            Ok(Device::new_cuda(0).unwrap_or(Device::Cpu))
+        }
+        "auto" => Ok(Device::Cpu),
         "cuda" => cuda(0),
         other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
             Some(Ok(n)) => cuda(n),

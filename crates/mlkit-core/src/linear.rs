@@ -87,6 +87,13 @@ impl Linear {
 
     pub fn from_parts(weight: Tensor, bias: Option<Tensor>, format: WeightFormat) -> Result<Self> {
         match format {
+            // GGUF blocks run along a row: a row that does not split into whole blocks stays
+            // dense, as `mlkit quantize` leaves such a matrix in f32.
+            WeightFormat::Quantized(dtype)
+                if weight.dims().last().copied().unwrap_or(0) % dtype.block_size() != 0 =>
+            {
+                Ok(Linear::Dense(candle_nn::Linear::new(weight, bias)))
+            }
             WeightFormat::Dense => Ok(Linear::Dense(candle_nn::Linear::new(weight, bias))),
             WeightFormat::Quantized(dtype) => {
                 let q = QTensor::quantize(&weight.to_dtype(candle_core::DType::F32)?, dtype)?;
@@ -128,5 +135,36 @@ impl Module for Linear {
                 ys.to_dtype(dtype)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    #[test]
+    fn rows_that_do_not_split_into_blocks_stay_dense() {
+        let q8 = WeightFormat::Quantized(GgmlDType::Q8_0);
+        let x = Tensor::ones((2, 37), DType::F32, &Device::Cpu).unwrap();
+        let w = Tensor::ones((4, 37), DType::F32, &Device::Cpu).unwrap();
+        let l = Linear::from_parts(w, None, q8).unwrap();
+        assert!(matches!(l, Linear::Dense(_)));
+        let y: Vec<Vec<f32>> = l.forward(&x).unwrap().to_vec2().unwrap();
+        assert_eq!(y, vec![vec![37.0; 4]; 2]);
+
+        let x = Tensor::ones((2, 64), DType::F32, &Device::Cpu).unwrap();
+        let w = Tensor::ones((4, 64), DType::F32, &Device::Cpu).unwrap();
+        let l = Linear::from_parts(w, None, q8).unwrap();
+        assert!(matches!(l, Linear::Quantized { .. }));
+        let y: Vec<f32> = l
+            .forward(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        // Q8_0 keeps each block's scale in f16: 1/127 is not exact.
+        assert!(y.iter().all(|v| (v - 64.0).abs() < 0.01), "{y:?}");
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
-use common::{fixtures, floats};
+use common::{device, fixtures, floats};
 use mlkit_core::embed::pad;
 use mlkit_core::encoder::Encoder;
 use mlkit_core::linear::WeightFormat;
@@ -41,6 +41,22 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 
 const TOLERANCE: f32 = 1e-4;
 
+/// Default run options on the test device.
+fn run_options() -> RunOptions {
+    RunOptions {
+        device: device(),
+        ..RunOptions::default()
+    }
+}
+
+/// Default embedding options on the test device.
+fn embed_options() -> EmbedOptions {
+    EmbedOptions {
+        run: run_options(),
+        ..EmbedOptions::default()
+    }
+}
+
 #[test]
 fn tiny_bert_matches_transformers_alone_and_padded() {
     let doc: Value =
@@ -55,7 +71,7 @@ fn tiny_bert_matches_transformers_alone_and_padded() {
         let files = resolve(fixtures().join(name).to_str().unwrap()).unwrap();
         let parts = ModelParts::read(&files).unwrap();
         let (encoder, info) =
-            Encoder::load(&parts, &Device::Cpu, DType::F32, WeightFormat::Dense).unwrap();
+            Encoder::load(&parts, &device(), DType::F32, WeightFormat::Dense).unwrap();
         assert_eq!(info.hidden_size, 32);
         let tok = TextTokenizer::load(&parts.tokenizer, name, 64, false).unwrap();
         let enc = tok.encode(&texts, 0).unwrap();
@@ -68,14 +84,14 @@ fn tiny_bert_matches_transformers_alone_and_padded() {
                 .map(|v| v.as_u64().unwrap() as u32)
                 .collect();
             assert_eq!(e.ids, ids, "{name}: token ids of text {i}");
-            let (ids, types, mask) = pad(&[e], &Device::Cpu).unwrap();
+            let (ids, types, mask) = pad(&[e], &device()).unwrap();
             let h = encoder.forward(&ids, &types, &mask).unwrap();
             let got: Vec<f32> = h.flatten_all().unwrap().to_vec1().unwrap();
             let d = max_diff(&got, &floats(&want["hidden"][i]));
             assert!(d <= TOLERANCE, "{name}: text {i} alone differs by {d}");
         }
         let refs: Vec<_> = enc.iter().collect();
-        let (ids, types, mask) = pad(&refs, &Device::Cpu).unwrap();
+        let (ids, types, mask) = pad(&refs, &device()).unwrap();
         let h = encoder.forward(&ids, &types, &mask).unwrap();
         for (i, e) in enc.iter().enumerate() {
             let row = h.get(i).unwrap().narrow(0, 0, e.ids.len()).unwrap();
@@ -91,7 +107,7 @@ fn tiny_bert_matches_transformers_alone_and_padded() {
             normalize: Some(true),
             run: RunOptions {
                 max_batch_tokens: 40,
-                ..RunOptions::default()
+                ..run_options()
             },
             ..EmbedOptions::default()
         };
@@ -133,7 +149,7 @@ fn minilm_embeddings(weights: WeightFormat) -> Vec<Vec<f32>> {
     let opts = EmbedOptions {
         run: RunOptions {
             weights,
-            ..RunOptions::default()
+            ..run_options()
         },
         ..EmbedOptions::default()
     };
@@ -182,7 +198,7 @@ fn broken_copy(file: &str, contents: &[u8]) -> tempfile::TempDir {
 
 fn load_error(dir: &Path) -> CoreError {
     let files = resolve(dir.to_str().unwrap()).unwrap();
-    match Embedder::load(&files, &EmbedOptions::default()) {
+    match Embedder::load(&files, &embed_options()) {
         Ok(_) => panic!("a broken model loaded"),
         Err(e) => e,
     }
@@ -245,7 +261,7 @@ fn malformed_model_files_are_errors_not_panics() {
 #[test]
 fn long_inputs_are_refused_unless_truncation_is_asked_for() {
     let files = resolve(fixtures().join("tiny-bert").to_str().unwrap()).unwrap();
-    let embedder = Embedder::load(&files, &EmbedOptions::default()).unwrap();
+    let embedder = Embedder::load(&files, &embed_options()).unwrap();
     let long = "the quick brown fox ".repeat(40);
     let err = embedder.embed(&["short", &long], 7).unwrap_err();
     assert!(
@@ -261,7 +277,7 @@ fn long_inputs_are_refused_unless_truncation_is_asked_for() {
     );
     let opts = EmbedOptions {
         truncate: true,
-        ..EmbedOptions::default()
+        ..embed_options()
     };
     let embedder = Embedder::load(&files, &opts).unwrap();
     assert_eq!(embedder.embed(&["short", &long], 0).unwrap().len(), 2);
@@ -285,19 +301,16 @@ fn a_quantized_gguf_is_a_whole_model() {
     let texts = ["hello world", "the lazy dog near berlin", ""];
     let dense = Embedder::load(
         &resolve(fixtures().join("tiny-bert").to_str().unwrap()).unwrap(),
-        &EmbedOptions::default(),
+        &embed_options(),
     )
     .unwrap()
     .embed(&texts, 0)
     .unwrap();
     // The GGUF alone: config, tokenizer and weights all come from the one file.
-    let q = Embedder::load(
-        &resolve(gguf.to_str().unwrap()).unwrap(),
-        &EmbedOptions::default(),
-    )
-    .unwrap()
-    .embed(&texts, 0)
-    .unwrap();
+    let q = Embedder::load(&resolve(gguf.to_str().unwrap()).unwrap(), &embed_options())
+        .unwrap()
+        .embed(&texts, 0)
+        .unwrap();
     for (a, b) in dense.iter().zip(&q) {
         assert!(cosine(a, b) >= 0.99, "cosine {}", cosine(a, b));
         assert!(
@@ -314,10 +327,7 @@ fn malformed_gguf_files_are_errors_not_panics() {
     let load = |data: &[u8]| {
         let p = dir.path().join("broken.gguf");
         std::fs::write(&p, data).unwrap();
-        match Embedder::load(
-            &resolve(p.to_str().unwrap()).unwrap(),
-            &EmbedOptions::default(),
-        ) {
+        match Embedder::load(&resolve(p.to_str().unwrap()).unwrap(), &embed_options()) {
             Ok(_) => panic!("a broken GGUF loaded"),
             Err(e) => e.to_string(),
         }
@@ -348,7 +358,7 @@ fn malformed_gguf_files_are_errors_not_panics() {
 fn the_bundled_int8_minilm_matches_sentence_transformers() {
     let files = resolve("all-MiniLM-L6-v2").unwrap();
     assert!(files.weights.ends_with("model.gguf"), "{files:?}");
-    let embedder = Embedder::load(&files, &EmbedOptions::default()).unwrap();
+    let embedder = Embedder::load(&files, &embed_options()).unwrap();
     let (sentences, want) = minilm_reference();
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     let got = embedder.embed(&refs, 0).unwrap();

@@ -6,7 +6,7 @@
 mod common;
 
 use candle_core::{DType, Device, Tensor};
-use common::{fixtures, floats};
+use common::{device, fixtures, floats};
 use mlkit_core::classify::{Classifier, Task};
 use mlkit_core::encoder::Encoder;
 use mlkit_core::linear::WeightFormat;
@@ -44,7 +44,7 @@ fn batch(ids: &[Vec<u32>], types: &[Vec<u32>]) -> (Tensor, Tensor, Tensor) {
                 .take(width)
         })
         .collect();
-    let t = |v: Vec<u32>| Tensor::from_vec(v, (ids.len(), width), &Device::Cpu).unwrap();
+    let t = |v: Vec<u32>| Tensor::from_vec(v, (ids.len(), width), &device()).unwrap();
     (t(pad(ids, 0)), t(pad(types, 0)), t(mask))
 }
 
@@ -108,7 +108,7 @@ fn check_models(file: &str, names: &[&str]) {
         let run: Run = match kind {
             "hidden" => {
                 let (enc, _) =
-                    Encoder::load(&parts, &Device::Cpu, DType::F32, WeightFormat::Dense).unwrap();
+                    Encoder::load(&parts, &device(), DType::F32, WeightFormat::Dense).unwrap();
                 Box::new(move |i, t, m| enc.forward(i, t, m).unwrap())
             }
             _ => {
@@ -117,9 +117,8 @@ fn check_models(file: &str, names: &[&str]) {
                 } else {
                     Task::SequenceClassification
                 };
-                let c =
-                    Classifier::load(&parts, &Device::Cpu, DType::F32, WeightFormat::Dense, task)
-                        .unwrap();
+                let c = Classifier::load(&parts, &device(), DType::F32, WeightFormat::Dense, task)
+                    .unwrap();
                 let labels: Vec<String> = want["labels"]
                     .as_array()
                     .unwrap()

@@ -1,11 +1,24 @@
-//! Helpers shared by the parity tests: where the fixtures are and how to read them.
+//! Helpers shared by the parity tests: where the fixtures are, how to read them, and which
+//! device they run on.
 
 use std::path::{Path, PathBuf};
 
+use candle_core::Device;
 use serde_json::Value;
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The device the parity tests run on: `MLKIT_TEST_DEVICE` (any `--device` spec), the CPU
+/// when unset. The same fixtures and tolerances then check every backend, e.g.
+/// `MLKIT_TEST_DEVICE=cuda cargo test -p mlkit-core --features cuda` on a GPU machine.
+pub fn device() -> Device {
+    let spec = std::env::var("MLKIT_TEST_DEVICE").unwrap_or_else(|_| "cpu".to_string());
+    match mlkit_core::select_device(&spec) {
+        Ok(d) => d,
+        Err(e) => panic!("MLKIT_TEST_DEVICE={spec}: {e}"),
+    }
 }
 
 /// A JSON array of numbers as f32.
