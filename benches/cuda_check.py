@@ -9,9 +9,10 @@ or Hugging Face cache. Needs Python 3 with numpy.
     python benches/cuda_check.py --mlkit target/release/mlkit [--device cuda:0]
 
 Checks, each printed with its numbers, and the exit status 1 if any fails:
-- embed, bundled int8 all-MiniLM-L6-v2 and the tiny BERT fixture, --dtype f32, f16, bf16
-  and q8: cosine of every row to the CPU's (f32: also max |difference| <= 1e-4), and the
-  f32 run against the sentence-transformers reference in minilm.json;
+- embed, bundled int8 all-MiniLM-L6-v2 and the tiny BERT fixture in --dtype f32, f16,
+  bf16 and q8, and every tiny fixture (BERT, DistilBERT, RoBERTa, DeBERTa-v2/v3) in f32:
+  cosine of every row to the CPU's (f32: also max |difference| <= 1e-4), and the bundled
+  model's f32 run against the sentence-transformers reference in minilm.json;
 - ner (bundled model): the same entities, scores within 1e-3 (f32);
 - zeroshot by NLI (tiny fixture) and by embeddings (bundled): the same ranking, scores
   within 1e-4;
@@ -69,9 +70,16 @@ def check_embed(mlkit, device, tmp):
     reference = np.array(ref["embeddings"], dtype=np.float64)
     # The least cosine to the CPU's output each precision must reach on the GPU.
     floors = {"f32": 0.99999, "f16": 0.999, "bf16": 0.99, "q8": 0.9999}
-    for model in ["all-MiniLM-L6-v2", os.path.join(FIXTURES, "tiny-bert")]:
+    # Every architecture's encoder in f32 (the tiny fixtures, heads' checkpoints included);
+    # every precision on the bundled model and tiny BERT.
+    tiny = sorted(d for d in os.listdir(FIXTURES) if d.startswith("tiny-"))
+    runs = [("all-MiniLM-L6-v2", list(floors))] + [
+        (os.path.join(FIXTURES, d), list(floors) if d == "tiny-bert" else ["f32"]) for d in tiny
+    ]
+    for model, dtypes in runs:
         label = os.path.basename(model)
-        for dtype, floor in floors.items():
+        for dtype in dtypes:
+            floor = floors[dtype]
             out = os.path.join(tmp, "e.npy")
             cpu = embed(mlkit, model, "cpu", dtype, text_file, out)
             gpu = embed(mlkit, model, device, dtype, text_file, out)
@@ -127,14 +135,11 @@ def speed(mlkit, device, text_file, tmp, copies):
         f.write("\n".join(lines) + "\n")
     for cmd, extra in [("embed", ["--dtype", "f32"]), ("embed", ["--dtype", "q8"]),
                        ("embed", ["--dtype", "f16"]), ("ner", [])]:
-        rates = {}
-        for dev in ["cpu", device]:
-            out = os.path.join(tmp, "speed.out")
-            _, took = run(mlkit, [cmd, "-q", "--device", dev, *extra, "-o", out, big])
-            rates[dev] = len(lines) / took
-        print(f"speed {cmd} {' '.join(extra)}: {len(lines)} texts, CPU {rates['cpu']:.1f}/s, "
-              f"{device} {rates[device]:.1f}/s ({rates[device] / rates['cpu']:.1f}x), "
-              "whole commands incl. loading")
+        cpu, gpu = (len(lines) / run(mlkit, [cmd, "-q", "--device", dev, *extra, "-o",
+                                              os.path.join(tmp, "speed.out"), big])[1]
+                    for dev in ["cpu", device])
+        print(f"speed {cmd} {' '.join(extra)}: {len(lines)} texts, CPU {cpu:.1f}/s, "
+              f"{device} {gpu:.1f}/s ({gpu / cpu:.1f}x), whole commands incl. loading")
 
 
 def main():
