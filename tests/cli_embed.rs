@@ -249,3 +249,40 @@ fn a_device_that_cannot_be_had_is_a_usage_error() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 }
+
+#[test]
+fn a_copied_binary_finds_the_models_beside_it() {
+    // A binary shipped with its models, away from the clone it was built in. A hard link
+    // in the target directory (same filesystem) stands in for a copy of the large binary.
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_mlkit"));
+    let dir = tempfile::tempdir_in(exe.parent().unwrap()).unwrap();
+    let copy = dir.path().join("mlkit");
+    if std::fs::hard_link(&exe, &copy).is_err() {
+        std::fs::copy(&exe, &copy).unwrap();
+    }
+    // Only one of the bundled models, so that the list shows which directory was read.
+    std::fs::create_dir(dir.path().join("models")).unwrap();
+    std::os::unix::fs::symlink(
+        root()
+            .join("models/all-MiniLM-L6-v2")
+            .canonicalize()
+            .unwrap(),
+        dir.path().join("models/all-MiniLM-L6-v2"),
+    )
+    .unwrap();
+    let o = std::process::Command::new(&copy)
+        .args(["models", "list", "--json"])
+        .env_remove("MLKIT_MODELS")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let list: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let bundled: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "bundled")
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(bundled, ["all-MiniLM-L6-v2"]);
+}

@@ -32,14 +32,24 @@ const PICKLE: &str = "pytorch_model.bin";
 const POOLING: &str = "1_Pooling/config.json";
 const SENTENCE: &str = "sentence_bert_config.json";
 
-/// Where bundled models live: `$MLKIT_MODELS`, else the source tree's `models/`.
+/// Where bundled models live: `$MLKIT_MODELS`; else the first that exists of `models/`
+/// beside the executable, `../share/mlkit/models` from it (a copied or packaged binary),
+/// and the source tree's `models/` (a binary built from a clone, `cargo install` included).
 pub fn bundled_dir() -> PathBuf {
-    std::env::var_os("MLKIT_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
-            dir.canonicalize().unwrap_or(dir)
-        })
+    if let Some(dir) = std::env::var_os("MLKIT_MODELS") {
+        return PathBuf::from(dir);
+    }
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let beside_exe = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .map(|bin| [bin.join("models"), bin.join("../share/mlkit/models")]);
+    beside_exe
+        .into_iter()
+        .flatten()
+        .chain(std::iter::once(source.clone()))
+        .find(|d| d.is_dir())
+        .map_or(source, |d| d.canonicalize().unwrap_or(d))
 }
 
 /// Resolves `spec`: an existing directory, then a bundled alias, then a Hugging Face repo
