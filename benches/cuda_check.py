@@ -16,7 +16,8 @@ Checks, each printed with its numbers, and the exit status 1 if any fails:
 - ner (bundled model): the same entities, scores within 1e-3 (f32);
 - zeroshot by NLI (tiny fixture) and by embeddings (bundled): the same ranking, scores
   within 1e-4;
-then the speed of embed and ner on the GPU and on the CPU (one run each).
+then the speed of embed and ner on the GPU and on the CPU (one run each), and of embed on
+the GPU under several batch budgets.
 """
 
 import argparse
@@ -140,6 +141,13 @@ def speed(mlkit, device, text_file, tmp, copies):
                     for dev in ["cpu", device])
         print(f"speed {cmd} {' '.join(extra)}: {len(lines)} texts, CPU {cpu:.1f}/s, "
               f"{device} {gpu:.1f}/s ({gpu / cpu:.1f}x), whole commands incl. loading")
+    # The GPU's default batch budget (16384 tokens) is text-embeddings-inference's: see
+    # whether another does better here.
+    for budget in [2048, 4096, 8192, 16384, 32768, 65536]:
+        _, took = run(mlkit, ["embed", "-q", "--device", device, "--max-batch-tokens",
+                              str(budget), "-o", os.path.join(tmp, "speed.out"), big])
+        print(f"speed embed f32 on {device}, --max-batch-tokens {budget}: "
+              f"{len(lines) / took:.1f}/s")
 
 
 def main():
