@@ -2,6 +2,7 @@
 //! device they run on.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use candle_core::Device;
 use serde_json::Value;
@@ -13,12 +14,19 @@ pub fn fixtures() -> PathBuf {
 /// The device the parity tests run on: `MLKIT_TEST_DEVICE` (any `--device` spec), the CPU
 /// when unset. The same fixtures and tolerances then check every backend, e.g.
 /// `MLKIT_TEST_DEVICE=cuda cargo test -p mlkit-core --features cuda` on a GPU machine.
+/// Opened once: each `Device::new_cuda` is a distinct device to Candle, which refuses to
+/// mix tensors from two of them.
 pub fn device() -> Device {
-    let spec = std::env::var("MLKIT_TEST_DEVICE").unwrap_or_else(|_| "cpu".to_string());
-    match mlkit_core::select_device(&spec) {
-        Ok(d) => d,
-        Err(e) => panic!("MLKIT_TEST_DEVICE={spec}: {e}"),
-    }
+    static DEVICE: OnceLock<Device> = OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            let spec = std::env::var("MLKIT_TEST_DEVICE").unwrap_or_else(|_| "cpu".to_string());
+            match mlkit_core::select_device(&spec) {
+                Ok(d) => d,
+                Err(e) => panic!("MLKIT_TEST_DEVICE={spec}: {e}"),
+            }
+        })
+        .clone()
 }
 
 /// A JSON array of numbers as f32.
