@@ -127,7 +127,10 @@ impl Module for Linear {
             Linear::Dense(l) => l.forward(xs),
             Linear::Quantized { weight, bias } => {
                 let dtype = xs.dtype();
-                let ys = weight.forward(&xs.to_dtype(candle_core::DType::F32)?)?;
+                // Candle's CUDA quantized matmul reads f32 rows in place: it refuses strided
+                // inputs. (A no-op for the contiguous activations the encoders pass.)
+                let xs = xs.to_dtype(candle_core::DType::F32)?.contiguous()?;
+                let ys = weight.forward(&xs)?;
                 let ys = match bias {
                     Some(b) => ys.broadcast_add(b)?,
                     None => ys,
