@@ -109,6 +109,14 @@ pub fn read_gguf_content(path: &Path) -> Result<gguf_file::Content> {
             .iter()
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))
             .ok_or_else(|| bad(format!("tensor {name}: its shape overflows")))?;
+        // No model has an empty weight, and Candle would view an empty buffer through a
+        // misaligned pointer (found by the fuzz target model_headers).
+        if elems == 0 {
+            return Err(bad(format!(
+                "tensor {name} has no elements (shape {:?})",
+                info.shape
+            )));
+        }
         let block = info.ggml_dtype.block_size();
         let bytes = (elems / block.max(1))
             .checked_mul(info.ggml_dtype.type_size())

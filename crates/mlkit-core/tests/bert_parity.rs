@@ -352,6 +352,17 @@ fn malformed_gguf_files_are_errors_not_panics() {
     .unwrap();
     candle_core::quantized::gguf_file::write(&mut plain, &[], &[("w", &t)]).unwrap();
     assert!(load(plain.get_ref()).contains("mlkit quantize"));
+    // A tensor without elements (the fuzz target's find: Candle would read it through a
+    // misaligned pointer).
+    let mut empty = std::io::Cursor::new(Vec::new());
+    let t = candle_core::quantized::QTensor::quantize(
+        &candle_core::Tensor::zeros((0, 32), DType::F32, &Device::Cpu).unwrap(),
+        candle_core::quantized::GgmlDType::F32,
+    )
+    .unwrap();
+    candle_core::quantized::gguf_file::write(&mut empty, &[], &[("w", &t)]).unwrap();
+    let e = load(empty.get_ref());
+    assert!(e.contains("has no elements"), "{e}");
 }
 
 #[test]
