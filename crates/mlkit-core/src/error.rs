@@ -20,7 +20,7 @@ pub enum CoreError {
         model_type: String,
         supported: &'static str,
     },
-    #[error("cannot download {file} of {repo}: {message}")]
+    #[error("cannot get {file} of {repo} from the Hugging Face hub: {message}")]
     Hub {
         repo: String,
         file: String,

@@ -163,6 +163,22 @@ fn offline() -> bool {
     std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
+/// The hub client's message, with what to do about the usual failures.
+fn explain_hub_error(message: String) -> String {
+    let hint = if message.ends_with("status: 404") {
+        "no such repo, revision or file, or it is private or gated: check the name, and set \
+         HF_TOKEN to a token that may read it"
+    } else if message.ends_with("status: 401") || message.ends_with("status: 403") {
+        "access denied: set HF_TOKEN to a token that may read this repo"
+    } else if message.contains("io:") || message.contains("onnect") || message.contains("dns") {
+        "cannot reach the hub: check the network and HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to \
+         use a model already in the cache"
+    } else {
+        return message;
+    };
+    format!("{message} ({hint})")
+}
+
 fn from_hub(spec: &str) -> Result<ModelFiles> {
     let (id, revision) = match spec.split_once('@') {
         Some((id, rev)) => (id, rev.to_string()),
@@ -172,7 +188,7 @@ fn from_hub(spec: &str) -> Result<ModelFiles> {
     let hub_err = |file: &str, message: String| CoreError::Hub {
         repo: spec.to_string(),
         file: file.to_string(),
-        message,
+        message: explain_hub_error(message),
     };
     if offline() {
         let cache = Cache::from_env().repo(repo);
@@ -208,11 +224,11 @@ fn from_hub(spec: &str) -> Result<ModelFiles> {
     }
     let api = builder
         .build()
-        .map_err(|e| hub_err("(connection)", e.to_string()))?;
+        .map_err(|e| hub_err("a hub client", e.to_string()))?;
     let api = api.repo(repo);
     let info = api
         .info()
-        .map_err(|e| hub_err("(repo info)", e.to_string()))?;
+        .map_err(|e| hub_err("the file list", e.to_string()))?;
     let has = |file: &str| info.siblings.iter().any(|s| s.rfilename == file);
     if !has(WEIGHTS) {
         return Err(if has(PICKLE) {

@@ -1,0 +1,336 @@
+//! The real Hugging Face download path, end to end, against a stand-in hub on localhost
+//! (`HF_ENDPOINT`): the repo info and resolve endpoints as hf-hub's sync client calls them
+//! (ranged GETs, etag and commit headers), the token sent, the cache written under
+//! `HF_HOME` and then read alone with `HF_HUB_OFFLINE=1`, pickle-only and missing repos.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use common::{mlkit, root};
+
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+const TOKEN: &str = "hf_test_token";
+
+/// One request as the stand-in hub saw it.
+#[derive(Clone, Debug)]
+struct Seen {
+    path: String,
+    authorization: Option<String>,
+}
+
+/// A repo: file name to contents.
+type Repo = HashMap<String, Vec<u8>>;
+
+struct Hub {
+    endpoint: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+/// Serves `repos` on a free localhost port until the test process ends.
+fn hub(repos: HashMap<String, Repo>) -> Hub {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            answer(stream, &repos, &log);
+        }
+    });
+    Hub { endpoint, seen }
+}
+
+fn answer(mut stream: TcpStream, repos: &HashMap<String, Repo>, log: &Mutex<Vec<Seen>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    log.lock().unwrap().push(Seen {
+        path: path.clone(),
+        authorization: headers.get("authorization").cloned(),
+    });
+    let reply = |stream: &mut TcpStream, status: &str, extra: &[(&str, String)], body: &[u8]| {
+        let mut head = format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            body.len()
+        );
+        for (k, v) in extra {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(body);
+    };
+    // GET /api/models/{org}/{name}/revision/{rev}
+    if let Some(rest) = path.strip_prefix("/api/models/") {
+        let repo = rest.split("/revision/").next().unwrap_or("");
+        return match repos.get(repo) {
+            Some(files) => {
+                let siblings: Vec<_> = files
+                    .keys()
+                    .map(|f| serde_json::json!({ "rfilename": f }))
+                    .collect();
+                let body = serde_json::json!({ "sha": COMMIT, "siblings": siblings });
+                reply(
+                    &mut stream,
+                    "200 OK",
+                    &[("Content-Type", "application/json".into())],
+                    body.to_string().as_bytes(),
+                )
+            }
+            None => reply(&mut stream, "404 Not Found", &[], b"Repository not found"),
+        };
+    }
+    // GET /{org}/{name}/resolve/{rev}/{file}, always with a Range header.
+    let found = path.split_once("/resolve/").and_then(|(repo, rest)| {
+        let file = rest.split_once('/')?.1;
+        repos.get(repo.trim_start_matches('/'))?.get(file)
+    });
+    let Some(data) = found else {
+        return reply(&mut stream, "404 Not Found", &[], b"Entry not found");
+    };
+    let start: usize = headers
+        .get("range")
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.split('-').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+        .min(data.len());
+    let end = match headers.get("range").map(String::as_str) {
+        Some("bytes=0-0") => 1.min(data.len()),
+        _ => data.len(),
+    };
+    let etag = format!("\"{:016x}{:08x}\"", fnv(data), data.len());
+    reply(
+        &mut stream,
+        "206 Partial Content",
+        &[
+            ("ETag", etag),
+            ("X-Repo-Commit", COMMIT.into()),
+            (
+                "Content-Range",
+                format!("bytes {start}-{}/{}", end.max(1) - 1, data.len()),
+            ),
+        ],
+        &data[start..end],
+    );
+}
+
+/// A content hash for the etag (the hub uses the blob's sha256).
+fn fnv(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf29ce484222325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+fn fixture_repo(dir: &Path, files: &[&str]) -> Repo {
+    files
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read(dir.join(f)).unwrap()))
+        .collect()
+}
+
+/// mlkit with the hub environment: `HF_HOME` in `home`, the stand-in endpoint, a token,
+/// no proxies, and `extra` on top.
+fn mlkit_hub(args: &[&str], hub: &Hub, home: &Path, extra: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlkit"));
+    cmd.args(args)
+        .current_dir(root())
+        .env("CANDLE_NUM_THREADS", "1")
+        .env("HF_HOME", home)
+        .env("HF_ENDPOINT", &hub.endpoint)
+        .env("HF_TOKEN", TOKEN)
+        .env_remove("HF_HUB_OFFLINE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let _ = child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hello world\nthe lazy dog\n");
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn models_download_into_the_cache_and_then_run_offline() {
+    let tiny = root().join("crates/mlkit-core/tests/fixtures/tiny-bert");
+    let mut repos = HashMap::new();
+    repos.insert(
+        "someone/tiny-bert".to_string(),
+        fixture_repo(
+            &tiny,
+            &["config.json", "tokenizer.json", "model.safetensors"],
+        ),
+    );
+    let mut pickle = fixture_repo(&tiny, &["config.json", "tokenizer.json"]);
+    pickle.insert("pytorch_model.bin".into(), b"not really a pickle".to_vec());
+    repos.insert("someone/pickled".to_string(), pickle);
+    let hub = hub(repos);
+    let home = tempfile::tempdir().unwrap();
+
+    // What the same model gives from its directory.
+    let local = mlkit(
+        &["embed", "--model", tiny.to_str().unwrap(), "-"],
+        b"hello world\nthe lazy dog\n",
+    );
+    assert!(local.status.success());
+
+    let online = mlkit_hub(
+        &["embed", "--model", "someone/tiny-bert", "-"],
+        &hub,
+        home.path(),
+        &[],
+    );
+    assert!(
+        online.status.success(),
+        "{}",
+        String::from_utf8_lossy(&online.stderr)
+    );
+    assert_eq!(
+        online.stdout, local.stdout,
+        "downloaded model, same vectors"
+    );
+
+    // The hub cache layout, as Python's huggingface_hub writes it.
+    let repo_dir = home.path().join("hub/models--someone--tiny-bert");
+    assert_eq!(
+        std::fs::read_to_string(repo_dir.join("refs/main")).unwrap(),
+        COMMIT
+    );
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        let cached = std::fs::read(repo_dir.join("snapshots").join(COMMIT).join(f)).unwrap();
+        assert_eq!(cached, std::fs::read(tiny.join(f)).unwrap(), "{f}");
+    }
+    // Every request carried the token.
+    let seen = hub.seen.lock().unwrap().clone();
+    assert!(seen
+        .iter()
+        .any(|s| s.path.contains("/resolve/main/model.safetensors")));
+    for s in &seen {
+        assert_eq!(
+            s.authorization.as_deref(),
+            Some(format!("Bearer {TOKEN}").as_str()),
+            "{}",
+            s.path
+        );
+    }
+
+    // Offline: the cache alone, not one more request.
+    let before = hub.seen.lock().unwrap().len();
+    let offline = mlkit_hub(
+        &["embed", "--model", "someone/tiny-bert", "-"],
+        &hub,
+        home.path(),
+        &[("HF_HUB_OFFLINE", "1")],
+    );
+    assert!(
+        offline.status.success(),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    assert_eq!(offline.stdout, local.stdout);
+    assert_eq!(hub.seen.lock().unwrap().len(), before);
+
+    // `models list` shows the cached model.
+    let list = mlkit_hub(&["models", "list", "--json"], &hub, home.path(), &[]);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "someone/tiny-bert" && m["kind"] != "bundled"),
+        "{list}"
+    );
+
+    // A repo with only a pickle checkpoint is refused before anything is downloaded.
+    let before = hub.seen.lock().unwrap().len();
+    let pickled = mlkit_hub(
+        &["embed", "--model", "someone/pickled", "-"],
+        &hub,
+        home.path(),
+        &[],
+    );
+    let err = String::from_utf8_lossy(&pickled.stderr);
+    assert_eq!(pickled.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("pytorch_model.bin") && err.contains("safetensors"),
+        "{err}"
+    );
+    let after: Vec<Seen> = hub.seen.lock().unwrap()[before..].to_vec();
+    assert!(
+        after.iter().all(|s| !s.path.contains("/resolve/")),
+        "{after:?}"
+    );
+
+    // A repo the hub does not have: the error names it.
+    let missing = mlkit_hub(
+        &["embed", "--model", "someone/nothing-here", "-"],
+        &hub,
+        home.path(),
+        &[],
+    );
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("someone/nothing-here") && err.contains("check the name"),
+        "{err}"
+    );
+
+    // No hub at the endpoint: the error says what to check, and how to work offline.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let nowhere = Hub {
+        endpoint: format!("http://{closed}"),
+        seen: Arc::default(),
+    };
+    let unreachable = mlkit_hub(
+        &["embed", "--model", "someone/tiny-bert-2", "-"],
+        &nowhere,
+        home.path(),
+        &[],
+    );
+    let err = String::from_utf8_lossy(&unreachable.stderr);
+    assert_eq!(unreachable.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot reach the hub") && err.contains("HF_HUB_OFFLINE"),
+        "{err}"
+    );
+}
