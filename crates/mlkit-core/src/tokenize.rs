@@ -56,10 +56,15 @@ impl TextTokenizer {
         max_len: usize,
         overlong: Overlong,
     ) -> Result<Self> {
-        let mut inner = Tokenizer::from_bytes(json).map_err(|e| CoreError::BadFile {
+        let bad = |message: String| CoreError::BadFile {
             path: format!("{origin}/tokenizer.json").into(),
-            message: format!("not a valid tokenizer.json: {e}"),
-        })?;
+            message,
+        };
+        let mut inner = Tokenizer::from_bytes(json)
+            .map_err(|e| bad(format!("not a valid tokenizer.json: {e}")))?;
+        let post = serde_json::to_value(inner.get_post_processor())
+            .map_err(|e| bad(format!("its post_processor cannot be read back: {e}")))?;
+        check_templates(&post).map_err(bad)?;
         inner.with_padding(None);
         let truncation = match overlong {
             Overlong::Fail => None,
@@ -203,5 +208,38 @@ fn encoded(e: tokenizers::Encoding) -> Encoded {
         offsets: e.get_offsets().to_vec(),
         special: e.get_special_tokens_mask().to_vec(),
         tokens: e.get_tokens().to_vec(),
+    }
+}
+
+/// tokenizers 0.23 builds a TemplateProcessing from JSON without the check its builder
+/// makes, then panics while encoding when a template names a special token that
+/// `special_tokens` does not define (found by the fuzz target model_config): refuse such a
+/// file at load instead.
+fn check_templates(v: &serde_json::Value) -> std::result::Result<(), String> {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            if m.get("type").and_then(Value::as_str) == Some("TemplateProcessing") {
+                let defined = m.get("special_tokens").and_then(Value::as_object);
+                let pieces = ["single", "pair"]
+                    .into_iter()
+                    .filter_map(|k| m.get(k).and_then(Value::as_array))
+                    .flatten();
+                for piece in pieces {
+                    let Some(id) = piece.pointer("/SpecialToken/id").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    if !defined.is_some_and(|d| d.contains_key(id)) {
+                        return Err(format!(
+                            "its post_processor's template uses the special token {id:?}, \
+                             which its special_tokens do not define"
+                        ));
+                    }
+                }
+            }
+            m.values().try_for_each(check_templates)
+        }
+        Value::Array(a) => a.iter().try_for_each(check_templates),
+        _ => Ok(()),
     }
 }

@@ -243,6 +243,20 @@ fn malformed_model_files_are_errors_not_panics() {
         .to_string()
         .contains("tokenizer.json"));
 
+    // A template naming a special token the file does not define: tokenizers itself would
+    // load it and then panic on the first text.
+    let mut tok: Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join("tiny-bert/tokenizer.json")).unwrap(),
+    )
+    .unwrap();
+    tok["post_processor"]["special_tokens"]
+        .as_object_mut()
+        .unwrap()
+        .remove("[SEP]");
+    let undefined = broken_copy("tokenizer.json", tok.to_string().as_bytes());
+    let e = load_error(undefined.path()).to_string();
+    assert!(e.contains("\"[SEP]\"") && e.contains("special_tokens"), "{e}");
+
     let not_json = broken_copy("config.json", b"model_type=bert");
     assert!(load_error(not_json.path()).to_string().contains("config"));
 
