@@ -60,6 +60,10 @@ impl TextTokenizer {
             path: format!("{origin}/tokenizer.json").into(),
             message,
         };
+        // JSON syntax first: tokenizers 0.23 panics (`expect("Helper")`) instead of erring on
+        // malformed JSON inside `decoder` (found by the fuzz target model_config).
+        serde_json::from_slice::<serde::de::IgnoredAny>(json)
+            .map_err(|e| bad(format!("not valid JSON: {e}")))?;
         let mut inner = Tokenizer::from_bytes(json)
             .map_err(|e| bad(format!("not a valid tokenizer.json: {e}")))?;
         let post = serde_json::to_value(inner.get_post_processor())

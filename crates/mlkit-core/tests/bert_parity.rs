@@ -255,7 +255,24 @@ fn malformed_model_files_are_errors_not_panics() {
         .remove("[SEP]");
     let undefined = broken_copy("tokenizer.json", tok.to_string().as_bytes());
     let e = load_error(undefined.path()).to_string();
-    assert!(e.contains("\"[SEP]\"") && e.contains("special_tokens"), "{e}");
+    assert!(
+        e.contains("\"[SEP]\"") && e.contains("special_tokens"),
+        "{e}"
+    );
+
+    // Broken JSON inside the decoder, where tokenizers itself panics rather than erring.
+    let text = std::fs::read_to_string(fixtures().join("tiny-bert/tokenizer.json")).unwrap();
+    assert!(text.contains("\"decoder\": null"));
+    let decoder = broken_copy(
+        "tokenizer.json",
+        text.replace("\"decoder\": null", "\"decoder\": @")
+            .as_bytes(),
+    );
+    let e = load_error(decoder.path()).to_string();
+    assert!(
+        e.contains("tokenizer.json") && e.contains("not valid JSON"),
+        "{e}"
+    );
 
     let not_json = broken_copy("config.json", b"model_type=bert");
     assert!(load_error(not_json.path()).to_string().contains("config"));
