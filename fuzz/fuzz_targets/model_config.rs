@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, contents)) = data.split_first() else {
         return;
     };
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/mlkit-core/tests/fixtures/tiny-bert");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/mlkit-core/tests/fixtures/tiny-bert"
+    );
     let dir = tempfile::tempdir().expect("temp dir");
     for f in ["config.json", "tokenizer.json", "model.safetensors"] {
         // Hard links: the weights are not rewritten for every input.
@@ -19,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
             std::fs::copy(&from, &to).expect("copy fixture");
         }
     }
-    let target = if which % 2 == 0 { "config.json" } else { "tokenizer.json" };
+    let target = if which % 2 == 0 {
+        "config.json"
+    } else {
+        "tokenizer.json"
+    };
     let path = dir.path().join(target);
     std::fs::remove_file(&path).expect("unlink");
     std::fs::write(&path, contents).expect("write");
