@@ -187,6 +187,14 @@ fn mlkit_hub(args: &[&str], hub: &Hub, home: &Path, extra: &[(&str, &str)]) -> O
     child.wait_with_output().unwrap()
 }
 
+/// The stderr of `mlkit embed --model MODEL`, which must fail at run time (exit 1).
+fn embed_fails(model: &str, hub: &Hub, home: &Path) -> String {
+    let o = mlkit_hub(&["embed", "--model", model, "-"], hub, home, &[]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    err
+}
+
 #[test]
 fn models_download_into_the_cache_and_then_run_offline() {
     let tiny = root().join("crates/mlkit-core/tests/fixtures/tiny-bert");
@@ -280,14 +288,7 @@ fn models_download_into_the_cache_and_then_run_offline() {
 
     // A repo with only a pickle checkpoint is refused before anything is downloaded.
     let before = hub.seen.lock().unwrap().len();
-    let pickled = mlkit_hub(
-        &["embed", "--model", "someone/pickled", "-"],
-        &hub,
-        home.path(),
-        &[],
-    );
-    let err = String::from_utf8_lossy(&pickled.stderr);
-    assert_eq!(pickled.status.code(), Some(1), "{err}");
+    let err = embed_fails("someone/pickled", &hub, home.path());
     assert!(
         err.contains("pytorch_model.bin") && err.contains("safetensors"),
         "{err}"
@@ -299,14 +300,7 @@ fn models_download_into_the_cache_and_then_run_offline() {
     );
 
     // A repo the hub does not have: the error names it.
-    let missing = mlkit_hub(
-        &["embed", "--model", "someone/nothing-here", "-"],
-        &hub,
-        home.path(),
-        &[],
-    );
-    let err = String::from_utf8_lossy(&missing.stderr);
-    assert_eq!(missing.status.code(), Some(1), "{err}");
+    let err = embed_fails("someone/nothing-here", &hub, home.path());
     assert!(
         err.contains("someone/nothing-here") && err.contains("check the name"),
         "{err}"
@@ -321,14 +315,7 @@ fn models_download_into_the_cache_and_then_run_offline() {
         endpoint: format!("http://{closed}"),
         seen: Arc::default(),
     };
-    let unreachable = mlkit_hub(
-        &["embed", "--model", "someone/tiny-bert-2", "-"],
-        &nowhere,
-        home.path(),
-        &[],
-    );
-    let err = String::from_utf8_lossy(&unreachable.stderr);
-    assert_eq!(unreachable.status.code(), Some(1), "{err}");
+    let err = embed_fails("someone/tiny-bert-2", &nowhere, home.path());
     assert!(
         err.contains("cannot reach the hub") && err.contains("HF_HUB_OFFLINE"),
         "{err}"

@@ -5,6 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Device};
 use common::{device, fixtures, floats};
 use mlkit_core::embed::pad;
@@ -375,25 +376,21 @@ fn malformed_gguf_files_are_errors_not_panics() {
     hostile[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
     assert!(load(&hostile).contains("GGUF"));
     // A GGUF without mlkit's metadata.
-    let mut plain = std::io::Cursor::new(Vec::new());
-    let t = candle_core::quantized::QTensor::quantize(
-        &candle_core::Tensor::zeros((2, 32), DType::F32, &Device::Cpu).unwrap(),
-        candle_core::quantized::GgmlDType::Q8_0,
-    )
-    .unwrap();
-    candle_core::quantized::gguf_file::write(&mut plain, &[], &[("w", &t)]).unwrap();
-    assert!(load(plain.get_ref()).contains("mlkit quantize"));
+    let plain = one_tensor_gguf((2, 32), GgmlDType::Q8_0);
+    assert!(load(&plain).contains("mlkit quantize"));
     // A tensor without elements (the fuzz target's find: Candle would read it through a
     // misaligned pointer).
-    let mut empty = std::io::Cursor::new(Vec::new());
-    let t = candle_core::quantized::QTensor::quantize(
-        &candle_core::Tensor::zeros((0, 32), DType::F32, &Device::Cpu).unwrap(),
-        candle_core::quantized::GgmlDType::F32,
-    )
-    .unwrap();
-    candle_core::quantized::gguf_file::write(&mut empty, &[], &[("w", &t)]).unwrap();
-    let e = load(empty.get_ref());
+    let e = load(&one_tensor_gguf((0, 32), GgmlDType::F32));
     assert!(e.contains("has no elements"), "{e}");
+}
+
+/// A GGUF file of one zero tensor named `w` and no metadata.
+fn one_tensor_gguf(shape: (usize, usize), dtype: GgmlDType) -> Vec<u8> {
+    let zeros = candle_core::Tensor::zeros(shape, DType::F32, &Device::Cpu).unwrap();
+    let t = candle_core::quantized::QTensor::quantize(&zeros, dtype).unwrap();
+    let mut file = std::io::Cursor::new(Vec::new());
+    candle_core::quantized::gguf_file::write(&mut file, &[], &[("w", &t)]).unwrap();
+    file.into_inner()
 }
 
 #[test]
