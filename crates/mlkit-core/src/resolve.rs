@@ -170,7 +170,11 @@ fn explain_hub_error(message: String) -> String {
          HF_TOKEN to a token that may read it"
     } else if message.ends_with("status: 401") || message.ends_with("status: 403") {
         "access denied: set HF_TOKEN to a token that may read this repo"
-    } else if message.contains("io:") || message.contains("onnect") || message.contains("dns") {
+    } else if ["io:", "dns", "onnect", "imeout"]
+        .iter()
+        .any(|transport| message.contains(transport))
+    {
+        // ureq's transport failures: I/O, name lookup, (C|c)onnection, (T|t)imeout.
         "cannot reach the hub: check the network and HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to \
          use a model already in the cache"
     } else {
