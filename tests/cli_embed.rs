@@ -112,6 +112,31 @@ fn npy_output_file_has_one_row_per_line() {
 }
 
 #[test]
+fn invalid_utf8_names_its_line_and_byte_unless_lossy() {
+    let model = core_fixture("tiny-bert");
+    let model = model.to_str().unwrap();
+    // Line 3 starts at byte 14; its bad byte is its third.
+    let input = b"hello world\r\n\nab\xffc\nlast";
+    let o = mlkit(&["embed", "--model", model, "-"], input);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("line 3, byte offset 16: not valid UTF-8") && err.contains("--lossy"),
+        "{err}"
+    );
+
+    let lossy = common::stdout(&mlkit(&["embed", "--lossy", "--model", model, "-"], input));
+    let replaced = common::stdout(&mlkit(
+        &["embed", "--model", model, "-"],
+        "hello world\n\nab\u{fffd}c\nlast\n".as_bytes(),
+    ));
+    // CRLF and LF line ends, a missing last line end and U+FFFD for the bad byte: the same
+    // four texts.
+    assert_eq!(lossy.lines().count(), 4);
+    assert_eq!(lossy, replaced);
+}
+
+#[test]
 fn bad_models_and_long_lines_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.json"), "{}").unwrap();

@@ -1,13 +1,14 @@
 //! Classification heads on an encoder, as Hugging Face's `*ForTokenClassification` and
 //! `*ForSequenceClassification` compute them, with labels from config.json.
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Module, Tensor};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+use crate::device::RunOptions;
 use crate::encoder::{Encoder, EncoderInfo, LoadedEncoder};
 use crate::error::{CoreError, Result};
-use crate::linear::{Linear, WeightFormat};
+use crate::linear::Linear;
 use crate::models::bert::Activation;
 use crate::parts::ModelParts;
 
@@ -62,20 +63,16 @@ pub struct Classifier {
 }
 
 impl Classifier {
-    pub fn load(
-        parts: &ModelParts,
-        device: &Device,
-        dtype: DType,
-        format: WeightFormat,
-        task: Task,
-    ) -> Result<Classifier> {
+    /// Loads the encoder and the head `task` needs, on `run.device` in `run.dtype` and
+    /// `run.weights` (see `Encoder::load`).
+    pub fn load(parts: &ModelParts, run: &RunOptions, task: Task) -> Result<Classifier> {
         let labels = labels(parts)?;
         let LoadedEncoder {
             encoder,
             info,
             vb,
             linear,
-        } = Encoder::load_with_store(parts, device, dtype, format)?;
+        } = Encoder::load_with_store(parts, run)?;
         let h = info.hidden_size;
         let n = labels.len();
         let not_a = |what: &str, e: candle_core::Error| CoreError::BadFile {

@@ -42,8 +42,7 @@ impl Embedder {
     }
 
     pub fn from_parts(parts: &ModelParts, opts: &EmbedOptions) -> Result<Embedder> {
-        let (encoder, info) =
-            Encoder::load(parts, &opts.run.device, opts.run.dtype, opts.run.weights)?;
+        let (encoder, info) = Encoder::load(parts, &opts.run)?;
         let mut pooling = Pooling::from_json(parts.pooling.as_deref(), parts.modules.as_deref())?;
         if let Some(mode) = opts.pooling {
             pooling.mode = mode;

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use candle_core::quantized::GgmlDType;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 
+use crate::device::RunOptions;
 use crate::error::{CoreError, Result};
-use crate::linear::{LinearWeights, WeightFormat};
+use crate::linear::LinearWeights;
 use crate::models::{bert, deberta_v2, distilbert, roberta};
 use crate::parts::{ModelParts, Weights};
 
@@ -56,10 +57,9 @@ fn weights_path(parts: &ModelParts) -> &Path {
 /// A VarBuilder over the dense tensors, and the Linear weights kept quantized.
 fn weight_store(
     parts: &ModelParts,
-    device: &Device,
-    dtype: DType,
-    format: WeightFormat,
+    run: &RunOptions,
 ) -> Result<(VarBuilder<'static>, LinearWeights)> {
+    let (device, dtype, format) = (&run.device, run.dtype, run.weights);
     match &parts.weights {
         Weights::Safetensors(path) => {
             let bytes = std::fs::read(path).map_err(|source| CoreError::Read {
@@ -118,30 +118,22 @@ pub struct LoadedEncoder {
 }
 
 impl Encoder {
-    /// Loads the encoder `parts.config` describes, with activations in `dtype` and Linear
-    /// weights in `format` (a GGUF file's quantized weights are used as they are).
-    pub fn load(
-        parts: &ModelParts,
-        device: &Device,
-        dtype: DType,
-        format: WeightFormat,
-    ) -> Result<(Encoder, EncoderInfo)> {
-        let loaded = Self::load_with_store(parts, device, dtype, format)?;
+    /// Loads the encoder `parts.config` describes onto `run.device`, with activations in
+    /// `run.dtype` and Linear weights in `run.weights` (a GGUF file's quantized weights are
+    /// used as they are).
+    pub fn load(parts: &ModelParts, run: &RunOptions) -> Result<(Encoder, EncoderInfo)> {
+        let loaded = Self::load_with_store(parts, run)?;
         Ok((loaded.encoder, loaded.info))
     }
 
-    pub fn load_with_store(
-        parts: &ModelParts,
-        device: &Device,
-        dtype: DType,
-        format: WeightFormat,
-    ) -> Result<LoadedEncoder> {
+    /// `load`, keeping the weight store for a head to load its own weights from.
+    pub fn load_with_store(parts: &ModelParts, run: &RunOptions) -> Result<LoadedEncoder> {
         let config_path = PathBuf::from(format!("{}/config.json", parts.origin));
         let kind: ModelType = serde_json::from_str(&parts.config)
             .map_err(|e| bad(&config_path, format!("invalid config: {e}")))?;
         let model_type = kind.model_type.as_str();
         if model_type == "deberta-v2" {
-            return Self::load_deberta(parts, device, dtype, format, &config_path);
+            return Self::load_deberta(parts, run, &config_path);
         }
         if !matches!(
             model_type,
@@ -164,7 +156,7 @@ impl Encoder {
                 None,
             )
         };
-        let (vb, linear) = weight_store(parts, device, dtype, format)?;
+        let (vb, linear) = weight_store(parts, run)?;
         let model = match (model_type, &distil) {
             ("bert", _) => bert::BertModel::load(vb.clone(), &cfg, &linear),
             (_, Some(d)) => distilbert::load(vb.clone(), d, &linear),
@@ -196,14 +188,12 @@ impl Encoder {
 
     fn load_deberta(
         parts: &ModelParts,
-        device: &Device,
-        dtype: DType,
-        format: WeightFormat,
+        run: &RunOptions,
         config_path: &Path,
     ) -> Result<LoadedEncoder> {
         let cfg: deberta_v2::Config = serde_json::from_str(&parts.config)
             .map_err(|e| bad(config_path, format!("invalid deberta-v2 config: {e}")))?;
-        let (vb, linear) = weight_store(parts, device, dtype, format)?;
+        let (vb, linear) = weight_store(parts, run)?;
         let model = deberta_v2::DebertaV2Model::load(vb.clone(), &cfg, &linear).map_err(|e| {
             bad(
                 weights_path(parts),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Device};
-use common::{device, fixtures, floats};
+use common::{device, fixtures, floats, run_options};
 use mlkit_core::embed::pad;
 use mlkit_core::encoder::Encoder;
 use mlkit_core::linear::WeightFormat;
@@ -42,14 +42,6 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 
 const TOLERANCE: f32 = 1e-4;
 
-/// Default run options on the test device.
-fn run_options() -> RunOptions {
-    RunOptions {
-        device: device(),
-        ..RunOptions::default()
-    }
-}
-
 /// Default embedding options on the test device.
 fn embed_options() -> EmbedOptions {
     EmbedOptions {
@@ -71,8 +63,7 @@ fn tiny_bert_matches_transformers_alone_and_padded() {
     for name in ["tiny-bert", "tiny-bert-tc"] {
         let files = resolve(fixtures().join(name).to_str().unwrap()).unwrap();
         let parts = ModelParts::read(&files).unwrap();
-        let (encoder, info) =
-            Encoder::load(&parts, &device(), DType::F32, WeightFormat::Dense).unwrap();
+        let (encoder, info) = Encoder::load(&parts, &run_options()).unwrap();
         assert_eq!(info.hidden_size, 32);
         let tok = TextTokenizer::load(&parts.tokenizer, name, 64, false).unwrap();
         let enc = tok.encode(&texts, 0).unwrap();

@@ -5,13 +5,12 @@
 
 mod common;
 
-use candle_core::{DType, Device, Tensor};
-use common::{device, fixtures, floats};
+use candle_core::Tensor;
+use common::{device, fixtures, floats, run_options};
 use mlkit_core::classify::{Classifier, Task};
 use mlkit_core::encoder::Encoder;
-use mlkit_core::linear::WeightFormat;
 use mlkit_core::parts::ModelParts;
-use mlkit_core::resolve;
+use mlkit_core::{resolve, RunOptions};
 use serde_json::Value;
 
 fn rows(v: &Value) -> Vec<Vec<u32>> {
@@ -107,8 +106,7 @@ fn check_models(file: &str, names: &[&str]) {
         let kind = want["kind"].as_str().unwrap();
         let run: Run = match kind {
             "hidden" => {
-                let (enc, _) =
-                    Encoder::load(&parts, &device(), DType::F32, WeightFormat::Dense).unwrap();
+                let (enc, _) = Encoder::load(&parts, &run_options()).unwrap();
                 Box::new(move |i, t, m| enc.forward(i, t, m).unwrap())
             }
             _ => {
@@ -117,8 +115,7 @@ fn check_models(file: &str, names: &[&str]) {
                 } else {
                     Task::SequenceClassification
                 };
-                let c = Classifier::load(&parts, &device(), DType::F32, WeightFormat::Dense, task)
-                    .unwrap();
+                let c = Classifier::load(&parts, &run_options(), task).unwrap();
                 let labels: Vec<String> = want["labels"]
                     .as_array()
                     .unwrap()
@@ -164,16 +161,10 @@ fn a_plain_encoder_is_not_a_classifier() {
     let parts =
         ModelParts::read(&resolve(fixtures().join("tiny-roberta").to_str().unwrap()).unwrap())
             .unwrap();
-    let err = Classifier::load(
-        &parts,
-        &Device::Cpu,
-        DType::F32,
-        WeightFormat::Dense,
-        Task::TokenClassification,
-    )
-    .err()
-    .expect("a model without a classifier loaded as one")
-    .to_string();
+    let err = Classifier::load(&parts, &RunOptions::default(), Task::TokenClassification)
+        .err()
+        .expect("a model without a classifier loaded as one")
+        .to_string();
     assert!(
         err.contains("is not a token classification checkpoint"),
         "{err}"

@@ -55,13 +55,7 @@ impl NerModel {
     }
 
     pub fn from_parts(parts: &ModelParts, opts: &NerOptions) -> Result<NerModel> {
-        let classifier = Classifier::load(
-            parts,
-            &opts.run.device,
-            opts.run.dtype,
-            opts.run.weights,
-            Task::TokenClassification,
-        )?;
+        let classifier = Classifier::load(parts, &opts.run, Task::TokenClassification)?;
         let max_len = classifier.info.max_positions;
         let stride = opts.stride.unwrap_or(max_len / 4);
         // Each window must move forward: the template's special tokens and the overlap

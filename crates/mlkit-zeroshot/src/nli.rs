@@ -62,13 +62,7 @@ impl NliModel {
     }
 
     pub fn from_parts(parts: &ModelParts, opts: &RunOptions) -> Result<NliModel> {
-        let classifier = Classifier::load(
-            parts,
-            &opts.device,
-            opts.dtype,
-            opts.weights,
-            Task::SequenceClassification,
-        )?;
+        let classifier = Classifier::load(parts, opts, Task::SequenceClassification)?;
         let config: Value =
             serde_json::from_str(&parts.config).map_err(|e| ZeroShotError::BadModel {
                 origin: parts.origin.clone(),

@@ -89,13 +89,18 @@ pub fn read_text(path: &Path, lossy: bool) -> Result<String> {
             let bytes = e.as_bytes();
             let at = e.utf8_error().valid_up_to();
             let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-            Err(anyhow::anyhow!(
-                "{}: line {line}, byte offset {at}: not valid UTF-8; convert it (iconv -f LATIN1 \
-                 -t UTF-8) or pass --lossy",
-                path.display()
-            ))
+            Err(not_utf8(path, line, at as u64))
         }
     }
+}
+
+/// The error for invalid UTF-8 at `offset` bytes into `path`, on `line` (from 1).
+pub fn not_utf8(path: &Path, line: usize, offset: u64) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: line {line}, byte offset {offset}: not valid UTF-8; convert it (iconv -f LATIN1 \
+         -t UTF-8) or pass --lossy",
+        path.display()
+    )
 }
 
 /// The documents of one input, and its CSV header when reading a CSV column. Ids are line

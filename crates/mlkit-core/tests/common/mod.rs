@@ -29,6 +29,15 @@ pub fn device() -> Device {
         .clone()
 }
 
+/// f32 activations and dense weights on the test device.
+#[allow(dead_code)] // Not every test file uses it.
+pub fn run_options() -> mlkit_core::RunOptions {
+    mlkit_core::RunOptions {
+        device: device(),
+        ..mlkit_core::RunOptions::default()
+    }
+}
+
 /// A JSON array of numbers as f32.
 pub fn floats(v: &Value) -> Vec<f32> {
     v.as_array()

@@ -10,7 +10,42 @@ use mlkit_core::{resolve, EmbedOptions, Embedder};
 
 use super::runtime::RuntimeArgs;
 
+use crate::docs::not_utf8;
 use crate::io::{Input, Output};
+
+/// The lines of a text input without their line ends (`\n` or `\r\n`), as `BufRead::lines`
+/// gives them, but able to say where invalid UTF-8 starts and to replace it.
+struct Lines<R> {
+    reader: R,
+    /// Bytes read so far.
+    offset: u64,
+    lossy: bool,
+}
+
+impl<R: BufRead> Lines<R> {
+    /// The next line; `Some(Err(offset))` when it is not valid UTF-8 (offset into the
+    /// input of its first bad byte) and replacing is off.
+    fn next_line(&mut self) -> std::io::Result<Option<Result<String, u64>>> {
+        let mut bytes = Vec::new();
+        let n = self.reader.read_until(b'\n', &mut bytes)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let start = self.offset;
+        self.offset += n as u64;
+        if bytes.ends_with(b"\n") {
+            bytes.pop();
+            if bytes.ends_with(b"\r") {
+                bytes.pop();
+            }
+        }
+        Ok(Some(match String::from_utf8(bytes) {
+            Ok(text) => Ok(text),
+            Err(e) if self.lossy => Ok(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            Err(e) => Err(start + e.utf8_error().valid_up_to() as u64),
+        }))
+    }
+}
 
 /// Embed texts, one per line of INPUT, with a sentence-transformers model.
 ///
@@ -50,6 +85,10 @@ pub struct EmbedArgs {
     /// Output format; by default from the output file's extension, else jsonl.
     #[arg(long, value_enum)]
     pub format: Option<EmbedFormat>,
+
+    /// Replace invalid UTF-8 with U+FFFD instead of failing.
+    #[arg(long)]
+    pub lossy: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -99,18 +138,23 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
     let mut matrix: Vec<f32> = Vec::new();
     let mut rows = 0usize;
     let mut chunk: Vec<String> = Vec::with_capacity(CHUNK);
-    let mut lines = reader.lines();
+    let mut lines = Lines {
+        reader,
+        offset: 0,
+        lossy: args.lossy,
+    };
     loop {
         chunk.clear();
-        for line in lines.by_ref().take(CHUNK) {
-            let line = line.with_context(|| {
-                format!(
-                    "{}: line {} is not valid UTF-8",
-                    args.input.display(),
-                    rows + chunk.len() + 1
-                )
-            })?;
-            chunk.push(line);
+        while chunk.len() < CHUNK {
+            let line = rows + chunk.len() + 1;
+            match lines
+                .next_line()
+                .with_context(|| format!("cannot read {}", args.input.display()))?
+            {
+                Some(Ok(text)) => chunk.push(text),
+                Some(Err(offset)) => return Err(not_utf8(&args.input, line, offset)),
+                None => break,
+            }
         }
         if chunk.is_empty() {
             break;
