@@ -7,7 +7,7 @@ use common::{mlkit, root};
 
 use std::path::PathBuf;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn minilm() -> PathBuf {
     root().join("../shared/models/all-MiniLM-L6-v2")
@@ -134,6 +134,91 @@ fn invalid_utf8_names_its_line_and_byte_unless_lossy() {
     // four texts.
     assert_eq!(lossy.lines().count(), 4);
     assert_eq!(lossy, replaced);
+}
+
+#[test]
+fn jsonl_records_and_csv_rows_get_the_embedding_of_their_text() {
+    let model = core_fixture("tiny-bert");
+    let model = model.to_str().unwrap();
+    let lines = common::stdout(&mlkit(
+        &["embed", "--model", model, "-"],
+        b"hello world\nthe lazy dog\n",
+    ));
+    let plain: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["embedding"].clone())
+        .collect();
+
+    // Records keep their fields; a blank line is no record.
+    let jsonl = common::stdout(&mlkit(
+        &["embed", "--model", model, "--text-field", "body", "-"],
+        b"{\"id\": \"a\", \"body\": \"hello world\", \"n\": 1}\n\n{\"body\": \"the lazy dog\"}\n",
+    ));
+    let records: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2);
+    assert_eq!(
+        (&records[0]["id"], &records[0]["n"]),
+        (&json!("a"), &json!(1))
+    );
+    assert_eq!(records[1]["body"], json!("the lazy dog"));
+    for (r, want) in records.iter().zip(&plain) {
+        assert_eq!(&r["embedding"], want);
+    }
+
+    // CSV comes back as CSV with an embedding column, quoted cells and all.
+    let csv_in = b"id,text,note\n1,hello world,\"x, y\"\n2,the lazy dog,z\n";
+    let csv_out = common::stdout(&mlkit(
+        &["embed", "--model", model, "--column", "text", "-"],
+        csv_in,
+    ));
+    let mut reader = csv::Reader::from_reader(csv_out.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["id", "text", "note", "embedding"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[0][2], "x, y");
+    for (row, want) in rows.iter().zip(&plain) {
+        assert_eq!(&serde_json::from_str::<Value>(&row[3]).unwrap(), want);
+    }
+
+    // The same rows as JSON Lines ids and embeddings, or as an .npy matrix.
+    let ids = common::stdout(&mlkit(
+        &[
+            "embed", "--model", model, "--column", "text", "--format", "jsonl", "-",
+        ],
+        csv_in,
+    ));
+    let first: Value = serde_json::from_str(ids.lines().next().unwrap()).unwrap();
+    assert_eq!((&first["id"], &first["embedding"]), (&json!(1), &plain[0]));
+    let npy = mlkit(
+        &[
+            "embed", "--model", model, "--column", "text", "--format", "npy", "-",
+        ],
+        csv_in,
+    );
+    assert_eq!(npy.stdout.len(), 128 + 2 * 32 * 4);
+
+    let no_column = mlkit(&["embed", "--model", model, "--format", "csv", "-"], csv_in);
+    assert_eq!(no_column.status.code(), Some(2));
+    let long = format!(
+        "{{\"id\": \"big\", \"t\": \"{}\"}}\n",
+        "the quick fox ".repeat(60)
+    );
+    let o = mlkit(
+        &["embed", "--model", model, "--text-field", "t", "-"],
+        long.as_bytes(),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("record big") && err.contains("--truncate"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -7,11 +7,13 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use mlkit_core::pooling::PoolingMode;
 use mlkit_core::{resolve, EmbedOptions, Embedder};
+use serde_json::Value;
 
 use super::runtime::RuntimeArgs;
 
-use crate::docs::not_utf8;
+use crate::docs::{csv_row, id_text, not_utf8, read_docs, read_text, DocArgs, Record, Unit};
 use crate::io::{Input, Output};
+use crate::UsageError;
 
 /// The lines of a text input without their line ends (`\n` or `\r\n`), as `BufRead::lines`
 /// gives them, but able to say where invalid UTF-8 starts and to replace it.
@@ -51,7 +53,9 @@ impl<R: BufRead> Lines<R> {
 ///
 /// Output is JSON Lines, {"id": LINE, "embedding": [...]} with LINE counted from 1, or a
 /// float32 .npy matrix (rows in input order) with --format npy or an .npy output file.
-/// Every line gives one embedding, empty lines included.
+/// Every line gives one embedding, empty lines included. With --text-field, each JSON Lines
+/// record comes back with an "embedding" field; with --column, the CSV comes back with an
+/// "embedding" column (a JSON array).
 #[derive(Args, Debug)]
 pub struct EmbedArgs {
     /// Text file, one text a line, or - for stdin.
@@ -89,6 +93,15 @@ pub struct EmbedArgs {
     /// Replace invalid UTF-8 with U+FFFD instead of failing.
     #[arg(long)]
     pub lossy: bool,
+
+    /// Read JSON Lines and embed this field of each record (the record is kept in jsonl
+    /// output; an "id" field becomes its id).
+    #[arg(long, value_name = "FIELD", conflicts_with = "column")]
+    pub text_field: Option<String>,
+
+    /// Read CSV and embed this column; csv output is the input with an "embedding" column.
+    #[arg(long, value_name = "COLUMN")]
+    pub column: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -102,6 +115,8 @@ pub enum PoolingArg {
 pub enum EmbedFormat {
     Jsonl,
     Npy,
+    /// The --column input with an "embedding" column.
+    Csv,
 }
 
 /// Texts are embedded this many at a time, so memory stays flat on long inputs.
@@ -113,8 +128,17 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
         args.format
             .unwrap_or_else(|| match args.output.as_ref().and_then(|p| p.extension()) {
                 Some(e) if e == "npy" => EmbedFormat::Npy,
+                _ if args.column.is_some() => EmbedFormat::Csv,
                 _ => EmbedFormat::Jsonl,
             });
+    if format == EmbedFormat::Csv && args.column.is_none() {
+        return Err(UsageError(
+            "--format csv writes the CSV input back with an embedding column; name the text \
+             column with --column"
+                .into(),
+        )
+        .into());
+    }
     let opts = EmbedOptions {
         run: runtime,
         truncate: args.truncate,
@@ -128,6 +152,9 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
     let files = resolve(&args.model)?;
     let embedder = Embedder::load(&files, &opts)
         .with_context(|| format!("cannot load model {}", files.origin))?;
+    if args.text_field.is_some() || args.column.is_some() {
+        return embed_records(&args, &embedder, format);
+    }
 
     let input = Input::open(&args.input)?;
     let reader = BufReader::new(
@@ -173,17 +200,77 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
         for v in vectors {
             rows += 1;
             match format {
-                EmbedFormat::Jsonl => {
+                EmbedFormat::Npy => matrix.extend_from_slice(&v),
+                // Csv needs --column, which reads records instead (checked in `run`).
+                EmbedFormat::Jsonl | EmbedFormat::Csv => {
                     // id first, for people reading the file.
                     let vector = serde_json::to_string(&v)?;
                     writeln!(output.writer(), "{{\"id\":{rows},\"embedding\":{vector}}}")?;
                 }
-                EmbedFormat::Npy => matrix.extend_from_slice(&v),
             }
         }
     }
     if format == EmbedFormat::Npy {
         write_npy(output.writer(), &matrix, rows, embedder.dim())?;
+    }
+    output.finish()
+}
+
+/// `--text-field` and `--column`: the records of a JSON Lines or CSV input, each given its
+/// embedding. Unlike plain lines, the input is read whole, as `ner` and `zeroshot` read it.
+fn embed_records(args: &EmbedArgs, embedder: &Embedder, format: EmbedFormat) -> Result<()> {
+    let doc_args = DocArgs {
+        unit: Unit::Line,
+        text_field: args.text_field.clone(),
+        column: args.column.clone(),
+        lossy: args.lossy,
+    };
+    let name = args.input.display();
+    let text = read_text(&args.input, args.lossy)?;
+    let (docs, header) = read_docs(&args.input, text, &doc_args, false)?;
+    let mut output = Output::create(args.output.as_deref())?;
+    if let (EmbedFormat::Csv, Some(mut h)) = (format, header) {
+        h.push_field("embedding");
+        output.writer().write_all(&csv_row(None, &h)?)?;
+    }
+    let mut matrix: Vec<f32> = Vec::new();
+    for (c, chunk) in docs.chunks(CHUNK).enumerate() {
+        let texts: Vec<&str> = chunk.iter().map(|d| d.text.as_str()).collect();
+        let vectors = embedder.embed(&texts, c * CHUNK).map_err(|e| match e {
+            mlkit_core::CoreError::TooLong { index, tokens, max } => anyhow::anyhow!(
+                "{name}: record {}: {tokens} tokens, more than the model's maximum of {max}; \
+                 split the text, or pass --truncate to cut it",
+                id_text(&docs[index].id)
+            ),
+            other => other.into(),
+        })?;
+        for (doc, v) in chunk.iter().zip(vectors) {
+            let out = output.writer();
+            match (format, &doc.record) {
+                (EmbedFormat::Npy, _) => matrix.extend_from_slice(&v),
+                (EmbedFormat::Csv, Record::Csv(row)) => {
+                    let mut row = row.clone();
+                    row.push_field(&serde_json::to_string(&v)?);
+                    out.write_all(&csv_row(None, &row)?)?;
+                }
+                (_, Record::Json(map)) => {
+                    // The input record, with its embedding added.
+                    let mut record = map.clone();
+                    // Through f32's shortest text: a Value holds f64s, which would print
+                    // each f32 with twice the digits.
+                    let vector: Value = serde_json::from_str(&serde_json::to_string(&v)?)?;
+                    record.insert("embedding".into(), vector);
+                    writeln!(out, "{}", Value::Object(record))?;
+                }
+                _ => {
+                    let vector = serde_json::to_string(&v)?;
+                    writeln!(out, "{{\"id\":{},\"embedding\":{vector}}}", doc.id)?;
+                }
+            }
+        }
+    }
+    if format == EmbedFormat::Npy {
+        write_npy(output.writer(), &matrix, docs.len(), embedder.dim())?;
     }
     output.finish()
 }
