@@ -58,7 +58,7 @@ impl<R: BufRead> Lines<R> {
 /// "embedding" column (a JSON array).
 #[derive(Args, Debug)]
 pub struct EmbedArgs {
-    /// Text file, one text a line, or - for stdin.
+    /// Text file (one text a line), JSON Lines (--text-field) or CSV (--column); - for stdin.
     pub input: PathBuf,
 
     /// Write here instead of stdout (the file appears only when the run succeeds).
@@ -86,7 +86,7 @@ pub struct EmbedArgs {
     #[arg(long)]
     pub truncate: bool,
 
-    /// Output format; by default from the output file's extension, else jsonl.
+    /// Output format; by default npy for an .npy output file, csv with --column, else jsonl.
     #[arg(long, value_enum)]
     pub format: Option<EmbedFormat>,
 
