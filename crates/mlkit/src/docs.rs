@@ -1,5 +1,6 @@
 //! Documents from text files, JSON Lines fields or CSV columns: the inputs `mlkit ner` and
-//! `mlkit zeroshot` share, with their flags defined once.
+//! `mlkit zeroshot` share (and `mlkit embed`, beside its streamed lines), with their flags
+//! defined once.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,14 @@ pub struct DocArgs {
     #[arg(long, value_enum, default_value_t = Unit::Line)]
     pub unit: Unit,
 
+    #[command(flatten)]
+    pub records: RecordArgs,
+}
+
+/// How texts are read from lines, JSON Lines records or CSV rows: every subcommand that
+/// takes texts has these flags.
+#[derive(Args, Debug, Clone)]
+pub struct RecordArgs {
     /// Read JSON Lines and take the text from this field (other fields are kept in jsonl
     /// output; an "id" field becomes the record's id).
     #[arg(long, value_name = "FIELD", conflicts_with = "column")]
@@ -43,6 +52,13 @@ pub struct DocArgs {
     pub lossy: bool,
 }
 
+impl RecordArgs {
+    /// Whether texts come from JSON Lines or CSV records rather than lines.
+    pub fn is_records(&self) -> bool {
+        self.column.is_some() || self.text_field.is_some()
+    }
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum Unit {
     Doc,
@@ -51,7 +67,7 @@ pub enum Unit {
 
 impl DocArgs {
     pub fn check(&self) -> Result<()> {
-        if (self.column.is_some() || self.text_field.is_some()) && self.unit == Unit::Doc {
+        if self.records.is_records() && self.unit == Unit::Doc {
             return Err(UsageError(
                 "--column and --text-field read one document per record; drop --unit doc".into(),
             )
@@ -120,7 +136,7 @@ pub fn read_docs(
             json!(n)
         }
     };
-    if let Some(column) = &args.column {
+    if let Some(column) = &args.records.column {
         let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
         let headers = reader
             .headers()
@@ -143,7 +159,7 @@ pub fn read_docs(
         }
         return Ok((docs, Some(headers)));
     }
-    if let Some(field) = &args.text_field {
+    if let Some(field) = &args.records.text_field {
         let mut docs = Vec::new();
         for (n, line) in text.lines().enumerate() {
             if line.trim().is_empty() {

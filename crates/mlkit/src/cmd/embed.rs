@@ -11,7 +11,9 @@ use serde_json::Value;
 
 use super::runtime::RuntimeArgs;
 
-use crate::docs::{csv_row, id_text, not_utf8, read_docs, read_text, DocArgs, Record, Unit};
+use crate::docs::{
+    csv_row, id_text, not_utf8, read_docs, read_text, DocArgs, Record, RecordArgs, Unit,
+};
 use crate::io::{Input, Output};
 use crate::UsageError;
 
@@ -90,18 +92,8 @@ pub struct EmbedArgs {
     #[arg(long, value_enum)]
     pub format: Option<EmbedFormat>,
 
-    /// Replace invalid UTF-8 with U+FFFD instead of failing.
-    #[arg(long)]
-    pub lossy: bool,
-
-    /// Read JSON Lines and embed this field of each record (the record is kept in jsonl
-    /// output; an "id" field becomes its id).
-    #[arg(long, value_name = "FIELD", conflicts_with = "column")]
-    pub text_field: Option<String>,
-
-    /// Read CSV and embed this column; csv output is the input with an "embedding" column.
-    #[arg(long, value_name = "COLUMN")]
-    pub column: Option<String>,
+    #[command(flatten)]
+    pub records: RecordArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -128,10 +120,10 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
         args.format
             .unwrap_or_else(|| match args.output.as_ref().and_then(|p| p.extension()) {
                 Some(e) if e == "npy" => EmbedFormat::Npy,
-                _ if args.column.is_some() => EmbedFormat::Csv,
+                _ if args.records.column.is_some() => EmbedFormat::Csv,
                 _ => EmbedFormat::Jsonl,
             });
-    if format == EmbedFormat::Csv && args.column.is_none() {
+    if format == EmbedFormat::Csv && args.records.column.is_none() {
         return Err(UsageError(
             "--format csv writes the CSV input back with an embedding column; name the text \
              column with --column"
@@ -152,7 +144,7 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
     let files = resolve(&args.model)?;
     let embedder = Embedder::load(&files, &opts)
         .with_context(|| format!("cannot load model {}", files.origin))?;
-    if args.text_field.is_some() || args.column.is_some() {
+    if args.records.is_records() {
         return embed_records(&args, &embedder, format);
     }
 
@@ -168,7 +160,7 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
     let mut lines = Lines {
         reader,
         offset: 0,
-        lossy: args.lossy,
+        lossy: args.records.lossy,
     };
     loop {
         chunk.clear();
@@ -221,12 +213,10 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
 fn embed_records(args: &EmbedArgs, embedder: &Embedder, format: EmbedFormat) -> Result<()> {
     let doc_args = DocArgs {
         unit: Unit::Line,
-        text_field: args.text_field.clone(),
-        column: args.column.clone(),
-        lossy: args.lossy,
+        records: args.records.clone(),
     };
     let name = args.input.display();
-    let text = read_text(&args.input, args.lossy)?;
+    let text = read_text(&args.input, args.records.lossy)?;
     let (docs, header) = read_docs(&args.input, text, &doc_args, false)?;
     let mut output = Output::create(args.output.as_deref())?;
     if let (EmbedFormat::Csv, Some(mut h)) = (format, header) {

@@ -170,7 +170,8 @@ fn tag(args: TagArgs) -> Result<()> {
         None if std::io::stdout().is_terminal() => NerFormat::Pretty,
         None => NerFormat::Jsonl,
     });
-    if args.docs.column.is_some() && !matches!(format, NerFormat::Jsonl | NerFormat::Pretty) {
+    if args.docs.records.column.is_some() && !matches!(format, NerFormat::Jsonl | NerFormat::Pretty)
+    {
         return Err(UsageError(
             "--column writes CSV with an entities column; --format is not used with it".into(),
         )
@@ -179,10 +180,10 @@ fn tag(args: TagArgs) -> Result<()> {
     let model = load(&args.model)?;
     let strategy: Aggregation = args.aggregation.into();
     let mut output = Output::create(args.io.output.as_deref())?;
-    let mut sink = Sink::new(format, strategy, args.docs.column.is_some());
+    let mut sink = Sink::new(format, strategy, args.docs.records.column.is_some());
     let several = args.io.inputs.len() > 1;
     for path in &args.io.inputs {
-        let text = read_text(path, args.docs.lossy)?;
+        let text = read_text(path, args.docs.records.lossy)?;
         let (docs, header) = read_docs(path, text, &args.docs, several)?;
         if let Some(h) = header {
             sink.csv_header(&h);

@@ -242,7 +242,7 @@ fn classify(args: ClassifyArgs) -> Result<()> {
     if args.top_k == Some(0) {
         return Err(UsageError("--top-k must be at least 1".into()).into());
     }
-    let csv_in = args.docs.column.is_some();
+    let csv_in = args.docs.records.column.is_some();
     let format = args.format.unwrap_or(if csv_in {
         ZeroShotFormat::Csv
     } else if args.io.output.is_none() && std::io::stdout().is_terminal() {
@@ -258,7 +258,7 @@ fn classify(args: ClassifyArgs) -> Result<()> {
     let mut rows: Vec<[String; 4]> = Vec::new();
     let mut header_done = false;
     for path in &args.io.inputs {
-        let text = read_text(path, args.docs.lossy)?;
+        let text = read_text(path, args.docs.records.lossy)?;
         let (docs, header) = read_docs(path, text, &args.docs, several)?;
         if let Some(d) = docs.iter().find(|d| d.text.trim().is_empty()) {
             anyhow::bail!(
