@@ -216,7 +216,15 @@ fn copy_spans(
     let file = File::open(path).map_err(read_err)?;
     let mut buf = Vec::new();
     let mut copy = |span: Span, out: &mut dyn Write| -> Result<(), SampleError> {
-        buf.resize((span.end - span.start) as usize, 0);
+        // Spans come from scanning the file; one that runs backwards means it changed since.
+        let len = span
+            .end
+            .checked_sub(span.start)
+            .ok_or_else(|| SampleError::Malformed {
+                path: path.to_path_buf(),
+                message: "the file changed while it was being read".to_string(),
+            })?;
+        buf.resize(len as usize, 0);
         file.read_exact_at(&mut buf, span.start).map_err(read_err)?;
         out.write_all(&buf).map_err(SampleError::Write)?;
         if !buf.ends_with(b"\n") && !buf.is_empty() {
