@@ -3,14 +3,17 @@ sentence-transformers (embedding method, texts per second), same thread count, o
 
     python -m venv .venv && .venv/bin/pip install -r benches/requirements-ner.txt sentence-transformers==5.7.0
     cargo build --release -p mlkit
-    .venv/bin/python benches/zeroshot_vs_python.py [--threads 2] [--texts 500]
+    .venv/bin/python benches/zeroshot_vs_python.py [--threads 2] [--texts 500] [--nli-arch deberta-v3-base]
 
 Texts: CoNLL-2003 test sentences; labels: politics, sport, business, technology, health.
 - embed: the bundled all-MiniLM-L6-v2 (Q8_0 dequantized to f32 for Python), cosine per label.
 - nli: no NLI checkpoint can be downloaded here, so the NLI model is all-MiniLM-L6-v2's
   encoder with a random three-way head (labels contradiction, neutral, entailment), saved as
   safetensors and run by both sides: the scores mean nothing, the speed is that of a
-  MiniLM-sized NLI cross-encoder (6 layers, hidden 384).
+  MiniLM-sized NLI cross-encoder (6 layers, hidden 384). `--nli-arch deberta-v3-base` uses
+  instead a randomly initialised DeBERTa-v3-base (12 layers, hidden 768, relative
+  attention over 256 position buckets, the architecture of the usual zero-shot checkpoints
+  such as MoritzLaurer/DeBERTa-v3-base-mnli) with all-MiniLM-L6-v2's tokenizer.
 mlkit is timed as a whole command (loading included); Python after loading and a warm-up.
 """
 import argparse
@@ -29,6 +32,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--texts", type=int, default=500)
+    ap.add_argument("--nli-arch", choices=["minilm", "deberta-v3-base"], default="minilm")
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
     ap.add_argument("--mlkit", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlkit"))
@@ -55,9 +59,20 @@ def main():
     fx.dequantize_gguf(os.path.join(ROOT, "models/all-MiniLM-L6-v2/model.gguf"), minilm)
     nli_dir = os.path.join(tmp, "minilm-nli")
     torch.manual_seed(0)
-    nli = transformers.BertForSequenceClassification.from_pretrained(
-        minilm, num_labels=3, id2label={0: "contradiction", 1: "neutral", 2: "entailment"},
-        label2id={"contradiction": 0, "neutral": 1, "entailment": 2}).eval()
+    nli_labels = dict(num_labels=3, id2label={0: "contradiction", 1: "neutral", 2: "entailment"},
+                      label2id={"contradiction": 0, "neutral": 1, "entailment": 2})
+    if args.nli_arch == "minilm":
+        nli = transformers.BertForSequenceClassification.from_pretrained(minilm, **nli_labels).eval()
+    else:
+        # microsoft/deberta-v3-base's config.json, with MiniLM's vocabulary.
+        cfg = transformers.DebertaV2Config(
+            vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+            intermediate_size=3072, hidden_act="gelu", max_position_embeddings=512,
+            type_vocab_size=0, layer_norm_eps=1e-7, relative_attention=True, max_relative_positions=-1,
+            position_buckets=256, norm_rel_ebd="layer_norm", share_att_key=True,
+            pos_att_type=["p2c", "c2p"], position_biased_input=False, pad_token_id=0,
+            pooler_hidden_size=768, pooler_hidden_act="gelu", pooler_dropout=0, **nli_labels)
+        nli = transformers.DebertaV2ForSequenceClassification(cfg).eval()
     nli.save_pretrained(nli_dir, safe_serialization=True)
     for name in ["tokenizer.json", "tokenizer_config.json"]:
         with open(os.path.join(minilm, name), "rb") as src, open(os.path.join(nli_dir, name), "wb") as dst:
@@ -93,14 +108,21 @@ def main():
     rows.append(("embed", "sentence-transformers style (PyTorch)", time.perf_counter() - start, len(texts)))
     # NLI method.
     pairs = len(texts) * len(LABELS)
-    rows.append(("nli", "mlkit f32", mlkit(nli_dir, "nli"), pairs))
+    rows.append(("nli", f"mlkit f32 ({args.nli_arch})", mlkit(nli_dir, "nli"), pairs))
     nlp = transformers.pipeline("zero-shot-classification", model=nli, tokenizer=tok, device="cpu", batch_size=32)
     nlp(texts[:4], candidate_labels=LABELS)
     start = time.perf_counter()
-    nlp(texts, candidate_labels=LABELS)
-    rows.append(("nli", "transformers pipeline (PyTorch)", time.perf_counter() - start, pairs))
+    want = nlp(texts, candidate_labels=LABELS)
+    rows.append(("nli", f"transformers pipeline ({args.nli_arch})", time.perf_counter() - start, pairs))
 
-    print(f"{args.threads} threads, {len(texts)} texts, {len(LABELS)} labels", file=sys.stderr)
+    # The NLI scores of both sides, label by label (random weights: a check, not a result).
+    import json
+    with open(os.path.join(tmp, "o.jsonl")) as f:
+        got = [json.loads(line) for line in f]
+    diff = max(abs(dict(zip(g["labels"], g["scores"]))[label] - score)
+               for g, w in zip(got, want) for label, score in zip(w["labels"], w["scores"]))
+    print(f"{args.threads} threads, {len(texts)} texts, {len(LABELS)} labels; NLI scores: "
+          f"max |mlkit - pipeline| = {diff:.2e} over {len(got)} texts", file=sys.stderr)
     print(f"{'method':6} {'runtime':38} {'seconds':>8} {'items/s':>9} {'vs Python':>9}")
     base = {m: s for m, name, s, _ in rows if "mlkit" not in name}
     for method, name, secs, items in rows:
