@@ -104,3 +104,25 @@ fn calibrated_forest_is_no_worse_calibrated_than_scikit_learn() {
         worse.join("\n")
     );
 }
+
+/// A saved calibrated model scores exactly as the one that was trained: the calibrators'
+/// parameters live in the model file's JSON, so its numbers must read back to the same f64.
+#[test]
+fn a_calibrated_model_file_scores_exactly_as_trained() {
+    let table = dataset("breast_cancer");
+    let params = ForestParams {
+        trees: 10,
+        ..ForestParams::default()
+    };
+    for method in [Method::Sigmoid, Method::Isotonic] {
+        let forest = Forest::fit_calibrated(&table, &params, method, 3, 2).unwrap();
+        let loaded = Forest::from_bytes(&forest.to_bytes().unwrap()).unwrap();
+        let (a, b) = (
+            forest.score(&table.columns, 2),
+            loaded.score(&table.columns, 2),
+        );
+        assert_eq!(a.votes, b.votes);
+        assert_eq!(a.leaf, b.leaf);
+        assert_eq!(a.calibrated, b.calibrated, "{method:?}");
+    }
+}
