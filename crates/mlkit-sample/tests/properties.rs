@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use mlkit_sample::{sample_file, Format, SampleOptions, SampleSize};
+use mlkit_sample::{sample_file, sample_file_tuned, Format, SampleOptions, SampleSize};
 use proptest::prelude::*;
 
 /// A CSV with `id,g` rows for the given group labels.
@@ -80,6 +80,50 @@ proptest! {
             prop_assert!(keys.windows(2).all(|w| w[0] <= w[1]));
         }
         prop_assert_eq!(sampled_rows(&file, &opts), rows);
+    }
+
+    /// Files scanned on two threads (split at a guessed midpoint) give the bytes one thread
+    /// gives, whatever their quoted fields hold: here cells may be quoted and span lines
+    /// that read like rows of the table.
+    #[test]
+    fn two_threads_write_what_one_thread_writes(
+        cells in proptest::collection::vec(
+            prop_oneof![
+                "k[0-3]",
+                Just("\"a\nk1,x\nk2,y\"".to_string()),
+                Just("\"q \"\"k0\"\",\nz\"".to_string()),
+            ],
+            2..120,
+        ),
+        by in any::<bool>(),
+        frac in 0.0f64..1.0,
+        seed in any::<u32>(),
+    ) {
+        let mut file = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+        write!(file, "g,v\n").unwrap();
+        for pair in cells.chunks(2) {
+            match pair {
+                [g, v] => writeln!(file, "{g},{v}").unwrap(),
+                [g] => writeln!(file, "{g},k0").unwrap(),
+                _ => unreachable!(),
+            }
+        }
+        file.flush().unwrap();
+        let opts = SampleOptions {
+            by: if by { vec!["g".into()] } else { Vec::new() },
+            size: SampleSize::Frac(frac),
+            seed,
+            ..SampleOptions::default()
+        };
+        let run = |parallel_min| {
+            let mut out = Vec::new();
+            let result = sample_file_tuned(file.path(), Format::Csv, &opts, &mut out, parallel_min)
+                .map_err(|e| e.to_string());
+            (result, out)
+        };
+        let (one, two) = (run(u64::MAX), run(1));
+        prop_assert_eq!(&one.0, &two.0);
+        prop_assert_eq!(one.1, two.1);
     }
 
     #[test]
