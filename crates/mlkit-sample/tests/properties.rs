@@ -100,7 +100,7 @@ proptest! {
         seed in any::<u32>(),
     ) {
         let mut file = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
-        write!(file, "g,v\n").unwrap();
+        writeln!(file, "g,v").unwrap();
         for pair in cells.chunks(2) {
             match pair {
                 [g, v] => writeln!(file, "{g},{v}").unwrap(),
