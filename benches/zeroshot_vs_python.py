@@ -17,6 +17,7 @@ Texts: CoNLL-2003 test sentences; labels: politics, sport, business, technology,
 mlkit is timed as a whole command (loading included); Python after loading and a warm-up.
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -116,7 +117,6 @@ def main():
     rows.append(("nli", f"transformers pipeline ({args.nli_arch})", time.perf_counter() - start, pairs))
 
     # The NLI scores of both sides, label by label (random weights: a check, not a result).
-    import json
     with open(os.path.join(tmp, "o.jsonl")) as f:
         got = [json.loads(line) for line in f]
     diff = max(abs(dict(zip(g["labels"], g["scores"]))[label] - score)
