@@ -203,6 +203,17 @@ fn jsonl_records_and_csv_rows_get_the_embedding_of_their_text() {
     );
     assert_eq!(npy.stdout.len(), 128 + 2 * 32 * 4);
 
+    let ragged = mlkit(
+        &["embed", "--model", model, "--column", "text", "-"],
+        b"id,text\n1,a\n2,b,c\n",
+    );
+    assert_eq!(ragged.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&ragged.stderr);
+    assert!(
+        err.contains("-: line 3: found 3 fields where the header has 2; quote"),
+        "{err}"
+    );
+
     let no_column = mlkit(&["embed", "--model", model, "--format", "csv", "-"], csv_in);
     assert_eq!(no_column.status.code(), Some(2));
     let long = format!(

@@ -150,7 +150,7 @@ pub fn read_docs(
         })?;
         let mut docs = Vec::new();
         for (n, row) in reader.records().enumerate() {
-            let row = row.with_context(|| format!("{name}: CSV record {}", n + 1))?;
+            let row = row.map_err(|e| csv_error(&name, n + 1, e))?;
             docs.push(Doc {
                 id: line_id(n + 1),
                 text: row.get(at).unwrap_or("").to_string(),
@@ -205,6 +205,22 @@ pub fn read_docs(
             .collect(),
     };
     Ok((docs, None))
+}
+
+/// A CSV reading error that names the file and line and says how to mend the row.
+fn csv_error(name: &str, record: usize, e: csv::Error) -> anyhow::Error {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos: Some(pos),
+            expected_len,
+            len,
+        } => anyhow::anyhow!(
+            "{name}: line {}: found {len} fields where the header has {expected_len}; quote \
+             fields that contain a comma and give every row the same fields",
+            pos.line()
+        ),
+        _ => anyhow::anyhow!("{name}: CSV record {record}: {e}"),
+    }
 }
 
 /// A record's id as text (for tables and error messages).
