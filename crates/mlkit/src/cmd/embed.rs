@@ -1,7 +1,7 @@
 //! `mlkit embed`: sentence embeddings, one per input line.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
@@ -179,26 +179,16 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
             break;
         }
         let texts: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        let vectors = embedder.embed(&texts, rows).map_err(|e| match e {
-            // Inputs are numbered from 0 in the core; lines from 1 here.
-            mlkit_core::CoreError::TooLong { index, tokens, max } => anyhow::anyhow!(
-                "{}: line {}: {tokens} tokens, more than the model's maximum of {max}; \
-                 split the line, or pass --truncate to cut it",
-                args.input.display(),
-                index + 1
-            ),
-            other => other.into(),
-        })?;
+        // Inputs are numbered from 0 in the core; lines from 1 here.
+        let vectors = embedder
+            .embed(&texts, rows)
+            .map_err(|e| too_long(e, &args.input, "line", |i| format!("line {}", i + 1)))?;
         for v in vectors {
             rows += 1;
             match format {
                 EmbedFormat::Npy => matrix.extend_from_slice(&v),
                 // Csv needs --column, which reads records instead (checked in `run`).
-                EmbedFormat::Jsonl | EmbedFormat::Csv => {
-                    // id first, for people reading the file.
-                    let vector = serde_json::to_string(&v)?;
-                    writeln!(output.writer(), "{{\"id\":{rows},\"embedding\":{vector}}}")?;
-                }
+                EmbedFormat::Jsonl | EmbedFormat::Csv => jsonl_row(output.writer(), &rows, &v)?,
             }
         }
     }
@@ -215,7 +205,6 @@ fn embed_records(args: &EmbedArgs, embedder: &Embedder, format: EmbedFormat) -> 
         unit: Unit::Line,
         records: args.records.clone(),
     };
-    let name = args.input.display();
     let text = read_text(&args.input, args.records.lossy)?;
     let (docs, header) = read_docs(&args.input, text, &doc_args, false)?;
     let mut output = Output::create(args.output.as_deref())?;
@@ -226,13 +215,10 @@ fn embed_records(args: &EmbedArgs, embedder: &Embedder, format: EmbedFormat) -> 
     let mut matrix: Vec<f32> = Vec::new();
     for (c, chunk) in docs.chunks(CHUNK).enumerate() {
         let texts: Vec<&str> = chunk.iter().map(|d| d.text.as_str()).collect();
-        let vectors = embedder.embed(&texts, c * CHUNK).map_err(|e| match e {
-            mlkit_core::CoreError::TooLong { index, tokens, max } => anyhow::anyhow!(
-                "{name}: record {}: {tokens} tokens, more than the model's maximum of {max}; \
-                 split the text, or pass --truncate to cut it",
-                id_text(&docs[index].id)
-            ),
-            other => other.into(),
+        let vectors = embedder.embed(&texts, c * CHUNK).map_err(|e| {
+            too_long(e, &args.input, "text", |i| {
+                format!("record {}", id_text(&docs[i].id))
+            })
         })?;
         for (doc, v) in chunk.iter().zip(vectors) {
             let out = output.writer();
@@ -252,10 +238,7 @@ fn embed_records(args: &EmbedArgs, embedder: &Embedder, format: EmbedFormat) -> 
                     record.insert("embedding".into(), vector);
                     writeln!(out, "{}", Value::Object(record))?;
                 }
-                _ => {
-                    let vector = serde_json::to_string(&v)?;
-                    writeln!(out, "{{\"id\":{},\"embedding\":{vector}}}", doc.id)?;
-                }
+                _ => jsonl_row(out, &doc.id, &v)?,
             }
         }
     }
@@ -263,6 +246,32 @@ fn embed_records(args: &EmbedArgs, embedder: &Embedder, format: EmbedFormat) -> 
         write_npy(output.writer(), &matrix, docs.len(), embedder.dim())?;
     }
     output.finish()
+}
+
+/// The core's error for a text longer than the model takes, naming the text by `place`
+/// (from its index in the core) and saying what to split; other errors as they are.
+fn too_long(
+    e: mlkit_core::CoreError,
+    input: &Path,
+    what: &str,
+    place: impl Fn(usize) -> String,
+) -> anyhow::Error {
+    match e {
+        mlkit_core::CoreError::TooLong { index, tokens, max } => anyhow::anyhow!(
+            "{}: {}: {tokens} tokens, more than the model's maximum of {max}; split the \
+             {what}, or pass --truncate to cut it",
+            input.display(),
+            place(index)
+        ),
+        other => other.into(),
+    }
+}
+
+/// One `{"id": ..., "embedding": [...]}` line, id first for people reading the file.
+fn jsonl_row(out: &mut dyn Write, id: &dyn std::fmt::Display, v: &[f32]) -> Result<()> {
+    let vector = serde_json::to_string(v)?;
+    writeln!(out, "{{\"id\":{id},\"embedding\":{vector}}}")?;
+    Ok(())
 }
 
 /// A float32 matrix in NumPy's .npy format (version 1.0).
