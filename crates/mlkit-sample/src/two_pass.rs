@@ -339,6 +339,24 @@ mod tests {
     use crate::delimited::Delimited;
     use crate::SampleSize;
 
+    /// Samples on one thread and on two, `tries` times (the threads race), and asserts the
+    /// same rows and report every time; returns the report.
+    fn threads_agree(
+        src: &Delimited,
+        path: &Path,
+        opts: &SampleOptions,
+        tries: usize,
+    ) -> SampleReport {
+        let one = choose_rows(src, path, opts, u64::MAX).unwrap();
+        for _ in 0..tries {
+            let two = choose_rows(src, path, opts, 1).unwrap();
+            assert_eq!(one.0.starts, two.0.starts);
+            assert_eq!(one.0.ends, two.0.ends);
+            assert_eq!(one.1, two.1);
+        }
+        one.1
+    }
+
     /// The midpoint of this file falls inside a quoted field full of newlines, so the guessed
     /// split is not a record boundary: the result must not change, and errors after the
     /// midpoint must keep their true line numbers.
@@ -362,11 +380,7 @@ mod tests {
             seed: 3,
             ..SampleOptions::default()
         };
-        let one = choose_rows(&src, &path, &opts, u64::MAX).unwrap();
-        let two = choose_rows(&src, &path, &opts, 1).unwrap();
-        assert_eq!(one.0.starts, two.0.starts);
-        assert_eq!(one.0.ends, two.0.ends);
-        assert_eq!(one.1, two.1);
+        threads_agree(&src, &path, &opts, 1);
 
         let bad = text.replace("399,k0,1", "399,k0,-1");
         std::fs::write(&path, bad).unwrap();
@@ -398,13 +412,6 @@ mod tests {
             size: SampleSize::Frac(1.0),
             ..SampleOptions::default()
         };
-        let one = choose_rows(&src, &path, &opts, u64::MAX).unwrap();
-        assert_eq!(one.1.rows, 101);
-        // The threads race: try many times.
-        for _ in 0..50 {
-            let two = choose_rows(&src, &path, &opts, 1).unwrap();
-            assert_eq!(one.0.starts, two.0.starts);
-            assert_eq!(one.0.ends, two.0.ends);
-        }
+        assert_eq!(threads_agree(&src, &path, &opts, 50).rows, 101);
     }
 }
