@@ -1,7 +1,7 @@
 //! Any bytes as a CSV, TSV or NDJSON table for `mlkit sample`, with options picked by the
 //! first two bytes: a malformed table must be an error, never a panic, and a sample must
-//! account for every row it read and be the same
-//! whether the file was scanned on one thread or two.
+//! account for every row it read and be the same whether the file was scanned on one
+//! thread or two.
 //!
 //! Grouping is by a column named "a" and weights come from "b": the fuzzer finds those names
 //! through its comparison tracing.
