@@ -1,14 +1,15 @@
-//! Documents from text files, JSON Lines fields or CSV columns: the inputs `mlkit ner` and
-//! `mlkit zeroshot` share (and `mlkit embed`, beside its streamed lines), with their flags
-//! defined once.
+//! Documents from text files, JSON Lines fields or CSV columns: the inputs `mlkit ner`,
+//! `mlkit zeroshot` and `mlkit embed` share, read as they come, with their flags defined once.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
-use crate::io::Input;
 use crate::UsageError;
 
 /// Where documents come from and where results go.
@@ -94,20 +95,8 @@ pub enum Record {
 /// The text of an input file, or of stdin for `-`: invalid UTF-8 is an error naming the
 /// file, line and byte offset, or with `lossy` replaced by U+FFFD.
 pub fn read_text(path: &Path, lossy: bool) -> Result<String> {
-    let input = Input::open(path)?;
-    let bytes =
-        std::fs::read(input.path()).with_context(|| format!("cannot read {}", path.display()))?;
-    // Taking the bytes over, not copying them: inputs can be large.
-    match String::from_utf8(bytes) {
-        Ok(s) => Ok(s),
-        Err(e) if lossy => Ok(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-        Err(e) => {
-            let bytes = e.as_bytes();
-            let at = e.utf8_error().valid_up_to();
-            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-            Err(not_utf8(path, line, at as u64))
-        }
-    }
+    let (input, _) = open_input(path)?;
+    read_all(path, input, lossy)
 }
 
 /// The error for invalid UTF-8 at `offset` bytes into `path`, on `line` (from 1).
@@ -119,96 +108,321 @@ pub fn not_utf8(path: &Path, line: usize, offset: u64) -> anyhow::Error {
     )
 }
 
-/// The documents of one input, and its CSV header when reading a CSV column. Ids are line
-/// (or record) numbers from 1, prefixed by the file name when there are `several` inputs;
-/// `--unit doc` documents are named by their file.
-pub fn read_docs(
-    path: &Path,
-    text: String,
-    args: &DocArgs,
+/// Reads the documents of one input as they come, never the whole input at once (but for
+/// `--unit doc`). Ids are line (or record) numbers from 1, prefixed by the file name when
+/// there are `several` inputs; `--unit doc` documents are named by their file.
+pub struct DocReader {
+    name: String,
+    path: PathBuf,
     several: bool,
-) -> Result<(Vec<Doc>, Option<csv::StringRecord>)> {
-    let name = path.display().to_string();
-    let line_id = |n: usize| {
-        if several {
-            json!(format!("{name}:{n}"))
+    source: Source,
+    /// Documents (CSV records, lines) read so far.
+    count: usize,
+    /// From a regular file, which can fill every batch at once.
+    from_file: bool,
+}
+
+enum Source {
+    Lines(Utf8Lines<Box<dyn BufRead + Send>>),
+    Json {
+        lines: Utf8Lines<Box<dyn BufRead + Send>>,
+        field: String,
+    },
+    Csv {
+        reader: Box<csv::Reader<Utf8Lines<Box<dyn BufRead + Send>>>>,
+        at: usize,
+    },
+    Whole(Option<String>),
+}
+
+impl DocReader {
+    /// Opens `path` (`-` for stdin), reading a CSV header when `args` name a column.
+    pub fn open(path: &Path, args: &DocArgs, several: bool) -> Result<DocReader> {
+        let (input, from_file) = open_input(path)?;
+        DocReader::new(path, input, from_file, args, several)
+    }
+
+    /// Reads `input`, named `path` in ids and errors.
+    pub fn new(
+        path: &Path,
+        input: Box<dyn BufRead + Send>,
+        from_file: bool,
+        args: &DocArgs,
+        several: bool,
+    ) -> Result<DocReader> {
+        let name = path.display().to_string();
+        let lossy = args.records.lossy;
+        let source = if let Some(column) = &args.records.column {
+            let mut reader = csv::ReaderBuilder::new().from_reader(Utf8Lines::new(input, lossy));
+            let headers = reader
+                .headers()
+                .map_err(|e| csv_error(path, 0, e))
+                .with_context(|| format!("{name}: cannot read the CSV header"))?;
+            let at = headers.iter().position(|h| h == column).ok_or_else(|| {
+                UsageError(format!(
+                    "{name}: no column {column:?}; columns: {}",
+                    headers.iter().collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            Source::Csv {
+                reader: Box::new(reader),
+                at,
+            }
+        } else if let Some(field) = &args.records.text_field {
+            Source::Json {
+                lines: Utf8Lines::new(input, lossy),
+                field: field.clone(),
+            }
+        } else if args.unit == Unit::Doc {
+            Source::Whole(Some(read_all(path, input, lossy)?))
+        } else {
+            Source::Lines(Utf8Lines::new(input, lossy))
+        };
+        Ok(DocReader {
+            name,
+            path: path.to_path_buf(),
+            several,
+            source,
+            count: 0,
+            from_file,
+        })
+    }
+
+    /// The CSV header, when reading a CSV column.
+    pub fn header(&mut self) -> Option<csv::StringRecord> {
+        match &mut self.source {
+            Source::Csv { reader, .. } => reader.headers().ok().cloned(),
+            _ => None,
+        }
+    }
+
+    /// Whether the input is a regular file (not a pipe or terminal).
+    pub fn is_regular_file(&self) -> bool {
+        self.from_file
+    }
+
+    fn line_id(&self, n: usize) -> Value {
+        if self.several {
+            json!(format!("{}:{n}", self.name))
         } else {
             json!(n)
         }
-    };
-    if let Some(column) = &args.records.column {
-        let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .with_context(|| format!("{name}: cannot read the CSV header"))?
-            .clone();
-        let at = headers.iter().position(|h| h == column).ok_or_else(|| {
-            UsageError(format!(
-                "{name}: no column {column:?}; columns: {}",
-                headers.iter().collect::<Vec<_>>().join(", ")
-            ))
-        })?;
-        let mut docs = Vec::new();
-        for (n, row) in reader.records().enumerate() {
-            let row = row.map_err(|e| csv_error(&name, n + 1, e))?;
-            docs.push(Doc {
-                id: line_id(n + 1),
-                text: row.get(at).unwrap_or("").to_string(),
-                record: Record::Csv(row),
-            });
-        }
-        return Ok((docs, Some(headers)));
     }
-    if let Some(field) = &args.records.text_field {
-        let mut docs = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let value: Value = serde_json::from_str(line)
-                .with_context(|| format!("{name}: line {}: not a JSON object", n + 1))?;
-            let Value::Object(map) = value else {
-                anyhow::bail!("{name}: line {}: not a JSON object", n + 1);
-            };
-            let text = match map.get(field) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Null) | None => {
-                    anyhow::bail!("{name}: line {}: no text field {field:?}", n + 1)
-                }
-                Some(other) => anyhow::bail!(
-                    "{name}: line {}: field {field:?} is {other}, not a string",
-                    n + 1
-                ),
-            };
-            docs.push(Doc {
-                id: map.get("id").cloned().unwrap_or_else(|| line_id(n + 1)),
+
+    /// The next document, or `None` at the end of the input.
+    pub fn next_doc(&mut self) -> Result<Option<Doc>> {
+        let name = &self.name;
+        match &mut self.source {
+            Source::Whole(text) => Ok(text.take().map(|text| Doc {
+                id: json!(name),
                 text,
-                record: Record::Json(map),
-            });
-        }
-        return Ok((docs, None));
-    }
-    let docs = match args.unit {
-        Unit::Doc => vec![Doc {
-            id: json!(name),
-            text,
-            record: Record::None,
-        }],
-        Unit::Line => text
-            .lines()
-            .enumerate()
-            .map(|(n, l)| Doc {
-                id: line_id(n + 1),
-                text: l.to_string(),
                 record: Record::None,
-            })
-            .collect(),
-    };
-    Ok((docs, None))
+            })),
+            Source::Lines(lines) => {
+                let Some(text) = lines.next_line().map_err(|e| read_error(&self.path, &e))? else {
+                    return Ok(None);
+                };
+                self.count += 1;
+                Ok(Some(Doc {
+                    id: self.line_id(self.count),
+                    text,
+                    record: Record::None,
+                }))
+            }
+            Source::Json { lines, field } => loop {
+                let Some(line) = lines.next_line().map_err(|e| read_error(&self.path, &e))? else {
+                    return Ok(None);
+                };
+                let n = lines.line;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let value: Value = serde_json::from_str(&line)
+                    .with_context(|| format!("{name}: line {n}: not a JSON object"))?;
+                let Value::Object(map) = value else {
+                    anyhow::bail!("{name}: line {n}: not a JSON object");
+                };
+                let text = match map.get(field.as_str()) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Null) | None => {
+                        anyhow::bail!("{name}: line {n}: no text field {field:?}")
+                    }
+                    Some(other) => {
+                        anyhow::bail!("{name}: line {n}: field {field:?} is {other}, not a string")
+                    }
+                };
+                let id = match map.get("id") {
+                    Some(id) => id.clone(),
+                    None => self.line_id(n),
+                };
+                return Ok(Some(Doc {
+                    id,
+                    text,
+                    record: Record::Json(map),
+                }));
+            },
+            Source::Csv { reader, at } => {
+                let mut row = csv::StringRecord::new();
+                let at = *at;
+                let more = reader
+                    .read_record(&mut row)
+                    .map_err(|e| csv_error(&self.path, self.count + 1, e))?;
+                if !more {
+                    return Ok(None);
+                }
+                self.count += 1;
+                Ok(Some(Doc {
+                    id: self.line_id(self.count),
+                    text: row.get(at).unwrap_or("").to_string(),
+                    record: Record::Csv(row),
+                }))
+            }
+        }
+    }
 }
 
-/// A CSV reading error that names the file and line and says how to mend the row.
-fn csv_error(name: &str, record: usize, e: csv::Error) -> anyhow::Error {
+impl Iterator for DocReader {
+    type Item = Result<Doc>;
+
+    fn next(&mut self) -> Option<Result<Doc>> {
+        self.next_doc().transpose()
+    }
+}
+
+/// `path`, or stdin for `-`, and whether it is a regular file.
+fn open_input(path: &Path) -> Result<(Box<dyn BufRead + Send>, bool)> {
+    if path.as_os_str() == "-" {
+        // Stdin redirected from a file (`< file`) is a file too.
+        let is_file = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .and_then(|fd| File::from(fd).metadata().ok())
+            .is_some_and(|m| m.is_file());
+        let reader = BufReader::with_capacity(1 << 16, std::io::stdin());
+        return Ok((Box::new(reader), is_file));
+    }
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let is_file = file.metadata().is_ok_and(|m| m.is_file());
+    Ok((Box::new(BufReader::with_capacity(1 << 16, file)), is_file))
+}
+
+/// The whole of an input as text (for `--unit doc`).
+fn read_all(path: &Path, input: Box<dyn BufRead + Send>, lossy: bool) -> Result<String> {
+    let mut lines = Utf8Lines::new(input, lossy);
+    let mut text = String::new();
+    lines
+        .read_to_string(&mut text)
+        .map_err(|e| read_error(path, &e))?;
+    Ok(text)
+}
+
+/// A reading error, naming the file (and for invalid UTF-8 the line and byte offset).
+fn read_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<NotUtf8>())
+    {
+        Some(bad) => not_utf8(path, bad.line, bad.offset),
+        None => anyhow::anyhow!("cannot read {}: {e}", path.display()),
+    }
+}
+
+/// Invalid UTF-8 met by `Utf8Lines`: where it starts.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}, byte offset {offset}: not valid UTF-8")]
+struct NotUtf8 {
+    line: usize,
+    offset: u64,
+}
+
+/// The lines of an input, checked to be UTF-8 (or with `lossy`, mended with U+FFFD) one at a
+/// time, so that an error can say where the bad bytes are without reading the whole input
+/// first. Also a `Read` of the checked text, for the CSV reader.
+pub struct Utf8Lines<R> {
+    reader: R,
+    lossy: bool,
+    /// Lines read so far.
+    line: usize,
+    /// Bytes read so far.
+    offset: u64,
+    /// What `Read` has yet to hand out of the last line.
+    pending: Vec<u8>,
+    at: usize,
+}
+
+impl<R: BufRead> Utf8Lines<R> {
+    pub fn new(reader: R, lossy: bool) -> Utf8Lines<R> {
+        Utf8Lines {
+            reader,
+            lossy,
+            line: 0,
+            offset: 0,
+            pending: Vec::new(),
+            at: 0,
+        }
+    }
+
+    /// The next line with its line end, or `None` at the end of the input.
+    fn next_raw(&mut self) -> std::io::Result<Option<String>> {
+        let mut bytes = Vec::new();
+        let n = self.reader.read_until(b'\n', &mut bytes)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let start = self.offset;
+        self.offset += n as u64;
+        self.line += 1;
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if self.lossy => Ok(Some(String::from_utf8_lossy(e.as_bytes()).into_owned())),
+            Err(e) => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                NotUtf8 {
+                    line: self.line,
+                    offset: start + e.utf8_error().valid_up_to() as u64,
+                },
+            )),
+        }
+    }
+
+    /// The next line without its line end (`\n` or `\r\n`), as `BufRead::lines` gives it.
+    pub fn next_line(&mut self) -> std::io::Result<Option<String>> {
+        let Some(mut text) = self.next_raw()? else {
+            return Ok(None);
+        };
+        if text.ends_with('\n') {
+            text.pop();
+            if text.ends_with('\r') {
+                text.pop();
+            }
+        }
+        Ok(Some(text))
+    }
+}
+
+impl<R: BufRead> Read for Utf8Lines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.pending.len() {
+            match self.next_raw()? {
+                Some(text) => {
+                    self.pending = text.into_bytes();
+                    self.at = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.pending.len() - self.at);
+        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// A CSV reading error that names the file and line and says how to mend the row (`record`
+/// counts data rows from 1; 0 is the header).
+fn csv_error(path: &Path, record: usize, e: csv::Error) -> anyhow::Error {
+    let name = path.display();
     match e.kind() {
         csv::ErrorKind::UnequalLengths {
             pos: Some(pos),
@@ -219,6 +433,7 @@ fn csv_error(name: &str, record: usize, e: csv::Error) -> anyhow::Error {
              fields that contain a comma and give every row the same fields",
             pos.line()
         ),
+        csv::ErrorKind::Io(io) => read_error(path, io),
         _ => anyhow::anyhow!("{name}: CSV record {record}: {e}"),
     }
 }

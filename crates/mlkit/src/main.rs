@@ -1,5 +1,6 @@
 //! `mlkit`: argument parsing and I/O only; the work is done by the library crates.
 
+mod batches;
 mod cmd;
 mod docs;
 mod io;

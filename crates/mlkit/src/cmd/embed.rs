@@ -1,7 +1,7 @@
 //! `mlkit embed`: sentence embeddings, one per input line.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
@@ -11,45 +11,10 @@ use serde_json::Value;
 
 use super::runtime::RuntimeArgs;
 
-use crate::docs::{
-    csv_row, id_text, not_utf8, read_docs, read_text, DocArgs, Record, RecordArgs, Unit,
-};
-use crate::io::{Input, Output};
+use crate::batches::Batches;
+use crate::docs::{csv_row, id_text, Doc, DocArgs, DocReader, Record, RecordArgs, Unit};
+use crate::io::Output;
 use crate::UsageError;
-
-/// The lines of a text input without their line ends (`\n` or `\r\n`), as `BufRead::lines`
-/// gives them, but able to say where invalid UTF-8 starts and to replace it.
-struct Lines<R> {
-    reader: R,
-    /// Bytes read so far.
-    offset: u64,
-    lossy: bool,
-}
-
-impl<R: BufRead> Lines<R> {
-    /// The next line; `Some(Err(offset))` when it is not valid UTF-8 (offset into the
-    /// input of its first bad byte) and replacing is off.
-    fn next_line(&mut self) -> std::io::Result<Option<Result<String, u64>>> {
-        let mut bytes = Vec::new();
-        let n = self.reader.read_until(b'\n', &mut bytes)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        let start = self.offset;
-        self.offset += n as u64;
-        if bytes.ends_with(b"\n") {
-            bytes.pop();
-            if bytes.ends_with(b"\r") {
-                bytes.pop();
-            }
-        }
-        Ok(Some(match String::from_utf8(bytes) {
-            Ok(text) => Ok(text),
-            Err(e) if self.lossy => Ok(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-            Err(e) => Err(start + e.utf8_error().valid_up_to() as u64),
-        }))
-    }
-}
 
 /// Embed texts, one per line of INPUT, with a sentence-transformers model.
 ///
@@ -144,53 +109,32 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
     let files = resolve(&args.model)?;
     let embedder = Embedder::load(&files, &opts)
         .with_context(|| format!("cannot load model {}", files.origin))?;
-    if args.records.is_records() {
-        return embed_records(&args, &embedder, format);
-    }
-
-    let input = Input::open(&args.input)?;
-    let reader = BufReader::new(
-        std::fs::File::open(input.path())
-            .with_context(|| format!("cannot open {}", args.input.display()))?,
-    );
+    let doc_args = DocArgs {
+        unit: Unit::Line,
+        records: args.records.clone(),
+    };
+    let mut reader = DocReader::open(&args.input, &doc_args, false)?;
     let mut output = Output::create(args.output.as_deref())?;
+    if let (EmbedFormat::Csv, Some(mut h)) = (format, reader.header()) {
+        h.push_field("embedding");
+        output.writer().write_all(&csv_row(None, &h)?)?;
+    }
     let mut matrix: Vec<f32> = Vec::new();
     let mut rows = 0usize;
-    let mut chunk: Vec<String> = Vec::with_capacity(CHUNK);
-    let mut lines = Lines {
-        reader,
-        offset: 0,
-        lossy: args.records.lossy,
-    };
-    loop {
-        chunk.clear();
-        while chunk.len() < CHUNK {
-            let line = rows + chunk.len() + 1;
-            match lines
-                .next_line()
-                .with_context(|| format!("cannot read {}", args.input.display()))?
-            {
-                Some(Ok(text)) => chunk.push(text),
-                Some(Err(offset)) => return Err(not_utf8(&args.input, line, offset)),
-                None => break,
-            }
-        }
-        if chunk.is_empty() {
-            break;
-        }
-        let texts: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        // Inputs are numbered from 0 in the core; lines from 1 here.
-        let vectors = embedder
-            .embed(&texts, rows)
-            .map_err(|e| too_long(e, &args.input, "line", |i| format!("line {}", i + 1)))?;
-        for v in vectors {
+    for batch in Batches::new(reader, CHUNK) {
+        let batch = batch?;
+        let (vectors, failed) = embed_batch(&embedder, &batch, rows, &args)?;
+        for (doc, v) in batch.iter().zip(vectors) {
             rows += 1;
-            match format {
-                EmbedFormat::Npy => matrix.extend_from_slice(&v),
-                // Csv needs --column, which reads records instead (checked in `run`).
-                EmbedFormat::Jsonl | EmbedFormat::Csv => jsonl_row(output.writer(), &rows, &v)?,
-            }
+            write_row(output.writer(), format, doc, &v, &mut matrix)?;
         }
+        if let Some(e) = failed {
+            // The texts before the one that failed reach stdout, as with any bad record (an
+            // output file still never appears).
+            output.writer().flush()?;
+            return Err(e);
+        }
+        output.writer().flush()?;
     }
     if format == EmbedFormat::Npy {
         write_npy(output.writer(), &matrix, rows, embedder.dim())?;
@@ -198,73 +142,63 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
     output.finish()
 }
 
-/// `--text-field` and `--column`: the records of a JSON Lines or CSV input, each given its
-/// embedding. Unlike plain lines, the input is read whole, as `ner` and `zeroshot` read it.
-fn embed_records(args: &EmbedArgs, embedder: &Embedder, format: EmbedFormat) -> Result<()> {
-    let doc_args = DocArgs {
-        unit: Unit::Line,
-        records: args.records.clone(),
-    };
-    let text = read_text(&args.input, args.records.lossy)?;
-    let (docs, header) = read_docs(&args.input, text, &doc_args, false)?;
-    let mut output = Output::create(args.output.as_deref())?;
-    if let (EmbedFormat::Csv, Some(mut h)) = (format, header) {
-        h.push_field("embedding");
-        output.writer().write_all(&csv_row(None, &h)?)?;
-    }
-    let mut matrix: Vec<f32> = Vec::new();
-    for (c, chunk) in docs.chunks(CHUNK).enumerate() {
-        let texts: Vec<&str> = chunk.iter().map(|d| d.text.as_str()).collect();
-        let vectors = embedder.embed(&texts, c * CHUNK).map_err(|e| {
-            too_long(e, &args.input, "text", |i| {
-                format!("record {}", id_text(&docs[i].id))
-            })
-        })?;
-        for (doc, v) in chunk.iter().zip(vectors) {
-            let out = output.writer();
-            match (format, &doc.record) {
-                (EmbedFormat::Npy, _) => matrix.extend_from_slice(&v),
-                (EmbedFormat::Csv, Record::Csv(row)) => {
-                    let mut row = row.clone();
-                    row.push_field(&serde_json::to_string(&v)?);
-                    out.write_all(&csv_row(None, &row)?)?;
-                }
-                (_, Record::Json(map)) => {
-                    // The input record, with its embedding added.
-                    let mut record = map.clone();
-                    // Through f32's shortest text: a Value holds f64s, which would print
-                    // each f32 with twice the digits.
-                    let vector: Value = serde_json::from_str(&serde_json::to_string(&v)?)?;
-                    record.insert("embedding".into(), vector);
-                    writeln!(out, "{}", Value::Object(record))?;
-                }
-                _ => jsonl_row(out, &doc.id, &v)?,
-            }
+/// The embeddings of a batch whose first text is input number `first` (from 0), or, when a
+/// text is too long, those of the texts before it and the error naming it.
+fn embed_batch(
+    embedder: &Embedder,
+    batch: &[Doc],
+    first: usize,
+    args: &EmbedArgs,
+) -> Result<(Vec<Vec<f32>>, Option<anyhow::Error>)> {
+    let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
+    match embedder.embed(&texts, first) {
+        Ok(vectors) => Ok((vectors, None)),
+        Err(mlkit_core::CoreError::TooLong { index, tokens, max }) => {
+            let doc = &batch[index - first];
+            let (what, place) = match doc.record {
+                Record::None => ("line", format!("line {}", id_text(&doc.id))),
+                _ => ("text", format!("record {}", id_text(&doc.id))),
+            };
+            let error = anyhow::anyhow!(
+                "{}: {place}: {tokens} tokens, more than the model's maximum of {max}; split \
+                 the {what}, or pass --truncate to cut it",
+                args.input.display()
+            );
+            // The texts before it fit: the core names the first text that does not.
+            let before = embedder.embed(&texts[..index - first], first)?;
+            Ok((before, Some(error)))
         }
+        Err(other) => Err(other.into()),
     }
-    if format == EmbedFormat::Npy {
-        write_npy(output.writer(), &matrix, docs.len(), embedder.dim())?;
-    }
-    output.finish()
 }
 
-/// The core's error for a text longer than the model takes, naming the text by `place`
-/// (from its index in the core) and saying what to split; other errors as they are.
-fn too_long(
-    e: mlkit_core::CoreError,
-    input: &Path,
-    what: &str,
-    place: impl Fn(usize) -> String,
-) -> anyhow::Error {
-    match e {
-        mlkit_core::CoreError::TooLong { index, tokens, max } => anyhow::anyhow!(
-            "{}: {}: {tokens} tokens, more than the model's maximum of {max}; split the \
-             {what}, or pass --truncate to cut it",
-            input.display(),
-            place(index)
-        ),
-        other => other.into(),
+/// One document's embedding in the chosen format (npy rows are gathered in `matrix`).
+fn write_row(
+    out: &mut dyn Write,
+    format: EmbedFormat,
+    doc: &Doc,
+    v: &[f32],
+    matrix: &mut Vec<f32>,
+) -> Result<()> {
+    match (format, &doc.record) {
+        (EmbedFormat::Npy, _) => matrix.extend_from_slice(v),
+        (EmbedFormat::Csv, Record::Csv(row)) => {
+            let mut row = row.clone();
+            row.push_field(&serde_json::to_string(v)?);
+            out.write_all(&csv_row(None, &row)?)?;
+        }
+        (_, Record::Json(map)) => {
+            // The input record, with its embedding added.
+            let mut record = map.clone();
+            // Through f32's shortest text: a Value holds f64s, which would print each f32
+            // with twice the digits.
+            let vector: Value = serde_json::from_str(&serde_json::to_string(v)?)?;
+            record.insert("embedding".into(), vector);
+            writeln!(out, "{}", Value::Object(record))?;
+        }
+        _ => jsonl_row(out, &doc.id, v)?,
     }
+    Ok(())
 }
 
 /// One `{"id": ..., "embedding": [...]}` line, id first for people reading the file.

@@ -14,7 +14,8 @@ use mlkit_zeroshot::{check_labels, NliModel, SimilarityModel};
 use serde_json::{json, Value};
 
 use super::runtime::RuntimeArgs;
-use crate::docs::{csv_row, id_text, read_docs, read_text, DocArgs, IoArgs, Record};
+use crate::batches::Batches;
+use crate::docs::{csv_row, id_text, DocArgs, DocReader, IoArgs, Record};
 use crate::io::Output;
 use crate::UsageError;
 
@@ -144,7 +145,7 @@ pub enum EvalFormat {
     Json,
 }
 
-/// Texts are scored this many at a time.
+/// Texts are scored up to this many at a time.
 const CHUNK: usize = 256;
 
 /// A loaded scorer: either method, behind one call.
@@ -258,19 +259,10 @@ fn classify(args: ClassifyArgs) -> Result<()> {
     let mut rows: Vec<[String; 4]> = Vec::new();
     let mut header_done = false;
     for path in &args.io.inputs {
-        let text = read_text(path, args.docs.records.lossy)?;
-        let (docs, header) = read_docs(path, text, &args.docs, several)?;
-        if let Some(d) = docs.iter().find(|d| d.text.trim().is_empty()) {
-            anyhow::bail!(
-                "{}: record {} has no text; zero-shot classification needs some (drop empty \
-                 lines first, e.g. grep .)",
-                path.display(),
-                id_text(&d.id)
-            );
-        }
+        let mut reader = DocReader::open(path, &args.docs, several)?;
         if format == ZeroShotFormat::Csv && !header_done {
-            let mut h = header
-                .clone()
+            let mut h = reader
+                .header()
                 .unwrap_or_else(|| csv::StringRecord::from(vec!["id", "text"]));
             // "prediction", not "label": inputs often have a gold "label" column.
             h.push_field("prediction");
@@ -279,12 +271,22 @@ fn classify(args: ClassifyArgs) -> Result<()> {
             out.write_all(&csv_row(None, &h)?)?;
             header_done = true;
         }
-        for (c, chunk) in docs.chunks(CHUNK).enumerate() {
-            let texts: Vec<&str> = chunk.iter().map(|d| d.text.as_str()).collect();
-            let scores = model
-                .scores(&texts, c * CHUNK)
-                .with_context(|| format!("{}: classification failed", path.display()))?;
-            for (doc, s) in chunk.iter().zip(scores) {
+        let mut first = 0;
+        for batch in Batches::new(reader, CHUNK) {
+            let batch = batch?;
+            // A text with nothing in it: the ones before it are classified, then it stops.
+            let empty = batch.iter().position(|d| d.text.trim().is_empty());
+            let scored = &batch[..empty.unwrap_or(batch.len())];
+            let texts: Vec<&str> = scored.iter().map(|d| d.text.as_str()).collect();
+            let scores = if texts.is_empty() {
+                Vec::new()
+            } else {
+                model
+                    .scores(&texts, first)
+                    .with_context(|| format!("{}: classification failed", path.display()))?
+            };
+            first += scored.len();
+            for (doc, s) in scored.iter().zip(scores) {
                 let kept = keep(&s, args.top_k, args.threshold);
                 let names: Vec<&str> = kept.iter().map(|&i| model.labels[i].as_str()).collect();
                 let values: Vec<f32> = kept.iter().map(|&i| s[i]).collect();
@@ -339,6 +341,15 @@ fn classify(args: ClassifyArgs) -> Result<()> {
                         ]);
                     }
                 }
+            }
+            out.flush()?;
+            if let Some(i) = empty {
+                anyhow::bail!(
+                    "{}: record {} has no text; zero-shot classification needs some (drop \
+                     empty lines first, e.g. grep .)",
+                    path.display(),
+                    id_text(&batch[i].id)
+                );
             }
         }
     }

@@ -1,0 +1,154 @@
+//! Documents handed to a model in batches, read on a thread of their own.
+//!
+//! From a regular file every batch is full (but the last), so that a run gives the same
+//! numbers every time: a text's scores depend, in their last digits, on what it is padded
+//! with. From a pipe, a batch is closed once `WAIT` has passed since its first document
+//! arrived: `tail -f log | mlkit ner -` tags each line within a moment, and a fast producer
+//! (`zcat x.gz |`) still fills whole batches.
+
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::docs::{Doc, DocReader};
+
+/// How long a batch from a pipe waits for more documents after its first.
+const WAIT: Duration = Duration::from_millis(100);
+
+/// The batches of one input, in input order, each of at most `max` documents. A reading
+/// error comes after the batch of the documents before it, so none of them is lost.
+pub struct Batches {
+    docs: Receiver<Result<Doc>>,
+    max: usize,
+    wait: Option<Duration>,
+    error: Option<anyhow::Error>,
+}
+
+impl Batches {
+    pub fn new(reader: DocReader, max: usize) -> Batches {
+        let wait = (!reader.is_regular_file()).then_some(WAIT);
+        // Room for one batch ahead: reading overlaps the model's work, memory stays bounded.
+        let (send, docs) = sync_channel(max);
+        std::thread::spawn(move || {
+            for doc in reader {
+                let failed = doc.is_err();
+                // A closed channel: the command stopped early (an error, or `| head`).
+                if send.send(doc).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Batches {
+            docs,
+            max,
+            wait,
+            error: None,
+        }
+    }
+}
+
+impl Iterator for Batches {
+    type Item = Result<Vec<Doc>>;
+
+    fn next(&mut self) -> Option<Result<Vec<Doc>>> {
+        if let Some(e) = self.error.take() {
+            return Some(Err(e));
+        }
+        let mut batch = Vec::new();
+        match self.docs.recv() {
+            Ok(Ok(doc)) => batch.push(doc),
+            Ok(Err(e)) => return Some(Err(e)),
+            Err(_) => return None,
+        }
+        let deadline = self.wait.map(|w| Instant::now() + w);
+        while batch.len() < self.max {
+            let next = match deadline {
+                None => self.docs.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(d) => self
+                    .docs
+                    .recv_timeout(d.saturating_duration_since(Instant::now())),
+            };
+            match next {
+                Ok(Ok(doc)) => batch.push(doc),
+                Ok(Err(e)) => {
+                    self.error = Some(e);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        Some(Ok(batch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::path::Path;
+
+    use super::*;
+    use crate::docs::{DocArgs, RecordArgs, Unit};
+
+    fn lines() -> DocArgs {
+        DocArgs {
+            unit: Unit::Line,
+            records: RecordArgs {
+                text_field: None,
+                column: None,
+                lossy: false,
+            },
+        }
+    }
+
+    fn batches(input: impl BufRead + Send + 'static, from_file: bool, max: usize) -> Batches {
+        let reader =
+            DocReader::new(Path::new("in"), Box::new(input), from_file, &lines(), false).unwrap();
+        Batches::new(reader, max)
+    }
+
+    fn texts(batch: Result<Vec<Doc>>) -> Vec<String> {
+        batch.unwrap().into_iter().map(|d| d.text).collect()
+    }
+
+    #[test]
+    fn a_file_fills_every_batch_but_the_last() {
+        let input: String = (1..=10).map(|i| format!("t{i}\n")).collect();
+        let sizes: Vec<usize> = batches(std::io::Cursor::new(input), true, 4)
+            .map(|b| b.unwrap().len())
+            .collect();
+        assert_eq!(sizes, [4, 4, 2]);
+    }
+
+    #[test]
+    fn a_slow_pipe_gets_each_line_handled_as_it_arrives() {
+        let (read, mut write) = std::io::pipe().unwrap();
+        let mut batches = batches(BufReader::new(read), false, 4096);
+        let writer = std::thread::spawn(move || {
+            write.write_all(b"first\n").unwrap();
+            std::thread::sleep(WAIT * 20);
+            write.write_all(b"second\nthird\n").unwrap();
+        });
+        // The batch closes WAIT after its first line, long before the next ones come.
+        assert_eq!(texts(batches.next().unwrap()), ["first"]);
+        let rest: Vec<String> = batches.flat_map(texts).collect();
+        assert_eq!(rest, ["second", "third"]);
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_bad_line_comes_after_the_lines_before_it() {
+        let input: &'static [u8] = b"one\ntwo\n\xff three\nfour\n";
+        for from_file in [true, false] {
+            let mut batches = batches(input, from_file, 10);
+            assert_eq!(texts(batches.next().unwrap()), ["one", "two"]);
+            let error = batches.next().unwrap().err().unwrap().to_string();
+            assert_eq!(
+                error,
+                "in: line 3, byte offset 8: not valid UTF-8; convert it (iconv -f LATIN1 -t \
+                 UTF-8) or pass --lossy"
+            );
+            assert!(batches.next().is_none());
+        }
+    }
+}
