@@ -16,6 +16,9 @@ use crate::docs::{Doc, DocReader};
 /// How long a batch from a pipe waits for more documents after its first.
 const WAIT: Duration = Duration::from_millis(100);
 
+/// How many documents the reader may read ahead of the batch being filled.
+const AHEAD: usize = 256;
+
 /// The batches of one input, in input order, each of at most `max` documents. A reading
 /// error comes after the batch of the documents before it, so none of them is lost.
 pub struct Batches {
@@ -28,8 +31,9 @@ pub struct Batches {
 impl Batches {
     pub fn new(reader: DocReader, max: usize) -> Batches {
         let wait = (!reader.is_regular_file()).then_some(WAIT);
-        // Room for one batch ahead: reading overlaps the model's work, memory stays bounded.
-        let (send, docs) = sync_channel(max);
+        // Reading runs a little ahead of the model, overlapping its work; not a batch
+        // ahead, which would double the memory that records take.
+        let (send, docs) = sync_channel(AHEAD.min(max));
         std::thread::spawn(move || {
             for doc in reader {
                 let failed = doc.is_err();

@@ -154,10 +154,15 @@ impl DocReader {
         let lossy = args.records.lossy;
         let source = if let Some(column) = &args.records.column {
             let mut reader = csv::ReaderBuilder::new().from_reader(Utf8Lines::new(input, lossy));
-            let headers = reader
-                .headers()
-                .map_err(|e| csv_error(path, 0, e))
-                .with_context(|| format!("{name}: cannot read the CSV header"))?;
+            let headers = match reader.headers() {
+                Ok(h) => h,
+                Err(e) => {
+                    return Err(match e.kind() {
+                        csv::ErrorKind::Io(io) => read_error(path, io),
+                        _ => anyhow::anyhow!("{name}: cannot read the CSV header: {e}"),
+                    })
+                }
+            };
             let at = headers.iter().position(|h| h == column).ok_or_else(|| {
                 UsageError(format!(
                     "{name}: no column {column:?}; columns: {}",
@@ -420,7 +425,7 @@ impl<R: BufRead> Read for Utf8Lines<R> {
 }
 
 /// A CSV reading error that names the file and line and says how to mend the row (`record`
-/// counts data rows from 1; 0 is the header).
+/// counts data rows from 1).
 fn csv_error(path: &Path, record: usize, e: csv::Error) -> anyhow::Error {
     let name = path.display();
     match e.kind() {
