@@ -132,6 +132,17 @@ fn bad_models_and_data_are_named() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no column \"nope\""));
     let o = train_iris(m, &["--max-features", "zero"]);
     assert_eq!(o.status.code(), Some(2));
+    // A row with a field too many, on line 4 of the file.
+    let o = mlkit(
+        &["forest", "train", "-", "--target", "y", "-o", m],
+        b"a,b,y\n1,2,0\n3,4,1\n5,\"6\",7,1\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("-: line 4: found 4 fields where the header has 3; quote fields"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -101,10 +101,26 @@ pub fn read_csv(name: &str, text: &str) -> Result<Csv> {
         .collect();
     let mut rows = Vec::new();
     for (n, rec) in r.records().enumerate() {
-        let rec = rec.map_err(|e| ForestError::Data(format!("{name}: record {}: {e}", n + 1)))?;
-        rows.push(rec);
+        rows.push(rec.map_err(|e| csv_error(name, n + 1, &e))?);
     }
     Ok(Csv { header, rows })
+}
+
+/// A CSV reading error naming the file and line, and for a ragged row how to mend it (as
+/// `mlkit sample`, `ner`, `zeroshot` and `embed` word it).
+fn csv_error(name: &str, record: usize, e: &csv::Error) -> ForestError {
+    ForestError::Data(match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos: Some(pos),
+            expected_len,
+            len,
+        } => format!(
+            "{name}: line {}: found {len} fields where the header has {expected_len}; quote \
+             fields that contain a comma and give every row the same fields",
+            pos.line()
+        ),
+        _ => format!("{name}: record {record}: {e}"),
+    })
 }
 
 fn column(csv: &Csv, name: &str) -> Result<usize> {
