@@ -4,6 +4,7 @@ mod batches;
 mod cmd;
 mod docs;
 mod io;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -14,6 +14,7 @@ use super::runtime::RuntimeArgs;
 use crate::batches::Batches;
 use crate::docs::{csv_row, id_text, Doc, DocArgs, DocReader, Record, RecordArgs, Unit};
 use crate::io::Output;
+use crate::progress::Progress;
 use crate::UsageError;
 
 /// Embed texts, one per line of INPUT, with a sentence-transformers model.
@@ -79,7 +80,7 @@ pub enum EmbedFormat {
 /// Texts are embedded this many at a time, so memory stays flat on long inputs.
 const CHUNK: usize = 4096;
 
-pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
+pub fn run(args: EmbedArgs, quiet: bool) -> Result<()> {
     let runtime = args.runtime.resolve()?;
     let format =
         args.format
@@ -121,6 +122,7 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
     }
     let mut matrix: Vec<f32> = Vec::new();
     let mut rows = 0usize;
+    let mut progress = Progress::new(quiet, "texts", None);
     for batch in Batches::new(reader, CHUNK) {
         let batch = batch?;
         let (vectors, failed) = embed_batch(&embedder, &batch, rows, &args)?;
@@ -135,7 +137,9 @@ pub fn run(args: EmbedArgs, _quiet: bool) -> Result<()> {
             return Err(e);
         }
         output.writer().flush()?;
+        progress.add(batch.len());
     }
+    progress.finish();
     if format == EmbedFormat::Npy {
         write_npy(output.writer(), &matrix, rows, embedder.dim())?;
     }

@@ -16,6 +16,7 @@ use super::runtime::RuntimeArgs;
 use crate::batches::Batches;
 use crate::docs::{csv_row, id_text, read_text, Doc, DocArgs, DocReader, IoArgs, Record};
 use crate::io::Output;
+use crate::progress::Progress;
 use crate::UsageError;
 
 /// Find named entities (people, organisations, places, ...) with a token-classification
@@ -159,11 +160,11 @@ fn load(args: &ModelArg) -> Result<NerModel> {
 pub fn run(args: NerArgs, quiet: bool) -> Result<()> {
     match args.command {
         Some(NerCommand::Eval(e)) => eval(e, quiet),
-        None => tag(args.tag),
+        None => tag(args.tag, quiet),
     }
 }
 
-fn tag(args: TagArgs) -> Result<()> {
+fn tag(args: TagArgs, quiet: bool) -> Result<()> {
     args.docs.check()?;
     let format = args.format.unwrap_or_else(|| match &args.io.output {
         Some(p) if p.extension().is_some_and(|e| e == "html" || e == "htm") => NerFormat::Html,
@@ -183,6 +184,7 @@ fn tag(args: TagArgs) -> Result<()> {
     let mut output = Output::create(args.io.output.as_deref())?;
     let mut sink = Sink::new(format, strategy, args.docs.records.column.is_some());
     let several = args.io.inputs.len() > 1;
+    let mut progress = Progress::new(quiet, "texts", None);
     for path in &args.io.inputs {
         let mut reader = DocReader::open(path, &args.docs, several)?;
         if let Some(h) = reader.header() {
@@ -206,8 +208,10 @@ fn tag(args: TagArgs) -> Result<()> {
                 sink.write(output.writer(), doc, &kept)?;
             }
             output.writer().flush()?;
+            progress.add(batch.len());
         }
     }
+    progress.finish();
     sink.finish(output.writer())?;
     output.finish()
 }
@@ -308,16 +312,13 @@ fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
     let model = load(&args.model)?;
     let started = Instant::now();
     let mut predicted = Vec::with_capacity(gold.words.len());
+    let mut progress = Progress::new(quiet, "sentences", Some(gold.words.len()));
     for chunk in gold.words.chunks(CHUNK) {
         predicted.extend(model.word_tags(chunk)?);
-        if !quiet && std::io::stderr().is_terminal() {
-            eprint!("\r{} / {} sentences", predicted.len(), gold.words.len());
-        }
+        progress.add(chunk.len());
     }
     let seconds = started.elapsed().as_secs_f64();
-    if !quiet && std::io::stderr().is_terminal() {
-        eprintln!();
-    }
+    progress.finish();
     let report = evaluate(&gold.tags, &predicted);
     let words: usize = gold.words.iter().map(Vec::len).sum();
     let mut out = std::io::stdout().lock();

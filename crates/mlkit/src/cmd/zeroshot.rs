@@ -17,6 +17,7 @@ use super::runtime::RuntimeArgs;
 use crate::batches::Batches;
 use crate::docs::{csv_row, id_text, DocArgs, DocReader, IoArgs, Record};
 use crate::io::Output;
+use crate::progress::Progress;
 use crate::UsageError;
 
 /// Zero-shot classification: score each text against labels no model was trained on, by
@@ -231,14 +232,14 @@ fn load(
     })
 }
 
-pub fn run(args: ZeroShotArgs, _quiet: bool) -> Result<()> {
+pub fn run(args: ZeroShotArgs, quiet: bool) -> Result<()> {
     match args.command {
         Some(ZeroShotCommand::Eval(e)) => eval(e),
-        None => classify(args.classify),
+        None => classify(args.classify, quiet),
     }
 }
 
-fn classify(args: ClassifyArgs) -> Result<()> {
+fn classify(args: ClassifyArgs, quiet: bool) -> Result<()> {
     args.docs.check()?;
     if args.top_k == Some(0) {
         return Err(UsageError("--top-k must be at least 1".into()).into());
@@ -258,6 +259,7 @@ fn classify(args: ClassifyArgs) -> Result<()> {
     let several = args.io.inputs.len() > 1;
     let mut rows: Vec<[String; 4]> = Vec::new();
     let mut header_done = false;
+    let mut progress = Progress::new(quiet, "texts", None);
     for path in &args.io.inputs {
         let mut reader = DocReader::open(path, &args.docs, several)?;
         if format == ZeroShotFormat::Csv && !header_done {
@@ -343,6 +345,7 @@ fn classify(args: ClassifyArgs) -> Result<()> {
                 }
             }
             out.flush()?;
+            progress.add(scored.len());
             if let Some(i) = empty {
                 anyhow::bail!(
                     "{}: record {} has no text; zero-shot classification needs some (drop \
@@ -353,6 +356,7 @@ fn classify(args: ClassifyArgs) -> Result<()> {
             }
         }
     }
+    progress.finish();
     if format == ZeroShotFormat::Pretty {
         out.write_all(
             mlkit_ner::format::table(&["id", "labels", "scores", "text"], &rows).as_bytes(),
