@@ -100,6 +100,29 @@ fn csv_column_in_csv_out_and_eval() {
         e["confusion_matrix"],
         serde_json::json!([[1, 0, 0], [0, 2, 0], [0, 0, 1]])
     );
+    // The same data from stdin; a gold column that is not there is a usage error.
+    let eval = |gold: &str| {
+        let input = std::fs::read(&data).unwrap();
+        let args = [
+            "zeroshot",
+            "eval",
+            "--gold-column",
+            gold,
+            "--format",
+            "json",
+            "-",
+        ];
+        mlkit(&args, &input)
+    };
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&eval("label"))).unwrap(),
+        e
+    );
+    let o = eval("gold");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("-: no column \"gold\"; columns: text, label")
+    );
 }
 
 #[test]

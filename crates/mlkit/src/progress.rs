@@ -66,7 +66,10 @@ impl Drop for Progress {
 /// "1,200 / 3,453 texts, 310/s".
 fn status(done: usize, total: Option<usize>, what: &str, seconds: f64) -> String {
     let rate = if seconds > 0.0 {
-        format!(", {}/s", thousands((done as f64 / seconds).round() as usize))
+        format!(
+            ", {}/s",
+            thousands((done as f64 / seconds).round() as usize)
+        )
     } else {
         String::new()
     };

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::runtime::RuntimeArgs;
 use crate::batches::Batches;
-use crate::docs::{csv_row, id_text, DocArgs, DocReader, IoArgs, Record};
+use crate::docs::{csv_row, id_text, DocArgs, DocReader, IoArgs, Record, RecordArgs, Unit};
 use crate::io::Output;
 use crate::progress::Progress;
 use crate::UsageError;
@@ -103,7 +103,7 @@ pub struct ClassifyArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// CSV file with a text column and a gold label column.
+    /// CSV file with a text column and a gold label column, or - for stdin.
     pub input: PathBuf,
 
     /// The column of gold labels.
@@ -366,24 +366,34 @@ fn classify(args: ClassifyArgs, quiet: bool) -> Result<()> {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
-    let mut reader = csv::Reader::from_path(&args.input)
-        .with_context(|| format!("cannot read {}", args.input.display()))?;
-    let headers = reader.headers()?.clone();
-    let find = |name: &str| {
-        headers.iter().position(|h| h == name).ok_or_else(|| {
+    let column = DocArgs {
+        unit: Unit::Line,
+        records: RecordArgs {
+            text_field: None,
+            column: Some(args.column.clone()),
+            lossy: false,
+        },
+    };
+    let mut reader = DocReader::open(&args.input, &column, false)?;
+    let headers = reader.header().unwrap_or_default();
+    let gold_at = headers
+        .iter()
+        .position(|h| h == args.gold_column)
+        .ok_or_else(|| {
             UsageError(format!(
-                "{}: no column {name:?}; columns: {}",
+                "{}: no column {:?}; columns: {}",
                 args.input.display(),
+                args.gold_column,
                 headers.iter().collect::<Vec<_>>().join(", ")
             ))
-        })
-    };
-    let (text_at, gold_at) = (find(&args.column)?, find(&args.gold_column)?);
+        })?;
     let (mut texts, mut gold) = (Vec::new(), Vec::new());
-    for (n, row) in reader.records().enumerate() {
-        let row = row.with_context(|| format!("{}: CSV record {}", args.input.display(), n + 1))?;
-        texts.push(row.get(text_at).unwrap_or("").to_string());
-        gold.push(row.get(gold_at).unwrap_or("").trim().to_string());
+    for doc in reader {
+        let doc = doc?;
+        if let Record::Csv(row) = &doc.record {
+            gold.push(row.get(gold_at).unwrap_or("").trim().to_string());
+        }
+        texts.push(doc.text);
     }
     let (mut labels, mut label_texts) = read_labels(&args.labels)?;
     if labels.is_empty() {
