@@ -169,7 +169,10 @@ fn embed_batch(
                 args.input.display()
             );
             // The texts before it fit: the core names the first text that does not.
-            let before = embedder.embed(&texts[..index - first], first)?;
+            let before = match &texts[..index - first] {
+                [] => Vec::new(),
+                fit => embedder.embed(fit, first)?,
+            };
             Ok((before, Some(error)))
         }
         Err(other) => Err(other.into()),
