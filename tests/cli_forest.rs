@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{mlkit, root, stdout};
+use common::{failing, mlkit, root, stdout};
 use serde_json::Value;
 
 fn iris() -> String {
@@ -133,12 +133,11 @@ fn bad_models_and_data_are_named() {
     let o = train_iris(m, &["--max-features", "zero"]);
     assert_eq!(o.status.code(), Some(2));
     // A row with a field too many, on line 4 of the file.
-    let o = mlkit(
+    let (_, err) = failing(
         &["forest", "train", "-", "--target", "y", "-o", m],
         b"a,b,y\n1,2,0\n3,4,1\n5,\"6\",7,1\n",
+        1,
     );
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("-: line 4: found 4 fields where the header has 3; quote fields"),
         "{err}"

@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::{mlkit, root};
+use common::{command, failing, root};
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -18,10 +18,7 @@ fn tiny_bert() -> String {
 /// Feeds `first` to mlkit, waits for `n` lines of output while its stdin is still open, then
 /// sends `rest` and closes it: the output lines, the first `n` read before the input ended.
 fn answers_before_the_input_ends(args: &[&str], first: &str, n: usize, rest: &str) -> Vec<String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mlkit"))
-        .args(args)
-        .current_dir(root())
-        .env("CANDLE_NUM_THREADS", "1")
+    let mut child = command(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -100,21 +97,13 @@ fn results_leave_before_the_input_ends() {
     );
 }
 
-/// The stdout lines and stderr of a run that must fail with exit code 1.
-fn failing(args: &[&str], input: &[u8]) -> (Vec<String>, String) {
-    let o = mlkit(args, input);
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
-    let out = String::from_utf8(o.stdout).unwrap();
-    (out.lines().map(str::to_string).collect(), err)
-}
-
 #[test]
 fn a_bad_record_stops_the_run_after_every_record_before_it() {
     // Invalid UTF-8 on line 3.
     let (out, err) = failing(
         &["ner", "--format", "jsonl", "-"],
         b"Paris is big.\nSo is Berlin.\nbad \xff\nRome\n",
+        1,
     );
     assert_eq!(out.len(), 2, "{out:?}");
     assert!(
@@ -126,6 +115,7 @@ fn a_bad_record_stops_the_run_after_every_record_before_it() {
     let (out, err) = failing(
         &["ner", "--column", "text", "-"],
         b"id,text\n1,Paris\n2,\"Berlin,\nGermany\"\n3,a,b\n4,Rome\n",
+        1,
     );
     assert_eq!(out[0], "id,text,entities");
     assert_eq!(out.len(), 4, "{out:?}"); // header, row 1, the two lines of row 2
@@ -138,6 +128,7 @@ fn a_bad_record_stops_the_run_after_every_record_before_it() {
     let (out, err) = failing(
         &["zeroshot", "--labels", "a,b", "--format", "jsonl", "-"],
         b"one\ntwo\nthree\n\nfive\n",
+        1,
     );
     assert_eq!(out.len(), 3, "{out:?}");
     assert!(out[2].starts_with("{\"id\":3,"), "{}", out[2]);
@@ -146,7 +137,7 @@ fn a_bad_record_stops_the_run_after_every_record_before_it() {
     // A text longer than the model's 64 positions on line 3.
     let long = format!("one\ntwo\n{}\nfour\n", "the quick brown fox ".repeat(40));
     let bert = tiny_bert();
-    let (out, err) = failing(&["embed", "--model", &bert, "-"], long.as_bytes());
+    let (out, err) = failing(&["embed", "--model", &bert, "-"], long.as_bytes(), 1);
     assert_eq!(out.len(), 2, "{out:?}");
     assert!(out[1].starts_with("{\"id\":2,"), "{}", out[1]);
     assert!(err.contains("-: line 3: 162 tokens"), "{err}");
@@ -164,6 +155,7 @@ fn a_bad_record_stops_the_run_after_every_record_before_it() {
             "-",
         ],
         long.as_bytes(),
+        1,
     );
     assert!(out.is_empty());
     assert!(!target.exists());
