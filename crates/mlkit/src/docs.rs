@@ -460,3 +460,87 @@ pub fn csv_row(header: Option<&csv::StringRecord>, row: &csv::StringRecord) -> R
     w.write_record(row)?;
     w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn args(column: Option<&str>, lossy: bool) -> DocArgs {
+        DocArgs {
+            unit: Unit::Line,
+            records: RecordArgs {
+                text_field: None,
+                column: column.map(String::from),
+                lossy,
+            },
+        }
+    }
+
+    /// Every text `DocReader` reads from `bytes`, or its error.
+    fn read(bytes: &[u8], args: &DocArgs) -> Result<Vec<String>> {
+        let input = Box::new(std::io::Cursor::new(bytes.to_vec()));
+        let reader = DocReader::new(Path::new("in"), input, true, args, false)?;
+        reader.map(|d| d.map(|d| d.text)).collect()
+    }
+
+    /// Bytes that are mostly text: lines, commas, quotes and now and then invalid UTF-8.
+    fn texty() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            4 => "[a-z é€😀]{0,6}".prop_map(String::into_bytes),
+            2 => Just(b"\n".to_vec()),
+            1 => Just(b"\r\n".to_vec()),
+            1 => Just(b",".to_vec()),
+            1 => Just(b"\"".to_vec()),
+            1 => prop::sample::select(vec![
+                vec![0xff],
+                vec![0xe2, 0x82],
+                vec![0xc3],
+                vec![0x80, 0x80],
+            ]),
+        ];
+        prop::collection::vec(piece, 0..40).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        /// Line by line, texts and errors are what reading the whole input would give.
+        #[test]
+        fn lines_read_as_they_come_are_the_whole_input_s_lines(bytes in texty()) {
+            let lossy = String::from_utf8_lossy(&bytes).into_owned();
+            let want: Vec<String> = lossy.lines().map(String::from).collect();
+            prop_assert_eq!(read(&bytes, &args(None, true)).unwrap(), want.clone());
+            match String::from_utf8(bytes.clone()) {
+                Ok(_) => prop_assert_eq!(read(&bytes, &args(None, false)).unwrap(), want),
+                Err(e) => {
+                    let at = e.utf8_error().valid_up_to();
+                    let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+                    let error = read(&bytes, &args(None, false)).unwrap_err().to_string();
+                    prop_assert!(
+                        error.starts_with(&format!("in: line {line}, byte offset {at}: ")),
+                        "{}", error
+                    );
+                }
+            }
+        }
+
+        /// A CSV column read through the line-checking reader is the column the csv crate
+        /// reads from the whole (mended) text; a ragged row is an error either way.
+        #[test]
+        fn a_csv_column_is_what_the_csv_crate_reads_from_the_whole_text(bytes in texty()) {
+            let mut csv_bytes = b"a,b\n".to_vec();
+            csv_bytes.extend_from_slice(&bytes);
+            let lossy = String::from_utf8_lossy(&csv_bytes).into_owned();
+            let mut whole = csv::Reader::from_reader(lossy.as_bytes());
+            let want: Result<Vec<String>, _> = whole
+                .records()
+                .map(|r| r.map(|r| r.get(1).unwrap_or("").to_string()))
+                .collect();
+            let got = read(&csv_bytes, &args(Some("b"), true));
+            match want {
+                Ok(want) => prop_assert_eq!(got.unwrap(), want),
+                Err(_) => prop_assert!(got.is_err()),
+            }
+        }
+    }
+}
