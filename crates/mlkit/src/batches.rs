@@ -22,10 +22,12 @@ const AHEAD: usize = 256;
 /// The batches of one input, in input order, each of at most `max` documents. A reading
 /// error comes after the batch of the documents before it, so none of them is lost.
 pub struct Batches {
-    docs: Receiver<Result<Doc>>,
+    /// Documents, then `None` at the end of the input (or an error instead).
+    docs: Receiver<Result<Option<Doc>>>,
     max: usize,
     wait: Option<Duration>,
     error: Option<anyhow::Error>,
+    ended: bool,
 }
 
 impl Batches {
@@ -38,16 +40,18 @@ impl Batches {
             for doc in reader {
                 let failed = doc.is_err();
                 // A closed channel: the command stopped early (an error, or `| head`).
-                if send.send(doc).is_err() || failed {
-                    break;
+                if send.send(doc.map(Some)).is_err() || failed {
+                    return;
                 }
             }
+            let _ = send.send(Ok(None));
         });
         Batches {
             docs,
             max,
             wait,
             error: None,
+            ended: false,
         }
     }
 }
@@ -56,17 +60,10 @@ impl Iterator for Batches {
     type Item = Result<Vec<Doc>>;
 
     fn next(&mut self) -> Option<Result<Vec<Doc>>> {
-        if let Some(e) = self.error.take() {
-            return Some(Err(e));
-        }
         let mut batch = Vec::new();
-        match self.docs.recv() {
-            Ok(Ok(doc)) => batch.push(doc),
-            Ok(Err(e)) => return Some(Err(e)),
-            Err(_) => return None,
-        }
-        let deadline = self.wait.map(|w| Instant::now() + w);
-        while batch.len() < self.max {
+        let mut deadline: Option<Instant> = None;
+        while !self.ended && batch.len() < self.max {
+            // The first document is waited for; then, from a pipe, only until the deadline.
             let next = match deadline {
                 None => self.docs.recv().map_err(|_| RecvTimeoutError::Disconnected),
                 Some(d) => self
@@ -74,13 +71,30 @@ impl Iterator for Batches {
                     .recv_timeout(d.saturating_duration_since(Instant::now())),
             };
             match next {
-                Ok(Ok(doc)) => batch.push(doc),
+                Ok(Ok(Some(doc))) => {
+                    if batch.is_empty() {
+                        deadline = self.wait.map(|w| Instant::now() + w);
+                    }
+                    batch.push(doc);
+                }
+                Ok(Ok(None)) => self.ended = true,
                 Ok(Err(e)) => {
                     self.error = Some(e);
-                    break;
+                    self.ended = true;
                 }
-                Err(_) => break,
+                Err(RecvTimeoutError::Timeout) => break,
+                // Without the end-of-input mark: the reading thread died. Say so rather
+                // than take the input as ended there.
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.error = Some(anyhow::anyhow!(
+                        "reading the input stopped unexpectedly; this is a bug in mlkit"
+                    ));
+                    self.ended = true;
+                }
             }
+        }
+        if batch.is_empty() {
+            return self.error.take().map(Err);
         }
         Some(Ok(batch))
     }
@@ -154,5 +168,19 @@ mod tests {
             );
             assert!(batches.next().is_none());
         }
+    }
+
+    #[test]
+    fn a_reader_that_dies_is_an_error_not_the_end_of_the_input() {
+        struct Dies;
+        impl std::io::Read for Dies {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                panic!("the reader died (as this test wants)")
+            }
+        }
+        let mut batches = batches(BufReader::new(Dies), true, 10);
+        let error = batches.next().unwrap().err().unwrap().to_string();
+        assert!(error.contains("stopped unexpectedly"), "{error}");
+        assert!(batches.next().is_none());
     }
 }
