@@ -13,6 +13,7 @@ pub mod embed;
 pub mod encoder;
 pub mod error;
 pub mod gelu;
+pub mod int8;
 pub mod linear;
 pub mod metrics;
 pub mod models;

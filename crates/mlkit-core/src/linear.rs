@@ -8,12 +8,29 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::int8::{self, Int8Matmul};
+
 /// How Linear weights are stored once loaded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WeightFormat {
     #[default]
     Dense,
+    /// Quantized weights; on the CPU multiplied in f32 (exactly the quantized values).
     Quantized(GgmlDType),
+    /// Q8_0 weights and int8 activations, multiplied by `int8.rs` on CPUs with AVX-512 VNNI
+    /// (elsewhere as `Quantized(Q8_0)`): faster, at the cost of rounding the activations.
+    Int8,
+}
+
+impl WeightFormat {
+    /// The quantization of Linear weights, if any.
+    fn quantization(self) -> Option<GgmlDType> {
+        match self {
+            WeightFormat::Dense => None,
+            WeightFormat::Quantized(dtype) => Some(dtype),
+            WeightFormat::Int8 => Some(GgmlDType::Q8_0),
+        }
+    }
 }
 
 /// How an architecture's Linear layers get their weights: quantized as they are read from
@@ -29,6 +46,11 @@ pub enum Linear {
     Dense(candle_nn::Linear),
     Quantized {
         weight: QMatMul,
+        bias: Option<Tensor>,
+    },
+    /// Q8_0 weights run by mlkit's own int8 product (CPUs with AVX-512 VNNI).
+    Int8 {
+        weight: Int8Matmul,
         bias: Option<Tensor>,
     },
 }
@@ -74,51 +96,52 @@ impl Linear {
                     q.shape().dims()
                 );
             }
-            return Ok(Linear::Quantized {
-                weight: kernel(q.clone())?,
-                bias: bias
-                    .map(|b| b.to_dtype(candle_core::DType::F32))
-                    .transpose()?,
-            });
+            return quantized(q.clone(), bias, weights.format == WeightFormat::Int8);
         }
         let weight = vb.get((out_dim, in_dim), "weight")?;
         Self::from_parts(weight, bias, weights.format)
     }
 
     pub fn from_parts(weight: Tensor, bias: Option<Tensor>, format: WeightFormat) -> Result<Self> {
-        match format {
-            // GGUF blocks run along a row: a row that does not split into whole blocks stays
-            // dense, as `mlkit quantize` leaves such a matrix in f32.
-            WeightFormat::Quantized(dtype)
-                if weight.dims().last().copied().unwrap_or(0) % dtype.block_size() != 0 =>
-            {
-                Ok(Linear::Dense(candle_nn::Linear::new(weight, bias)))
-            }
-            WeightFormat::Dense => Ok(Linear::Dense(candle_nn::Linear::new(weight, bias))),
-            WeightFormat::Quantized(dtype) => {
-                let q = QTensor::quantize(&weight.to_dtype(candle_core::DType::F32)?, dtype)?;
-                Ok(Linear::Quantized {
-                    weight: kernel(Arc::new(q))?,
-                    bias: bias
-                        .map(|b| b.to_dtype(candle_core::DType::F32))
-                        .transpose()?,
-                })
-            }
+        let Some(dtype) = format.quantization() else {
+            return Ok(Linear::Dense(candle_nn::Linear::new(weight, bias)));
+        };
+        // GGUF blocks run along a row: a row that does not split into whole blocks stays
+        // dense, as `mlkit quantize` leaves such a matrix in f32.
+        if weight.dims().last().copied().unwrap_or(0) % dtype.block_size() != 0 {
+            return Ok(Linear::Dense(candle_nn::Linear::new(weight, bias)));
         }
+        let q = QTensor::quantize(&weight.to_dtype(candle_core::DType::F32)?, dtype)?;
+        quantized(Arc::new(q), bias, format == WeightFormat::Int8)
     }
 }
 
-/// Which kernel runs a quantized Linear. Candle's CPU Q8_0 matmul is about 4x slower than
-/// its f32 gemm on encoder batches (42 against 165 sentences/s for all-MiniLM-L6-v2 on two
-/// cores, `benches/embed_vs_python.py`), so on the CPU the int8 weights are expanded to f32
-/// once at load: the file stays small and the numbers are the int8-rounded ones. On a GPU
-/// the quantized kernels run.
-fn kernel(q: Arc<QTensor>) -> Result<QMatMul> {
-    if q.device().is_cpu() {
-        Ok(QMatMul::Tensor(q.dequantize(&q.device())?))
-    } else {
-        QMatMul::from_arc(q)
+/// A quantized Linear with the kernel that runs it here. On a GPU, Candle's quantized
+/// kernels. On the CPU, the weights are expanded to f32 once at load, since Candle's CPU
+/// Q8_0 matmul is about 4x slower than its f32 gemm on encoder batches (42 against 165
+/// sentences/s for all-MiniLM-L6-v2 on two cores): the file stays small and the numbers are
+/// the quantized ones. With `int8` asked for, Q8_0 runs as int8 on CPUs with AVX-512 VNNI
+/// (`int8.rs`; about 1.5x f32's speed per layer, `benches/int8_matmul.rs`).
+fn quantized(q: Arc<QTensor>, bias: Option<Tensor>, int8: bool) -> Result<Linear> {
+    let bias = bias
+        .map(|b| b.to_dtype(candle_core::DType::F32))
+        .transpose()?;
+    if !q.device().is_cpu() {
+        return Ok(Linear::Quantized {
+            weight: QMatMul::from_arc(q)?,
+            bias,
+        });
     }
+    if int8 && q.dtype() == GgmlDType::Q8_0 && int8::available() {
+        return Ok(Linear::Int8 {
+            weight: Int8Matmul::new(&q)?,
+            bias,
+        });
+    }
+    Ok(Linear::Quantized {
+        weight: QMatMul::Tensor(q.dequantize(&q.device())?),
+        bias,
+    })
 }
 
 impl Module for Linear {
@@ -130,14 +153,21 @@ impl Module for Linear {
                 // Candle's CUDA quantized matmul reads f32 rows in place: it refuses strided
                 // inputs. (A no-op for the contiguous activations the encoders pass.)
                 let xs = xs.to_dtype(candle_core::DType::F32)?.contiguous()?;
-                let ys = weight.forward(&xs)?;
-                let ys = match bias {
-                    Some(b) => ys.broadcast_add(b)?,
-                    None => ys,
-                };
-                ys.to_dtype(dtype)
+                with_bias(weight.forward(&xs)?, bias)?.to_dtype(dtype)
+            }
+            Linear::Int8 { weight, bias } => {
+                let dtype = xs.dtype();
+                let xs = xs.to_dtype(candle_core::DType::F32)?;
+                with_bias(weight.forward(&xs)?, bias)?.to_dtype(dtype)
             }
         }
+    }
+}
+
+fn with_bias(ys: Tensor, bias: &Option<Tensor>) -> Result<Tensor> {
+    match bias {
+        Some(b) => ys.broadcast_add(b),
+        None => Ok(ys),
     }
 }
 

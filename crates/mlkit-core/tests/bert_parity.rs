@@ -178,6 +178,19 @@ fn minilm_in_q8_stays_close() {
     assert!(worst >= 0.995, "worst cosine {worst}");
 }
 
+#[test]
+fn minilm_with_int8_activations_stays_close() {
+    let (_, want) = minilm_reference();
+    let got = minilm_embeddings(WeightFormat::Int8);
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(g, w)| cosine(g, w))
+        .fold(1.0, f64::min);
+    println!("int8 vs sentence-transformers: worst cosine {worst:.6}");
+    assert!(worst >= 0.995, "worst cosine {worst}");
+}
+
 /// A copy of tiny-bert with one file replaced.
 fn broken_copy(file: &str, contents: &[u8]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,39 @@
+//! Criterion: a Q8_0 Linear on the CPU, run by mlkit's int8 product against the same weights
+//! expanded to f32 through Candle's matmul (what runs where AVX-512 VNNI is missing), on the
+//! shapes of all-MiniLM-L6-v2's layers for one batch of 2,048 tokens, one thread.
+//! End to end: `ner_vs_python.py` and `embed_vs_python.py` beside this file.
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Module, Tensor};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use mlkit_core::int8::{self, Int8Matmul};
+
+fn bench(c: &mut Criterion) {
+    if !int8::available() {
+        eprintln!("this CPU has no AVX-512 VNNI: the int8 product does not run here");
+        return;
+    }
+    let dev = Device::Cpu;
+    let m = 2048;
+    let mut g = c.benchmark_group("q8_linear");
+    g.sample_size(10);
+    // Attention projections and the output (384 -> 384), the feed-forward in and out.
+    for (n, k) in [(384, 384), (1536, 384), (384, 1536)] {
+        let w = Tensor::randn(0f32, 0.05, (n, k), &dev).unwrap();
+        let q = QTensor::quantize(&w, GgmlDType::Q8_0).unwrap();
+        let dense = candle_nn::Linear::new(q.dequantize(&dev).unwrap(), None);
+        let packed = Int8Matmul::new(&q).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (1, m, k), &dev).unwrap();
+        g.throughput(Throughput::Elements((m * n * k) as u64));
+        g.bench_function(format!("f32_{k}x{n}"), |b| {
+            b.iter(|| dense.forward(&x).unwrap())
+        });
+        g.bench_function(format!("int8_{k}x{n}"), |b| {
+            b.iter(|| packed.forward(&x).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
