@@ -7,8 +7,8 @@ sentences per second at the same thread count, and cosine agreement on every sen
 
 Each run embeds all 3,453 sentences once after a warm-up on 64 of them (model loading is
 excluded for sentence-transformers and included for mlkit, which loads in well under a
-second: the printed ratio favours Python). mlkit runs f32 (the upstream safetensors) and q8
-(the bundled GGUF); onnxruntime runs fp32 and dynamic-int8 exports of the same model
+second: the printed ratio favours Python). mlkit runs f32 (the upstream safetensors), q8
+(the bundled GGUF) and int8 (the bundled GGUF with int8 activations); onnxruntime runs fp32 and dynamic-int8 exports of the same model
 (--skip-onnx leaves them out).
 """
 import argparse
@@ -83,6 +83,8 @@ def main():
     rows.append(("mlkit f32", secs, emb))
     secs, emb = run_mlkit(args.mlkit, "all-MiniLM-L6-v2", text_file, args.threads, [])
     rows.append(("mlkit q8 (bundled GGUF)", secs, emb))
+    secs, emb = run_mlkit(args.mlkit, "all-MiniLM-L6-v2", text_file, args.threads, ["--dtype", "int8"])
+    rows.append(("mlkit int8 (bundled GGUF)", secs, emb))
     if not args.skip_onnx:
         rows.extend(onnx_runs(st, model_dir, texts, tmp, args.threads))
 

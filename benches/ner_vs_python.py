@@ -54,7 +54,7 @@ def main():
     print(f"{len(texts)} documents, {tokens} tokens, {args.threads} threads", file=sys.stderr)
 
     results = {}
-    for dtype in ["f32", "q8"]:
+    for dtype in ["f32", "q8", "int8"]:
         cmd = [args.mlkit, "-q", "ner", "--device", "cpu", "--threads", str(args.threads),
                "--dtype", dtype, "--format", "jsonl", "-o", os.path.join(tmp, "out.jsonl"), text_file]
         start = time.perf_counter()
