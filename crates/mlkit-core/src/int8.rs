@@ -401,6 +401,28 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any shape (row and column tails of every size), any values: the same numbers.
+        #[test]
+        fn any_product_is_the_scalar_reference_s(
+            m in 1usize..11,
+            n in 1usize..70,
+            blocks in 1usize..5,
+            seed in 0u32..1000,
+            scale in proptest::sample::select(vec![1e-3f32, 1.0, 300.0]),
+        ) {
+            let k = blocks * BLOCK;
+            let w: Vec<f32> = matrix(n, k, seed).iter().map(|v| v * scale).collect();
+            let mm = Int8Matmul::new(&q8(&w, n, k)).unwrap();
+            let x = matrix(m, k, seed + 1);
+            let (a, scales) = quantize_rows(&x, m, k);
+            let wide = n.div_ceil(LANES) * LANES;
+            let mut want = vec![0f32; m * wide];
+            mm.matmul_scalar(&a, &scales, m, &mut want);
+            proptest::prop_assert_eq!(mm.matmul(&x, m), narrow(want, m, wide, n));
+        }
+    }
+
     #[test]
     fn products_are_the_dequantized_weights_products_to_within_activation_rounding() {
         let (m, n, k) = (6, 70, 128);
