@@ -11,7 +11,7 @@
 //! of the two blocks' scales.
 
 use candle_core::quantized::{GgmlDType, QTensor};
-use candle_core::{bail, Result, Tensor};
+use candle_core::{bail, Result, Storage, Tensor};
 
 /// Output columns per vector: 16 i32 lanes.
 const LANES: usize = 16;
@@ -106,9 +106,17 @@ impl Int8Matmul {
         if k != self.k {
             bail!("an int8 Linear of width {} got inputs of width {k}", self.k);
         }
-        let x: Vec<f32> = xs.flatten_all()?.to_vec1()?;
-        let m = x.len() / k;
-        let y = self.matmul(&x, m);
+        let xs = xs.to_dtype(candle_core::DType::F32)?.contiguous()?;
+        let m = xs.elem_count() / k;
+        // The activations are read in place: a copy would cost as much as quantizing them.
+        let y = {
+            let (storage, layout) = xs.storage_and_layout();
+            let (Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets())
+            else {
+                bail!("an int8 Linear runs on the CPU, on contiguous inputs");
+            };
+            self.matmul(&cpu.as_slice::<f32>()?[start..end], m)
+        };
         let mut shape = lead.to_vec();
         shape.push(self.n);
         Tensor::from_vec(y, shape, xs.device())
@@ -116,17 +124,19 @@ impl Int8Matmul {
 
     /// `m` rows of `x` (m x k, row-major) times the weight's transpose: m x n.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
-        let (a, a_scales) = quantize_rows(x, m, self.k);
-        let wide = self.n.div_ceil(LANES) * LANES;
-        let mut y = vec![0f32; m * wide];
-        #[cfg(target_arch = "x86_64")]
-        if available() {
-            // SAFETY: the CPU has AVX-512F and VNNI (checked just above).
-            unsafe { vnni::matmul(self, &a, &a_scales, m, &mut y) };
-            return narrow(y, m, wide, self.n);
-        }
-        self.matmul_scalar(&a, &a_scales, m, &mut y);
-        narrow(y, m, wide, self.n)
+        SCRATCH.with_borrow_mut(|(a, a_scales)| {
+            quantize_rows(x, m, self.k, a, a_scales);
+            let wide = self.n.div_ceil(LANES) * LANES;
+            let mut y = vec![0f32; m * wide];
+            #[cfg(target_arch = "x86_64")]
+            if available() {
+                // SAFETY: the CPU has AVX-512F and VNNI (checked just above).
+                unsafe { vnni::matmul(self, a, a_scales, m, &mut y) };
+                return narrow(y, m, wide, self.n);
+            }
+            self.matmul_scalar(a, a_scales, m, &mut y);
+            narrow(y, m, wide, self.n)
+        })
     }
 
     /// The same arithmetic in plain Rust, in the same order (so the same numbers, bit for
@@ -160,23 +170,35 @@ impl Int8Matmul {
     }
 }
 
-/// Each block of 32 values of `x` as bytes `round(x / s) + 128` with `s = max |x| / 127`
-/// (rounding half to even), and the `s`s, a row's blocks in order. A block of zeros (or with
-/// a NaN or infinity, which no valid model makes) stays all 128, which is zero.
-fn quantize_rows(x: &[f32], m: usize, k: usize) -> (Vec<u8>, Vec<f32>) {
-    let mut a = vec![128u8; m * k];
-    let mut scales = vec![0f32; m * k / BLOCK];
+thread_local! {
+    /// Quantized activations and their scales, kept between calls: fresh buffers of a few
+    /// MB cost page faults on every Linear.
+    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<f32>)> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    };
+}
+
+/// Each block of 32 values of `x` (m x k) as bytes `round(x / s) + 128` with
+/// `s = max |x| / 127` (rounding half to even) into `a`, and the `s`s into `scales`, a row's
+/// blocks in order. A block of zeros (or with a NaN or infinity, which no valid model makes)
+/// is all 128, which is zero.
+fn quantize_rows(x: &[f32], m: usize, k: usize, a: &mut Vec<u8>, scales: &mut Vec<f32>) {
+    a.resize(m * k, 0);
+    scales.resize(m * k / BLOCK, 0.0);
+    let x = &x[..m * k];
+    #[cfg(target_arch = "x86_64")]
+    if available() {
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        unsafe { vnni::quantize_blocks(x, a, scales) };
+        return;
+    }
     for ((xs, q), scale) in x
         .chunks_exact(BLOCK)
         .zip(a.chunks_exact_mut(BLOCK))
-        .zip(&mut scales)
+        .zip(scales.iter_mut())
     {
-        #[cfg(target_arch = "x86_64")]
-        if available() {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            *scale = unsafe { vnni::quantize_block(xs, q) };
-            continue;
-        }
+        *scale = 0.0;
+        q.fill(128);
         let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
         if amax > 0.0 && amax.is_finite() && !xs.iter().any(|v| v.is_nan()) {
             *scale = amax / 127.0;
@@ -186,7 +208,6 @@ fn quantize_rows(x: &[f32], m: usize, k: usize) -> (Vec<u8>, Vec<f32>) {
             }
         }
     }
-    (a, scales)
 }
 
 /// Drops the padding columns of an m x wide result.
@@ -243,46 +264,53 @@ mod vnni {
         }
     }
 
-    /// One block as `quantize_rows` makes it, returning its scale: the same numbers (the
-    /// conversion rounds half to even, as the scalar code does).
+    /// The blocks of `x` as `quantize_rows` makes them: the same numbers (the conversion
+    /// rounds half to even, as the scalar code does).
     ///
     /// # Safety
-    /// The CPU must have AVX-512F; `x` and `q` hold 32 values.
+    /// The CPU must have AVX-512F; `x.len() == a.len() == 32 * scales.len()`.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn quantize_block(x: &[f32], q: &mut [u8]) -> f32 {
-        assert!(x.len() == BLOCK && q.len() == BLOCK);
-        // SAFETY: `x` holds 32 f32s.
-        let (v0, v1) = unsafe {
-            (
-                _mm512_loadu_ps(x.as_ptr()),
-                _mm512_loadu_ps(x.as_ptr().add(16)),
-            )
-        };
-        let nan =
-            _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v0, v0) | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v1, v1);
-        let amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-        if nan != 0 || !(amax > 0.0 && amax.is_finite()) {
-            return 0.0;
-        }
-        let scale = amax / 127.0;
-        let inv = _mm512_set1_ps(1.0 / scale);
+    pub unsafe fn quantize_blocks(x: &[f32], a: &mut [u8], scales: &mut [f32]) {
         let (lo, hi, offset) = (
             _mm512_set1_epi32(-127),
             _mm512_set1_epi32(127),
             _mm512_set1_epi32(128),
         );
-        for (half, v) in [v0, v1].into_iter().enumerate() {
-            let i = _mm512_cvtps_epi32(_mm512_mul_ps(v, inv));
-            let i = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(i, lo), hi), offset);
-            // SAFETY: `q` holds 32 bytes.
-            unsafe {
-                _mm_storeu_si128(
-                    q.as_mut_ptr().add(half * 16).cast(),
-                    _mm512_cvtepi32_epi8(i),
-                )
+        for ((x, q), scale) in x
+            .chunks_exact(BLOCK)
+            .zip(a.chunks_exact_mut(BLOCK))
+            .zip(scales.iter_mut())
+        {
+            // SAFETY: `x` holds 32 f32s.
+            let v = unsafe {
+                [
+                    _mm512_loadu_ps(x.as_ptr()),
+                    _mm512_loadu_ps(x.as_ptr().add(16)),
+                ]
             };
+            let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v[0], v[0])
+                | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v[1], v[1]);
+            let amax =
+                _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v[0]), _mm512_abs_ps(v[1])));
+            if nan != 0 || !(amax > 0.0 && amax.is_finite()) {
+                *scale = 0.0;
+                q.fill(128);
+                continue;
+            }
+            *scale = amax / 127.0;
+            let inv = _mm512_set1_ps(1.0 / *scale);
+            for (half, v) in v.into_iter().enumerate() {
+                let i = _mm512_cvtps_epi32(_mm512_mul_ps(v, inv));
+                let i = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(i, lo), hi), offset);
+                // SAFETY: `q` holds 32 bytes.
+                unsafe {
+                    _mm_storeu_si128(
+                        q.as_mut_ptr().add(half * 16).cast(),
+                        _mm512_cvtepi32_epi8(i),
+                    )
+                };
+            }
         }
-        scale
     }
 
     /// Rows `row..row + R` of the result, columns of groups `g..g + G`.
@@ -392,7 +420,8 @@ mod tests {
         ] {
             let mm = Int8Matmul::new(&q8(&matrix(n, k, 1), n, k)).unwrap();
             let x = matrix(m, k, 2);
-            let (a, scales) = quantize_rows(&x, m, k);
+            let (mut a, mut scales) = (Vec::new(), Vec::new());
+            quantize_rows(&x, m, k, &mut a, &mut scales);
             let wide = n.div_ceil(LANES) * LANES;
             let mut want = vec![0f32; m * wide];
             mm.matmul_scalar(&a, &scales, m, &mut want);
@@ -415,7 +444,8 @@ mod tests {
             let w: Vec<f32> = matrix(n, k, seed).iter().map(|v| v * scale).collect();
             let mm = Int8Matmul::new(&q8(&w, n, k)).unwrap();
             let x = matrix(m, k, seed + 1);
-            let (a, scales) = quantize_rows(&x, m, k);
+            let (mut a, mut scales) = (Vec::new(), Vec::new());
+            quantize_rows(&x, m, k, &mut a, &mut scales);
             let wide = n.div_ceil(LANES) * LANES;
             let mut want = vec![0f32; m * wide];
             mm.matmul_scalar(&a, &scales, m, &mut want);
@@ -463,7 +493,8 @@ mod tests {
         rows[k + 7] = f32::NAN; // a row with a NaN is all zero
         rows[2 * k..3 * k].fill(0.0);
         rows[3 * k + 1] = f32::INFINITY;
-        let (a, scales) = quantize_rows(&rows, 5, k);
+        let (mut a, mut scales) = (vec![7; 3], vec![9.0; 1]);
+        quantize_rows(&rows, 5, k, &mut a, &mut scales);
         for (row, xs) in rows.chunks_exact(k).enumerate() {
             let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
             if row == 0 || row == 4 {
