@@ -119,9 +119,15 @@ mod tests {
         }
     }
 
-    fn batches(input: impl BufRead + Send + 'static, from_file: bool, max: usize) -> Batches {
-        let reader =
-            DocReader::new(Path::new("in"), Box::new(input), from_file, &lines(), false).unwrap();
+    fn batches(input: impl BufRead + Send + 'static, regular_file: bool, max: usize) -> Batches {
+        let reader = DocReader::new(
+            Path::new("in"),
+            Box::new(input),
+            regular_file,
+            &lines(),
+            false,
+        )
+        .unwrap();
         Batches::new(reader, max)
     }
 
@@ -157,8 +163,8 @@ mod tests {
     #[test]
     fn a_bad_line_comes_after_the_lines_before_it() {
         let input: &'static [u8] = b"one\ntwo\n\xff three\nfour\n";
-        for from_file in [true, false] {
-            let mut batches = batches(input, from_file, 10);
+        for regular_file in [true, false] {
+            let mut batches = batches(input, regular_file, 10);
             assert_eq!(texts(batches.next().unwrap()), ["one", "two"]);
             let error = batches.next().unwrap().err().unwrap().to_string();
             assert_eq!(

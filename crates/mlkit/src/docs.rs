@@ -112,14 +112,13 @@ pub fn not_utf8(path: &Path, line: usize, offset: u64) -> anyhow::Error {
 /// `--unit doc`). Ids are line (or record) numbers from 1, prefixed by the file name when
 /// there are `several` inputs; `--unit doc` documents are named by their file.
 pub struct DocReader {
-    name: String,
     path: PathBuf,
     several: bool,
     source: Source,
     /// Documents (CSV records, lines) read so far.
     count: usize,
     /// From a regular file, which can fill every batch at once.
-    from_file: bool,
+    regular_file: bool,
 }
 
 enum Source {
@@ -138,19 +137,19 @@ enum Source {
 impl DocReader {
     /// Opens `path` (`-` for stdin), reading a CSV header when `args` name a column.
     pub fn open(path: &Path, args: &DocArgs, several: bool) -> Result<DocReader> {
-        let (input, from_file) = open_input(path)?;
-        DocReader::new(path, input, from_file, args, several)
+        let (input, regular_file) = open_input(path)?;
+        DocReader::new(path, input, regular_file, args, several)
     }
 
     /// Reads `input`, named `path` in ids and errors.
     pub fn new(
         path: &Path,
         input: Box<dyn BufRead + Send>,
-        from_file: bool,
+        regular_file: bool,
         args: &DocArgs,
         several: bool,
     ) -> Result<DocReader> {
-        let name = path.display().to_string();
+        let name = path.display();
         let lossy = args.records.lossy;
         let source = if let Some(column) = &args.records.column {
             let mut reader = csv::ReaderBuilder::new().from_reader(Utf8Lines::new(input, lossy));
@@ -184,12 +183,11 @@ impl DocReader {
             Source::Lines(Utf8Lines::new(input, lossy))
         };
         Ok(DocReader {
-            name,
             path: path.to_path_buf(),
             several,
             source,
             count: 0,
-            from_file,
+            regular_file,
         })
     }
 
@@ -203,12 +201,12 @@ impl DocReader {
 
     /// Whether the input is a regular file (not a pipe or terminal).
     pub fn is_regular_file(&self) -> bool {
-        self.from_file
+        self.regular_file
     }
 
     fn line_id(&self, n: usize) -> Value {
         if self.several {
-            json!(format!("{}:{n}", self.name))
+            json!(format!("{}:{n}", self.path.display()))
         } else {
             json!(n)
         }
@@ -216,10 +214,10 @@ impl DocReader {
 
     /// The next document, or `None` at the end of the input.
     pub fn next_doc(&mut self) -> Result<Option<Doc>> {
-        let name = &self.name;
+        let name = self.path.display();
         match &mut self.source {
             Source::Whole(text) => Ok(text.take().map(|text| Doc {
-                id: json!(name),
+                id: json!(name.to_string()),
                 text,
                 record: Record::None,
             })),
@@ -316,9 +314,10 @@ fn open_input(path: &Path) -> Result<(Box<dyn BufRead + Send>, bool)> {
 fn read_all(path: &Path, input: Box<dyn BufRead + Send>, lossy: bool) -> Result<String> {
     let mut lines = Utf8Lines::new(input, lossy);
     let mut text = String::new();
-    lines
-        .read_to_string(&mut text)
-        .map_err(|e| read_error(path, &e))?;
+    // Lines are checked as they are read; `read_to_string` would check them all again.
+    while let Some(line) = lines.next_raw().map_err(|e| read_error(path, &e))? {
+        text.push_str(&line);
+    }
     Ok(text)
 }
 

@@ -130,13 +130,12 @@ pub fn run(args: EmbedArgs, quiet: bool) -> Result<()> {
             rows += 1;
             write_row(output.writer(), format, doc, &v, &mut matrix)?;
         }
+        output.writer().flush()?;
         if let Some(e) = failed {
-            // The texts before the one that failed reach stdout, as with any bad record (an
-            // output file still never appears).
-            output.writer().flush()?;
+            // The texts before the one that failed have reached stdout, as with any bad
+            // record (an output file still never appears).
             return Err(e);
         }
-        output.writer().flush()?;
         progress.add(batch.len());
     }
     progress.finish();
