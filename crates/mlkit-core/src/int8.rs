@@ -20,13 +20,19 @@ const BLOCK: usize = 32;
 /// Bytes per Q8_0 block: an f16 scale and 32 i8 values.
 const BLOCK_BYTES: usize = 34;
 
+/// Where weight `kk` of output column `g * 16 + lane` lies in `Int8Matmul::packed`, for
+/// inner size `k`: groups of 16 columns, in them steps of 4 consecutive k, in them 16
+/// columns x 4 bytes (the operand order of `vpdpbusd`).
+fn packed_index(k: usize, g: usize, kk: usize, lane: usize) -> usize {
+    ((g * (k / 4) + kk / 4) * LANES + lane) * 4 + kk % 4
+}
+
 /// Q8_0 weights laid out for VNNI, with what the product needs beside them.
 #[derive(Clone, Debug)]
 pub struct Int8Matmul {
     n: usize,
     k: usize,
-    /// For each group of 16 output columns, for each 4 consecutive k: 16 columns x 4 bytes,
-    /// the operand order of `vpdpbusd`. Columns past `n` are zero.
+    /// The weights in `packed_index` order; columns past `n` are zero.
     packed: Vec<i8>,
     /// For each group and block: the 16 columns' block scales.
     scales: Vec<f32>,
@@ -83,7 +89,7 @@ impl Int8Matmul {
                     let v = byte as i8;
                     sum += i32::from(v);
                     let kk = b * BLOCK + i;
-                    packed[((g * (k / 4) + kk / 4) * LANES + lane) * 4 + kk % 4] = v;
+                    packed[packed_index(k, g, kk, lane)] = v;
                 }
                 offsets[slot] = 128 * sum;
             }
@@ -154,8 +160,7 @@ impl Int8Matmul {
                     for b in 0..blocks {
                         let mut dot = 0i32;
                         for kk in b * BLOCK..(b + 1) * BLOCK {
-                            let w =
-                                self.packed[((g * (k / 4) + kk / 4) * LANES + lane) * 4 + kk % 4];
+                            let w = self.packed[packed_index(k, g, kk, lane)];
                             dot += i32::from(a_row[kk]) * i32::from(w);
                         }
                         let slot = (g * blocks + b) * LANES + lane;
@@ -226,7 +231,7 @@ fn narrow(y: Vec<f32>, m: usize, wide: usize, n: usize) -> Vec<f32> {
 mod vnni {
     use std::arch::x86_64::*;
 
-    use super::{Int8Matmul, BLOCK, LANES};
+    use super::{packed_index, Int8Matmul, BLOCK, LANES};
 
     /// Rows per tile: 4 rows x 3 column groups (48 columns) keep 12 i32 and 12 f32
     /// accumulators in registers, with room for the weights and the broadcast activations
@@ -339,7 +344,7 @@ mod vnni {
                 let kk = b * BLOCK + step * 4;
                 let mut ws = [_mm512_setzero_si512(); G];
                 for (j, wv) in ws.iter_mut().enumerate() {
-                    let at = ((g + j) * (k / 4) + kk / 4) * LANES * 4;
+                    let at = packed_index(k, g + j, kk, 0);
                     // SAFETY: `at + 64 <= packed.len()` for every group and k.
                     *wv = unsafe { _mm512_loadu_si512(w.packed.as_ptr().add(at).cast()) };
                 }

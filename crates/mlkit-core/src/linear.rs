@@ -155,10 +155,9 @@ impl Module for Linear {
                 let xs = xs.to_dtype(candle_core::DType::F32)?.contiguous()?;
                 with_bias(weight.forward(&xs)?, bias)?.to_dtype(dtype)
             }
+            // The int8 product takes any float dtype and gives f32.
             Linear::Int8 { weight, bias } => {
-                let dtype = xs.dtype();
-                let xs = xs.to_dtype(candle_core::DType::F32)?;
-                with_bias(weight.forward(&xs)?, bias)?.to_dtype(dtype)
+                with_bias(weight.forward(xs)?, bias)?.to_dtype(xs.dtype())
             }
         }
     }
