@@ -407,3 +407,151 @@ fn a_copied_binary_finds_the_models_beside_it() {
         .collect();
     assert_eq!(bundled, ["all-MiniLM-L6-v2"]);
 }
+
+#[test]
+fn an_npy_file_gets_its_rows_as_they_are_embedded() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("vectors.npy");
+    let model = core_fixture("tiny-bert");
+    let mut child = common::command(&[
+        "embed",
+        "--model",
+        model.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-",
+    ])
+    .stdin(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"hello world\n").unwrap();
+    stdin.flush().unwrap();
+    // With stdin still open, the first row reaches the (hidden, temporary) file: rows are
+    // streamed, not held until the end (the header is a placeholder until then).
+    let grown = |min: u64| {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .any(|e| e.metadata().is_ok_and(|m| m.len() >= min))
+    };
+    let started = std::time::Instant::now();
+    while !grown(128 + 32 * 4) {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "no row reached the output file while the input was open"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!out.exists(), "the file appears only when the run succeeds");
+    stdin.write_all(b"the lazy dog\n").unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    // The matrix written to stdout at the end, but for the last digits a text's vector
+    // takes from what it is batched with.
+    let whole = mlkit(
+        &[
+            "embed",
+            "--model",
+            model.to_str().unwrap(),
+            "--format",
+            "npy",
+            "-",
+        ],
+        b"hello world\nthe lazy dog\n",
+    );
+    assert!(whole.status.success());
+    let written = std::fs::read(&out).unwrap();
+    assert_eq!(written.len(), 128 + 2 * 32 * 4);
+    assert_eq!(written[..128], whole.stdout[..128]);
+    assert!(String::from_utf8_lossy(&written[..128]).contains("'shape': (2, 32)"));
+    let floats = |b: &[u8]| -> Vec<f32> {
+        b[128..]
+            .chunks(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    for (a, b) in floats(&written).iter().zip(floats(&whole.stdout)) {
+        assert!((a - b).abs() <= 1e-5, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn several_inputs_are_embedded_as_one_stream_with_named_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+    std::fs::write(&a, "hello world\n").unwrap();
+    std::fs::write(&b, "the lazy dog\nfox\n").unwrap();
+    let model = core_fixture("tiny-bert");
+    let model = model.to_str().unwrap();
+    let both = common::stdout(&mlkit(
+        &[
+            "embed",
+            "--model",
+            model,
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+        ],
+        b"",
+    ));
+    let lines: Vec<Value> = both
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<String> = lines
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            format!("{}:1", a.display()),
+            format!("{}:1", b.display()),
+            format!("{}:2", b.display())
+        ]
+    );
+    // Each as when embedded alone, but for the last digits batching moves.
+    let alone = common::stdout(&mlkit(&["embed", "--model", model, "-"], b"the lazy dog\n"));
+    let alone: Value = serde_json::from_str(alone.trim()).unwrap();
+    let (a, b) = (
+        lines[1]["embedding"].as_array().unwrap(),
+        alone["embedding"].as_array().unwrap(),
+    );
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+        assert!((x - y).abs() <= 1e-5, "{x} vs {y}");
+    }
+}
+
+#[test]
+fn models_pull_says_when_there_is_nothing_to_pull() {
+    let o = mlkit(&["models", "pull", "all-MiniLM-L6-v2"], b"");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("nothing to pull"), "{err}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn models_info_says_what_is_wrong_with_a_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = core_fixture("tiny-bert");
+    for f in ["tokenizer.json", "model.safetensors"] {
+        std::fs::copy(tiny.join(f), dir.path().join(f)).unwrap();
+    }
+    let config = dir.path().join("config.json");
+    std::fs::write(&config, "{\"hidden_size\": 32}").unwrap();
+    let o = mlkit(&["models", "info", dir.path().to_str().unwrap()], b"");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&config.display().to_string()) && err.contains("missing field `model_type`"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "not described as an unknown model");
+}

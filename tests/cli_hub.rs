@@ -318,3 +318,81 @@ fn models_download_into_the_cache_and_then_run_offline() {
         "{err}"
     );
 }
+
+/// The tiny BERT fixture as a hub repo, with `config` as its config.json when given.
+fn tiny_repo(config: Option<&str>) -> Repo {
+    let tiny = root().join("crates/mlkit-core/tests/fixtures/tiny-bert");
+    let mut repo = fixture_repo(
+        &tiny,
+        &["config.json", "tokenizer.json", "model.safetensors"],
+    );
+    if let Some(c) = config {
+        repo.insert("config.json".into(), c.as_bytes().to_vec());
+    }
+    repo
+}
+
+#[test]
+fn a_hub_model_s_config_errors_name_the_cached_file() {
+    let tiny = root().join("crates/mlkit-core/tests/fixtures/tiny-bert/config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tiny).unwrap()).unwrap();
+    config["id2label"] = serde_json::json!({"zero": "A"});
+    let mut repos = HashMap::new();
+    repos.insert(
+        "someone/bad-labels".to_string(),
+        tiny_repo(Some(&config.to_string())),
+    );
+    let hub = hub(repos);
+    let home = tempfile::tempdir().unwrap();
+    let err = embed_fails("someone/bad-labels", &hub, home.path());
+    // The file on disk, not "hf:someone/bad-labels/config.json".
+    let cached = home
+        .path()
+        .join("hub/models--someone--bad-labels/snapshots")
+        .join(COMMIT)
+        .join("config.json");
+    assert!(
+        err.contains(&format!("{}: ", cached.display()))
+            && err.contains("id2label key \"zero\" is not a number"),
+        "{err}"
+    );
+}
+
+/// What a terminal shows of `mlkit ARGS` run with the hub environment: `script` gives it a
+/// pseudo-terminal, where download progress bars are drawn.
+fn on_a_terminal(args: &str, hub: &Hub, home: &Path) -> String {
+    let bin = env!("CARGO_BIN_EXE_mlkit");
+    let out = Command::new("script")
+        .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+        .current_dir(root())
+        .env("HF_HOME", home)
+        .env("HF_ENDPOINT", &hub.endpoint)
+        .env("HF_TOKEN", TOKEN)
+        .env_remove("HF_HUB_OFFLINE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux) runs a command on a pseudo-terminal");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn quiet_silences_the_download_progress_bars() {
+    let mut repos = HashMap::new();
+    repos.insert("someone/tiny-bert".to_string(), tiny_repo(None));
+    let hub = hub(repos);
+    // On a terminal, a download shows its bars (so the test can see them)...
+    let home = tempfile::tempdir().unwrap();
+    let shown = on_a_terminal("models pull someone/tiny-bert", &hub, home.path());
+    assert!(shown.contains("model.safetensors"), "{shown}");
+    // ...and with --quiet nothing but the requested output: the description of the model.
+    let home = tempfile::tempdir().unwrap();
+    let quiet = on_a_terminal("-q models pull someone/tiny-bert", &hub, home.path());
+    assert!(!quiet.contains("model.safetensors"), "{quiet}");
+    assert!(quiet.contains("architecture  bert"), "{quiet}");
+}

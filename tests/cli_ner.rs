@@ -127,6 +127,45 @@ fn jsonl_field_and_csv_column_inputs_keep_their_records() {
 }
 
 #[test]
+fn a_csv_column_is_written_in_the_format_asked_for() {
+    let csv_in = b"id,text\n7,Obama visited Kenya.\n";
+    // --format jsonl writes JSON Lines, as it does for embed and zeroshot (it wrote CSV).
+    let out = jsonl(&stdout(&mlkit(
+        &["ner", "--column", "text", "--format", "jsonl", "-"],
+        csv_in,
+    )));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0]["id"], 1, "records are numbered from 1");
+    assert!(out[0]["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["text"] == "Kenya"));
+    // hf: the pipeline's list, one line per row (words as the uncased model has them).
+    let hf = jsonl(&stdout(&mlkit(
+        &["ner", "--column", "text", "--format", "hf", "-"],
+        csv_in,
+    )));
+    assert!(hf[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["word"] == "kenya"));
+    // And csv from plain lines: id, text and the entities, as zeroshot writes them.
+    let out = stdout(&mlkit(
+        &["ner", "--format", "csv", "-"],
+        b"Obama visited Kenya.\n",
+    ));
+    let mut r = csv::Reader::from_reader(out.as_bytes());
+    assert_eq!(
+        r.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["id", "text", "entities"]
+    );
+    let row = r.records().next().unwrap().unwrap();
+    assert_eq!((&row[0], &row[1]), ("1", "Obama visited Kenya."));
+}
+
+#[test]
 fn hf_conll_spacy_and_unit_doc() {
     let hf = jsonl(&stdout(&mlkit(
         &["ner", "--format", "hf", "--aggregation", "none", "-"],

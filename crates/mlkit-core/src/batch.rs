@@ -1,8 +1,59 @@
-//! Length-sorted batches under a token budget, so padding is only to a batch's longest text,
-//! run on one or more workers.
+//! The one batch pipeline every model runs: tokenized inputs in length-sorted batches under
+//! a token budget (so padding is only to a batch's longest text), padded, run on one or more
+//! workers, results back in input order.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+use candle_core::{Device, Tensor};
+
+use crate::device::RunOptions;
+use crate::error::CoreError;
+use crate::tokenize::Encoded;
+
+/// A batch padded to its longest input: ids, type ids and the attention mask, each (b, s).
+pub struct Padded {
+    pub ids: Tensor,
+    pub type_ids: Tensor,
+    pub mask: Tensor,
+}
+
+/// Pads a batch to its longest input (mask 1 for tokens, 0 for padding).
+pub fn pad(items: &[&Encoded], device: &Device) -> Result<Padded, CoreError> {
+    let width = items.iter().map(|e| e.ids.len()).max().unwrap_or(0).max(1);
+    let n = items.len();
+    let mut ids = vec![0u32; n * width];
+    let mut types = vec![0u32; n * width];
+    let mut mask = vec![0u32; n * width];
+    for (r, e) in items.iter().enumerate() {
+        let row = r * width;
+        ids[row..row + e.ids.len()].copy_from_slice(&e.ids);
+        types[row..row + e.type_ids.len()].copy_from_slice(&e.type_ids);
+        mask[row..row + e.ids.len()].fill(1);
+    }
+    let t = |v: Vec<u32>| Tensor::from_vec(v, (n, width), device).map_err(CoreError::from);
+    Ok(Padded {
+        ids: t(ids)?,
+        type_ids: t(types)?,
+        mask: t(mask)?,
+    })
+}
+
+/// Runs `forward` on every padded batch of `items` under `run`'s token budget and workers;
+/// `forward` returns one result per row of its batch, and the results come back one per
+/// item, in input order.
+pub fn run_padded<T, E, F>(items: &[&Encoded], run: &RunOptions, forward: F) -> Result<Vec<T>, E>
+where
+    T: Send,
+    E: Send + From<CoreError>,
+    F: Fn(&Padded) -> Result<Vec<T>, E> + Sync,
+{
+    let lengths: Vec<usize> = items.iter().map(|e| e.ids.len()).collect();
+    run_batches(&lengths, run.max_batch_tokens, run.workers, |batch| {
+        let rows: Vec<&Encoded> = batch.iter().map(|&i| items[i]).collect();
+        forward(&pad(&rows, &run.device)?)
+    })
+}
 
 /// Groups input indices into batches: longest first, each batch's (count x longest length)
 /// within `max_batch_tokens` (a single longer input still gets a batch of its own).

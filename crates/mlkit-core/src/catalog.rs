@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::models::Architecture;
 use crate::parts::{ModelParts, Weights};
 use crate::resolve::{bundled_dir, ModelFiles};
 
@@ -90,18 +91,9 @@ pub struct ModelInfo {
 
 pub fn info(files: &ModelFiles) -> Result<ModelInfo> {
     let parts = ModelParts::read(files)?;
-    let config: serde_json::Value = serde_json::from_str(&parts.config).unwrap_or_default();
-    let num = |k: &str| config.get(k).and_then(serde_json::Value::as_u64);
-    let mut labels: Vec<(u64, String)> = config
-        .get("id2label")
-        .and_then(|m| m.as_object())
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default();
-    labels.sort();
+    let config = &parts.config;
+    let arch = config.arch.architecture();
+    let num = |f: fn(&dyn Architecture) -> usize| arch.map(|a| f(a) as u64);
     let (dtype, bytes) = match &parts.weights {
         Weights::Gguf(p, content) => {
             let q = content
@@ -114,10 +106,9 @@ pub fn info(files: &ModelFiles) -> Result<ModelInfo> {
         }
         Weights::Safetensors(p) => (
             config
-                .get("torch_dtype")
-                .and_then(|v| v.as_str())
-                .unwrap_or("float32")
-                .to_string(),
+                .torch_dtype
+                .clone()
+                .unwrap_or_else(|| "float32".into()),
             std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
         ),
     };
@@ -134,17 +125,13 @@ pub fn info(files: &ModelFiles) -> Result<ModelInfo> {
             });
     Ok(ModelInfo {
         source: parts.origin.clone(),
-        model_type: config
-            .get("model_type")
-            .and_then(|v| v.as_str())
-            .unwrap_or("unknown")
-            .to_string(),
-        layers: num("num_hidden_layers"),
-        hidden_size: num("hidden_size"),
-        vocab_size: num("vocab_size"),
+        model_type: config.model_type.clone(),
+        layers: num(|a| a.layers()),
+        hidden_size: num(|a| a.hidden_size()),
+        vocab_size: num(|a| a.vocab_size()),
         dtype,
         bytes,
-        labels: labels.into_iter().map(|(_, l)| l).collect(),
+        labels: config.id2label.clone(),
         pooling,
     })
 }

@@ -64,3 +64,49 @@ impl Default for RunOptions {
         }
     }
 }
+
+/// Weights and activations: f32; f16 or bf16 (for GPUs); q8, int8 Q8_0 weights with f32
+/// activations; int8, Q8_0 weights and int8 activations (mlkit's own kernel on CPUs with
+/// AVX-512 VNNI, elsewhere as q8).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Precision {
+    #[default]
+    F32,
+    F16,
+    Bf16,
+    Q8,
+    Int8,
+}
+
+impl Precision {
+    /// The activations' dtype.
+    pub fn dtype(self) -> candle_core::DType {
+        match self {
+            Precision::F16 => candle_core::DType::F16,
+            Precision::Bf16 => candle_core::DType::BF16,
+            Precision::F32 | Precision::Q8 | Precision::Int8 => candle_core::DType::F32,
+        }
+    }
+
+    /// How Linear weights are stored.
+    pub fn weights(self) -> crate::linear::WeightFormat {
+        use crate::linear::WeightFormat;
+        match self {
+            Precision::F32 | Precision::F16 | Precision::Bf16 => WeightFormat::Dense,
+            Precision::Q8 => WeightFormat::Quantized(candle_core::quantized::GgmlDType::Q8_0),
+            Precision::Int8 => WeightFormat::Int8,
+        }
+    }
+}
+
+/// Keeps each of Candle's CPU operations on one thread, for callers that run whole batches
+/// on parallel workers instead (`RunOptions::workers`). Candle reads its thread count from
+/// the environment at every operation and offers no other way to set it, so this sets
+/// `RAYON_NUM_THREADS` and `CANDLE_NUM_THREADS`: call it at the start of `main`, before any
+/// thread exists.
+pub fn one_thread_per_operation() {
+    // Sound only while the process has one thread (see above).
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    std::env::set_var("CANDLE_NUM_THREADS", "1");
+}

@@ -1,12 +1,12 @@
 //! Sentence embeddings: tokenize, batch by length, encode, pool, back in input order.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::DType;
 use serde::Deserialize;
 
-use crate::batch::run_batches;
+use crate::batch::run_padded;
 use crate::device::RunOptions;
 use crate::encoder::{Encoder, EncoderInfo};
-use crate::error::{CoreError, Result};
+use crate::error::Result;
 use crate::parts::ModelParts;
 use crate::pooling::{Pooling, PoolingMode};
 use crate::resolve::ModelFiles;
@@ -84,35 +84,13 @@ impl Embedder {
     /// One vector per text, in input order. `first_index` numbers texts in errors.
     pub fn embed(&self, texts: &[&str], first_index: usize) -> Result<Vec<Vec<f32>>> {
         let encoded = self.tokenizer.encode(texts, first_index)?;
-        let lengths: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
-        let run = &self.opts.run;
-        run_batches(&lengths, run.max_batch_tokens, run.workers, |batch| {
-            let items: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
-            self.run_batch(&items)
+        let items: Vec<&Encoded> = encoded.iter().collect();
+        run_padded(&items, &self.opts.run, |batch| {
+            let hidden = self
+                .encoder
+                .forward(&batch.ids, &batch.type_ids, &batch.mask)?;
+            let pooled = self.pooling.apply(&hidden, &batch.mask)?;
+            Ok(pooled.to_dtype(DType::F32)?.to_vec2::<f32>()?)
         })
     }
-
-    fn run_batch(&self, items: &[&Encoded]) -> Result<Vec<Vec<f32>>> {
-        let (ids, type_ids, mask) = pad(items, &self.opts.run.device)?;
-        let hidden = self.encoder.forward(&ids, &type_ids, &mask)?;
-        let pooled = self.pooling.apply(&hidden, &mask)?;
-        Ok(pooled.to_dtype(DType::F32)?.to_vec2::<f32>()?)
-    }
-}
-
-/// Pads a batch to its longest input: ids, type ids and the attention mask, as (b, s).
-pub fn pad(items: &[&Encoded], device: &Device) -> Result<(Tensor, Tensor, Tensor)> {
-    let width = items.iter().map(|e| e.ids.len()).max().unwrap_or(0).max(1);
-    let n = items.len();
-    let mut ids = vec![0u32; n * width];
-    let mut types = vec![0u32; n * width];
-    let mut mask = vec![0u32; n * width];
-    for (r, e) in items.iter().enumerate() {
-        let row = r * width;
-        ids[row..row + e.ids.len()].copy_from_slice(&e.ids);
-        types[row..row + e.type_ids.len()].copy_from_slice(&e.type_ids);
-        mask[row..row + e.ids.len()].fill(1);
-    }
-    let t = |v: Vec<u32>| Tensor::from_vec(v, (n, width), device).map_err(CoreError::from);
-    Ok((t(ids)?, t(types)?, t(mask)?))
 }

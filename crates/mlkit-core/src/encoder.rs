@@ -1,37 +1,23 @@
-//! Loading a checkpoint into the architecture its config.json names.
+//! Loading a checkpoint's weights into the encoder its config.json names.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use candle_core::quantized::GgmlDType;
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
-use serde::Deserialize;
 
 use crate::device::RunOptions;
 use crate::error::{CoreError, Result};
 use crate::linear::LinearWeights;
-use crate::models::{bert, deberta_v2, distilbert, roberta};
+use crate::models::EncoderModel;
 use crate::parts::{ModelParts, Weights};
 
-/// The architectures mlkit runs, for error messages.
-pub const SUPPORTED: &str =
-    "bert (MiniLM included), distilbert, roberta, xlm-roberta, deberta-v2 (DeBERTa-v3 included)";
-
-#[derive(Deserialize)]
-struct ModelType {
-    model_type: String,
-}
-
 /// A transformer encoder, whatever its architecture: token ids in, hidden states out.
-/// RoBERTa and XLM-RoBERTa are BERT's encoder with another position scheme.
-pub enum Encoder {
-    Bert(bert::BertModel),
-    DebertaV2(Box<deberta_v2::DebertaV2Model>),
-}
+pub struct Encoder(Box<dyn EncoderModel>);
 
 /// What the rest of the core needs to know about a loaded encoder.
 #[derive(Clone, Debug)]
@@ -39,6 +25,8 @@ pub struct EncoderInfo {
     pub model_type: String,
     pub hidden_size: usize,
     pub max_positions: usize,
+    /// The unknown token the architecture's pipelines use, when not tokenizer.json's.
+    pub unk_token: Option<&'static str>,
 }
 
 fn bad(path: &Path, message: impl std::fmt::Display) -> CoreError {
@@ -128,84 +116,21 @@ impl Encoder {
 
     /// `load`, keeping the weight store for a head to load its own weights from.
     pub fn load_with_store(parts: &ModelParts, run: &RunOptions) -> Result<LoadedEncoder> {
-        let config_path = PathBuf::from(format!("{}/config.json", parts.origin));
-        let kind: ModelType = serde_json::from_str(&parts.config)
-            .map_err(|e| bad(&config_path, format!("invalid config: {e}")))?;
-        let model_type = kind.model_type.as_str();
-        if model_type == "deberta-v2" {
-            return Self::load_deberta(parts, run, &config_path);
-        }
-        if !matches!(
-            model_type,
-            "bert" | "distilbert" | "roberta" | "xlm-roberta"
-        ) {
-            return Err(CoreError::Unsupported {
-                path: config_path,
-                model_type: model_type.to_string(),
-                supported: SUPPORTED,
-            });
-        }
-        let invalid =
-            |e: serde_json::Error| bad(&config_path, format!("invalid {model_type} config: {e}"));
-        let (cfg, distil) = if model_type == "distilbert" {
-            let d: distilbert::Config = serde_json::from_str(&parts.config).map_err(invalid)?;
-            (d.as_bert(), Some(d))
-        } else {
-            (
-                serde_json::from_str::<bert::Config>(&parts.config).map_err(invalid)?,
-                None,
-            )
-        };
+        let arch = parts.config.architecture()?;
         let (vb, linear) = weight_store(parts, run)?;
-        let model = match (model_type, &distil) {
-            ("bert", _) => bert::BertModel::load(vb.clone(), &cfg, &linear),
-            (_, Some(d)) => distilbert::load(vb.clone(), d, &linear),
-            _ => roberta::load(vb.clone(), &cfg, &linear),
-        }
-        .map_err(|e| {
+        let model = arch.load_encoder(vb.clone(), &linear).map_err(|e| {
             bad(
                 weights_path(parts),
                 format!("does not fit its config.json: {e}"),
             )
         })?;
         Ok(LoadedEncoder {
-            encoder: Encoder::Bert(model),
+            encoder: Encoder(model),
             info: EncoderInfo {
-                model_type: model_type.to_string(),
-                hidden_size: cfg.hidden_size,
-                max_positions: match cfg.pad_token_id {
-                    // RoBERTa's first positions are taken by the padding offset.
-                    Some(pad) if model_type != "bert" => {
-                        cfg.max_position_embeddings.saturating_sub(pad as usize + 1)
-                    }
-                    _ => cfg.max_position_embeddings,
-                },
-            },
-            vb,
-            linear,
-        })
-    }
-
-    fn load_deberta(
-        parts: &ModelParts,
-        run: &RunOptions,
-        config_path: &Path,
-    ) -> Result<LoadedEncoder> {
-        let cfg: deberta_v2::Config = serde_json::from_str(&parts.config)
-            .map_err(|e| bad(config_path, format!("invalid deberta-v2 config: {e}")))?;
-        let (vb, linear) = weight_store(parts, run)?;
-        let model = deberta_v2::DebertaV2Model::load(vb.clone(), &cfg, &linear).map_err(|e| {
-            bad(
-                weights_path(parts),
-                format!("does not fit its config.json: {e}"),
-            )
-        })?;
-        Ok(LoadedEncoder {
-            encoder: Encoder::DebertaV2(Box::new(model)),
-            info: EncoderInfo {
-                model_type: "deberta-v2".to_string(),
-                hidden_size: cfg.hidden_size,
-                max_positions: cfg.max_position_embeddings,
+                model_type: parts.config.model_type.clone(),
+                hidden_size: arch.hidden_size(),
+                max_positions: arch.max_positions(),
+                unk_token: arch.unk_token(),
             },
             vb,
             linear,
@@ -214,9 +139,6 @@ impl Encoder {
 
     /// Hidden states (batch, seq, hidden).
     pub fn forward(&self, ids: &Tensor, type_ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        match self {
-            Encoder::Bert(m) => Ok(m.forward(ids, type_ids, mask)?),
-            Encoder::DebertaV2(m) => Ok(m.forward(ids, type_ids, mask)?),
-        }
+        Ok(self.0.forward(ids, type_ids, mask)?)
     }
 }

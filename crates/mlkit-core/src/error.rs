@@ -49,4 +49,11 @@ pub enum CoreError {
     },
 }
 
+impl CoreError {
+    /// Whether the error is in how mlkit was asked (exit code 2), not in running it.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, CoreError::Device { .. })
+    }
+}
+
 pub type Result<T> = std::result::Result<T, CoreError>;

@@ -1,13 +1,15 @@
 //! mlkit-core: the inference core every transformer subcommand stands on.
 //!
 //! - `resolve`: a model spec (directory, bundled alias, Hugging Face repo id) to files;
-//! - `encoder` and `models/`: architectures chosen from config.json, one file each;
+//! - `config`: config.json parsed once, into an enum tagged by `model_type`;
+//! - `encoder` and `models/`: one file per architecture, its heads beside its encoder;
 //! - `tokenize`, `batch`: tokenization and length-sorted batches under a token budget;
 //! - `pooling`, `embed`: sentence-transformers pooling and the embedding pipeline.
 
 pub mod batch;
 pub mod catalog;
 pub mod classify;
+pub mod config;
 pub mod device;
 pub mod embed;
 pub mod encoder;
@@ -15,7 +17,6 @@ pub mod error;
 pub mod gelu;
 pub mod int8;
 pub mod linear;
-pub mod metrics;
 pub mod models;
 pub mod parts;
 pub mod pooling;
@@ -23,13 +24,7 @@ pub mod quantize;
 pub mod resolve;
 pub mod tokenize;
 
-pub use device::{select_device, RunOptions};
+pub use device::{select_device, Precision, RunOptions};
 pub use embed::{EmbedOptions, Embedder};
 pub use error::{CoreError, Result};
 pub use resolve::{resolve, ModelFiles};
-
-/// Download progress bars only for a person watching stderr.
-pub fn progress_allowed() -> bool {
-    use std::io::IsTerminal;
-    std::io::stderr().is_terminal()
-}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use candle_core::quantized::gguf_file;
 
+use crate::config::ModelConfig;
 use crate::error::{CoreError, Result};
 use crate::resolve::ModelFiles;
 
@@ -28,7 +29,7 @@ pub enum Weights {
 #[derive(Clone, Debug)]
 pub struct ModelParts {
     pub origin: String,
-    pub config: String,
+    pub config: ModelConfig,
     pub tokenizer: Vec<u8>,
     pub modules: Option<String>,
     pub pooling: Option<String>,
@@ -69,7 +70,7 @@ impl ModelParts {
             .ok_or_else(|| missing(files, "tokenizer.json"))?;
         Ok(ModelParts {
             origin: files.origin.clone(),
-            config: read_text(config)?,
+            config: ModelConfig::parse(read_text(config)?, config)?,
             tokenizer: std::fs::read(tokenizer).map_err(|source| CoreError::Read {
                 path: tokenizer.to_path_buf(),
                 source,
@@ -154,7 +155,11 @@ fn read_gguf(path: &Path, origin: &str) -> Result<ModelParts> {
     };
     Ok(ModelParts {
         origin: origin.to_string(),
-        config: need(META_CONFIG)?,
+        config: ModelConfig::parse(
+            need(META_CONFIG)?,
+            // Errors name the file and the key the config was read from.
+            &PathBuf::from(format!("{} (metadata {META_CONFIG})", path.display())),
+        )?,
         tokenizer: need(META_TOKENIZER)?.into_bytes(),
         modules: text(META_MODULES),
         pooling: text(META_POOLING),

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use crate::error::{CoreError, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum PoolingMode {
     Mean,
     Cls,

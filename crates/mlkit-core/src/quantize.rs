@@ -44,10 +44,7 @@ pub fn quantize<W: Write + Seek>(
             message: "already a GGUF file; quantize from the safetensors checkpoint".into(),
         });
     };
-    let model_type = serde_json::from_str::<serde_json::Value>(&parts.config)
-        .ok()
-        .and_then(|v| v.get("model_type")?.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let model_type = &parts.config.model_type;
     let bytes = std::fs::read(path).map_err(|source| CoreError::Read {
         path: path.clone(),
         source,
@@ -94,10 +91,10 @@ pub fn quantize<W: Write + Seek>(
             .map_or(parts.origin.clone(), |n| n.to_string_lossy().into_owned()),
     };
     let mut metadata: Vec<(&str, gguf_file::Value)> = vec![
-        ("general.architecture", text(&model_type)),
+        ("general.architecture", text(model_type)),
         ("general.name", text(&name)),
         ("mlkit.quantization", text(&format!("{target:?}"))),
-        (META_CONFIG, text(&parts.config)),
+        (META_CONFIG, text(&parts.config.text)),
         (
             META_TOKENIZER,
             text(&String::from_utf8_lossy(&parts.tokenizer)),

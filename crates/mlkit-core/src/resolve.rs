@@ -1,6 +1,7 @@
 //! Finding a model's files: a local directory, a bundled alias, or a Hugging Face repo.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo, RepoType};
@@ -31,6 +32,19 @@ const GGUF: &str = "model.gguf";
 const PICKLE: &str = "pytorch_model.bin";
 const POOLING: &str = "1_Pooling/config.json";
 const SENTENCE: &str = "sentence_bert_config.json";
+
+static SHOW_DOWNLOAD_PROGRESS: AtomicBool = AtomicBool::new(true);
+
+/// Whether hub downloads may draw progress bars (on by default; off for `--quiet`).
+pub fn show_download_progress(on: bool) {
+    SHOW_DOWNLOAD_PROGRESS.store(on, Ordering::Relaxed);
+}
+
+/// Download progress bars only for a person watching stderr who has not asked for quiet.
+fn download_progress() -> bool {
+    use std::io::IsTerminal;
+    SHOW_DOWNLOAD_PROGRESS.load(Ordering::Relaxed) && std::io::stderr().is_terminal()
+}
 
 /// Where bundled models live: `$MLKIT_MODELS`; else the first that exists of `models/`
 /// beside the executable, `../share/mlkit/models` from it (a copied or packaged binary),
@@ -222,7 +236,7 @@ fn from_hub(spec: &str) -> Result<ModelFiles> {
             sentence_config: cached(SENTENCE),
         });
     }
-    let mut builder = ApiBuilder::from_env().with_progress(crate::progress_allowed());
+    let mut builder = ApiBuilder::from_env().with_progress(download_progress());
     if let Ok(token) = std::env::var("HF_TOKEN") {
         builder = builder.with_token(Some(token));
     }

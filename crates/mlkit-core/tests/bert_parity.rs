@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Device};
 use common::{device, fixtures, floats, run_options};
-use mlkit_core::embed::pad;
+use mlkit_core::batch::{pad, Padded};
 use mlkit_core::encoder::Encoder;
 use mlkit_core::linear::WeightFormat;
 use mlkit_core::parts::ModelParts;
@@ -76,14 +76,22 @@ fn tiny_bert_matches_transformers_alone_and_padded() {
                 .map(|v| v.as_u64().unwrap() as u32)
                 .collect();
             assert_eq!(e.ids, ids, "{name}: token ids of text {i}");
-            let (ids, types, mask) = pad(&[e], &device()).unwrap();
+            let Padded {
+                ids,
+                type_ids: types,
+                mask,
+            } = pad(&[e], &device()).unwrap();
             let h = encoder.forward(&ids, &types, &mask).unwrap();
             let got: Vec<f32> = h.flatten_all().unwrap().to_vec1().unwrap();
             let d = max_diff(&got, &floats(&want["hidden"][i]));
             assert!(d <= TOLERANCE, "{name}: text {i} alone differs by {d}");
         }
         let refs: Vec<_> = enc.iter().collect();
-        let (ids, types, mask) = pad(&refs, &device()).unwrap();
+        let Padded {
+            ids,
+            type_ids: types,
+            mask,
+        } = pad(&refs, &device()).unwrap();
         let h = encoder.forward(&ids, &types, &mask).unwrap();
         for (i, e) in enc.iter().enumerate() {
             let row = h.get(i).unwrap().narrow(0, 0, e.ids.len()).unwrap();

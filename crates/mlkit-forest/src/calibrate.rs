@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::{ForestError, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Method {
     /// Platt scaling: a logistic curve through the scores.
     Sigmoid,

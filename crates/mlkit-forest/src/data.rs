@@ -247,7 +247,8 @@ pub fn encode(csv: &Csv, features: &[Feature]) -> Result<Vec<Vec<f32>>> {
         .map(|f| f.name.as_str())
         .collect();
     if !missing.is_empty() {
-        return Err(ForestError::Schema(format!(
+        // The data does not fit the model: not a matter of how the model was asked for.
+        return Err(ForestError::Data(format!(
             "the model needs columns that are not in the data: {}",
             missing.join(", ")
         )));

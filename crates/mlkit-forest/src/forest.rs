@@ -1,7 +1,7 @@
 //! A forest of trees: bootstrap samples, class weights, out-of-bag score, per-tree votes and
 //! averaged leaf probabilities; the versioned, checksummed model file.
 
-use mlkit_core::metrics::argmax;
+use mlkit_metrics::argmax;
 use serde::{Deserialize, Serialize};
 
 use crate::bins::{Bins, MAX_BINS};
@@ -13,11 +13,13 @@ use crate::tree::{grow, Training, Tree, TreeParams};
 use crate::{ForestError, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum ClassWeight {
     None,
     /// n / (classes x count of the class), over the whole training set.
     Balanced,
     /// The same over each tree's bootstrap sample.
+    #[cfg_attr(feature = "clap", value(alias = "balanced_subsample"))]
     BalancedSubsample,
 }
 

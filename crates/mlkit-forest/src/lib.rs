@@ -26,14 +26,24 @@ pub use forest::{ClassWeight, Forest, ForestParams, MaxFeatures, Scores};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ForestError {
+    /// The data cannot be read or does not fit the model.
     #[error("{0}")]
     Data(String),
+    /// A column the training options name is not in the data, or none is left.
     #[error("{0}")]
     Schema(String),
     #[error("model file: {0}")]
     Model(String),
     #[error("{0}")]
     Usage(String),
+}
+
+impl ForestError {
+    /// Whether the error is in how mlkit was asked (a wrong parameter or column name: exit
+    /// code 2), not in running it.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, ForestError::Usage(_) | ForestError::Schema(_))
+    }
 }
 
 pub type Result<T> = std::result::Result<T, ForestError>;

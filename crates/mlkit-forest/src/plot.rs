@@ -6,7 +6,7 @@
 use std::io::Write;
 
 /// `bins`: (mean confidence, accuracy, rows) per equal-width bin, as
-/// `mlkit_core::metrics::probability_scores` returns them.
+/// `mlkit_metrics::probability_scores` returns them.
 pub type Bins = [(f64, f64, usize)];
 
 pub fn reliability_svg(bins: &Bins, title: &str, ece: f64) -> String {

@@ -6,7 +6,7 @@
 //! A node's rows are a range of one index array, partitioned in place. The grown tree is
 //! stored compactly (`Tree`): 16 bytes per internal node, pure leaves folded into references.
 
-use mlkit_core::metrics::argmax;
+use mlkit_metrics::argmax;
 
 use crate::bins::{Bins, MAX_BINS, MISSING};
 use crate::rng::Rng;

@@ -6,9 +6,9 @@
 mod common;
 
 use common::{dataset, json, seeds_and_folds};
-use mlkit_core::metrics::probability_scores;
 use mlkit_forest::calibrate::{Calibrator, Method};
 use mlkit_forest::{Forest, ForestParams};
+use mlkit_metrics::probability_scores;
 use serde_json::Value;
 
 fn floats(v: &Value) -> Vec<f64> {

@@ -6,9 +6,9 @@
 mod common;
 
 use common::{dataset, json, seeds_and_folds};
-use mlkit_core::metrics::argmax;
 use mlkit_forest::data::Table;
 use mlkit_forest::{Forest, ForestParams};
+use mlkit_metrics::argmax;
 
 fn cv_accuracy(table: &Table, folds: &[usize], extra: bool, seeds: &[u64]) -> f64 {
     let mut accs = Vec::new();

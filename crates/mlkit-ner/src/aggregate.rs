@@ -4,10 +4,11 @@
 
 use std::str::FromStr;
 
-use mlkit_core::metrics::argmax;
+use mlkit_metrics::argmax;
 
 /// How tokens become entities (the pipeline's `aggregation_strategy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Aggregation {
     /// One entity per token, with its B-/I- label.
     None,

@@ -24,4 +24,15 @@ impl From<candle_core::Error> for NerError {
     }
 }
 
+impl NerError {
+    /// Whether the error is in how mlkit was asked (exit code 2), not in running it.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            NerError::Usage(_) => true,
+            NerError::Core(e) => e.is_usage(),
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, NerError>;

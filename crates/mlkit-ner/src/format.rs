@@ -170,10 +170,10 @@ pub fn pretty_rows(id: &str, text: &str, entities: &[Entity]) -> Vec<[String; 4]
 }
 
 /// Aligns rows under a header, two spaces between columns.
-pub fn table(header: &[&str], rows: &[[String; 4]]) -> String {
+pub fn table<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
+        for (w, c) in widths.iter_mut().zip(r.as_ref()) {
             *w = (*w).max(c.chars().count());
         }
     }
@@ -191,7 +191,7 @@ pub fn table(header: &[&str], rows: &[[String; 4]]) -> String {
     };
     let mut out = line(header.to_vec());
     for r in rows {
-        out.push_str(&line(r.iter().map(|s| s.as_str()).collect()));
+        out.push_str(&line(r.as_ref().iter().map(|s| s.as_str()).collect()));
     }
     out
 }

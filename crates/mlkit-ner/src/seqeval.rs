@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use mlkit_core::metrics::precision_recall_f1;
+use mlkit_metrics::precision_recall_f1;
 use serde::Serialize;
 
 use crate::error::{NerError, Result};

@@ -1,13 +1,12 @@
 //! A token-classification model run over documents: tokenized into overlapping windows,
 //! batched by length, scored, and turned into the pipeline's pre-entities.
 
-use mlkit_core::batch::run_batches;
+use mlkit_core::batch::run_padded;
 use mlkit_core::classify::{Classifier, Task};
-use mlkit_core::embed::pad;
-use mlkit_core::metrics::argmax;
 use mlkit_core::parts::ModelParts;
 use mlkit_core::tokenize::{Encoded, Overlong, TextTokenizer};
 use mlkit_core::{ModelFiles, RunOptions};
+use mlkit_metrics::argmax;
 use serde::Deserialize;
 use tokenizers::Decoder;
 
@@ -82,11 +81,10 @@ impl NerModel {
             .continuing_subword_prefix
             .is_some_and(|p| !p.is_empty());
         // Python takes the unknown token from the tokenizer class (tokenizer_config.json
-        // aside): "[UNK]" for BERT-style classes, "<unk>" for RoBERTa-style ones, whatever
-        // tokenizer.json's model says.
-        let unk = match classifier.info.model_type.as_str() {
-            "roberta" | "xlm-roberta" | "camembert" => "<unk>".to_string(),
-            _ => facts.model.unk_token.unwrap_or_else(|| "[UNK]".into()),
+        // aside): the architecture says when it is not tokenizer.json's.
+        let unk = match classifier.info.unk_token {
+            Some(unk) => unk.to_string(),
+            None => facts.model.unk_token.unwrap_or_else(|| "[UNK]".into()),
         };
         let unk_id = tokenizer.inner().token_to_id(&unk);
         Ok(NerModel {
@@ -164,15 +162,11 @@ impl NerModel {
             .enumerate()
             .flat_map(|(t, ws)| ws.iter().enumerate().map(move |(w, e)| (t, w, e)))
             .collect();
-        let lengths: Vec<usize> = flat.iter().map(|(_, _, e)| e.ids.len()).collect();
-        let run = &self.opts.run;
-        let scores = run_batches(&lengths, run.max_batch_tokens, run.workers, |batch| {
-            let items: Vec<&Encoded> = batch.iter().map(|&i| flat[i].2).collect();
-            let (ids, type_ids, mask) = pad(&items, &run.device)?;
+        let items: Vec<&Encoded> = flat.iter().map(|(_, _, e)| *e).collect();
+        let scores = run_padded(&items, &self.opts.run, |batch| {
             let logits = self
                 .classifier
-                .logits(&ids, &type_ids, &mask)
-                .map_err(NerError::from)?;
+                .logits(&batch.ids, &batch.type_ids, &batch.mask)?;
             Ok::<_, NerError>(
                 logits
                     .to_vec3::<f32>()

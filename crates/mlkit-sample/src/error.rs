@@ -56,3 +56,14 @@ pub enum SampleError {
     #[error("{path}: cannot read parquet: {message}")]
     Parquet { path: PathBuf, message: String },
 }
+
+impl SampleError {
+    /// Whether the error is in how mlkit was asked (a wrong size, seed or column name: exit
+    /// code 2), not in running it.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            SampleError::MissingColumn { .. } | SampleError::Size(_) | SampleError::Seed(_)
+        )
+    }
+}

@@ -39,9 +39,11 @@ pub enum SampleSize {
 
 /// Which pandas recipe to reproduce when sampling by group.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Compat {
     /// `df.groupby(by).sample(...)`: one generator walks the groups in key order.
     #[default]
+    #[cfg_attr(feature = "clap", value(name = "groupby"))]
     GroupBy,
     /// `df.groupby(by, group_keys=False).apply(lambda x: x.sample(..., random_state=S))`:
     /// every group starts a fresh generator from the same seed.
@@ -50,10 +52,12 @@ pub enum Compat {
 
 /// The file formats `sample` reads and writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Format {
     Csv,
     Tsv,
     Parquet,
+    #[cfg_attr(feature = "clap", value(alias = "jsonl"))]
     Ndjson,
 }
 

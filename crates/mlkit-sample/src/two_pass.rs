@@ -148,7 +148,25 @@ pub(crate) fn choose_rows(
     opts: &SampleOptions,
     parallel_min: u64,
 ) -> Result<(Spans, SampleReport), SampleError> {
-    // Pass 1.
+    let (mut tally, split) = count_rows(src, path, parallel_min)?;
+    let mut groups = order_groups(&tally, opts);
+    let (wanted, report) = draw_rows(&mut tally, &mut groups, opts)?;
+    let mut spans = find_rows(src, path, &tally, &groups, &wanted, split.as_ref())?;
+    if opts.keep_order {
+        // Rows never overlap, so sorting starts and ends apart keeps them paired.
+        spans.starts.sort_unstable();
+        spans.ends.sort_unstable();
+    }
+    Ok((spans, report))
+}
+
+/// Pass 1: every distinct raw key's row count (and the weights), and where two threads
+/// split the input when they did.
+fn count_rows(
+    src: &dyn Rows,
+    path: &Path,
+    parallel_min: u64,
+) -> Result<(Tally, Option<Split>), SampleError> {
     let (mut tally, second) = split_scan(
         src,
         parallel_min,
@@ -162,8 +180,35 @@ pub(crate) fn choose_rows(
         Split { at, counts_before }
     });
     src.check_columns()?;
+    Ok((tally, split))
+}
 
-    // Type the keys as pandas would, merge spellings of one value, and order the groups.
+/// The groups, in pandas' order.
+struct Groups {
+    /// Each raw key's group, `None` for a missing key that is left out.
+    group_of_raw: Vec<Option<u32>>,
+    /// The keys' values joined by ",", as `--stats` shows them (moved into the report).
+    names: Vec<String>,
+    /// Rows in each group.
+    sizes: Vec<usize>,
+    missing_key_rows: u64,
+}
+
+impl Groups {
+    /// Per group, the rows of `raw_counts` (counts per raw key).
+    fn counts(&self, raw_counts: &[usize]) -> Vec<usize> {
+        let mut per_group = vec![0usize; self.sizes.len()];
+        for (raw, &n) in raw_counts.iter().enumerate() {
+            if let Some(g) = self.group_of_raw[raw] {
+                per_group[g as usize] += n;
+            }
+        }
+        per_group
+    }
+}
+
+/// Types the keys as pandas would, merges spellings of one value, and orders the groups.
+fn order_groups(tally: &Tally, opts: &SampleOptions) -> Groups {
     let cells: Vec<Vec<RawCell>> = tally
         .keys_by_id()
         .iter()
@@ -177,32 +222,46 @@ pub(crate) fn choose_rows(
         let typed = types.iter().zip(k).map(|(t, c)| t.key(c)).collect();
         ordered.entry(typed).or_default().push(id as u32);
     }
-    let mut group_of_raw: Vec<Option<u32>> = vec![None; tally.counts.len()];
-    let mut names = Vec::new();
-    let mut sizes = Vec::new();
-    let mut missing_key_rows = 0u64;
+    let mut groups = Groups {
+        group_of_raw: vec![None; tally.counts.len()],
+        names: Vec::new(),
+        sizes: Vec::new(),
+        missing_key_rows: 0,
+    };
     for (key, raw_ids) in &ordered {
         let group_rows: usize = raw_ids.iter().map(|&r| tally.counts[r as usize]).sum();
         if !opts.keep_missing && key.iter().any(Key::is_missing) {
-            missing_key_rows += group_rows as u64;
+            groups.missing_key_rows += group_rows as u64;
             continue;
         }
         for &r in raw_ids {
-            group_of_raw[r as usize] = Some(names.len() as u32);
+            groups.group_of_raw[r as usize] = Some(groups.names.len() as u32);
         }
         let name = cells[raw_ids[0] as usize]
             .iter()
             .map(RawCell::display)
             .collect::<Vec<_>>()
             .join(",");
-        names.push(name);
-        sizes.push(group_rows);
+        groups.names.push(name);
+        groups.sizes.push(group_rows);
     }
+    groups
+}
 
-    // Draw.
+/// Each group's drawn rows as (place in group, output slot), sorted by place so pass 2 can
+/// match rows with one cursor per group (u32 halves this, the largest table), and the
+/// report. The weights are dropped once drawn.
+#[allow(clippy::type_complexity)]
+fn draw_rows(
+    tally: &mut Tally,
+    groups: &mut Groups,
+    opts: &SampleOptions,
+) -> Result<(Vec<Vec<(u32, u32)>>, SampleReport), SampleError> {
+    let names = std::mem::take(&mut groups.names);
+    let sizes = &groups.sizes;
     let mut group_weights: Vec<Vec<f64>> = vec![Vec::new(); sizes.len()];
     for &(raw, w) in &tally.weights {
-        if let Some(g) = group_of_raw[raw as usize] {
+        if let Some(g) = groups.group_of_raw[raw as usize] {
             group_weights[g as usize].push(w);
         }
     }
@@ -218,8 +277,6 @@ pub(crate) fn choose_rows(
     drop(inputs);
     drop(group_weights);
 
-    // Each group's drawn rows as (place in group, output slot), sorted by place so pass 2
-    // can match rows with one cursor per group. u32 halves this, the largest table.
     let slots: usize = draws.iter().map(Vec::len).sum();
     if slots > u32::MAX as usize || sizes.iter().any(|&n| n > u32::MAX as usize) {
         return Err(SampleError::Size(
@@ -241,10 +298,10 @@ pub(crate) fn choose_rows(
     }
     let report = SampleReport {
         rows: tally.rows,
-        missing_key_rows,
+        missing_key_rows: groups.missing_key_rows,
         groups: names
             .into_iter()
-            .zip(&sizes)
+            .zip(sizes)
             .zip(&draws)
             .map(|((key, &rows), d)| GroupStats {
                 key,
@@ -254,30 +311,32 @@ pub(crate) fn choose_rows(
             .collect(),
         sampled: slots as u64,
     };
-    drop(draws);
+    Ok((wanted, report))
+}
 
-    // Pass 2. Slots are filled by whichever thread meets the row, hence atomics.
+/// Pass 2: where each drawn row is, by output slot. Slots are filled by whichever thread
+/// meets the row, hence atomics.
+fn find_rows(
+    src: &dyn Rows,
+    path: &Path,
+    tally: &Tally,
+    groups: &Groups,
+    wanted: &[Vec<(u32, u32)>],
+    split: Option<&Split>,
+) -> Result<Spans, SampleError> {
+    let slots: usize = wanted.iter().map(Vec::len).sum();
     let starts: Vec<AtomicU64> = (0..slots).map(|_| AtomicU64::new(0)).collect();
     let ends: Vec<AtomicU64> = (0..slots).map(|_| AtomicU64::new(0)).collect();
-    let group_counts = |raw_counts: &[usize]| {
-        let mut per_group = vec![0usize; sizes.len()];
-        for (raw, &n) in raw_counts.iter().enumerate() {
-            if let Some(g) = group_of_raw[raw] {
-                per_group[g as usize] += n;
-            }
-        }
-        per_group
-    };
-    let seen_at_split = split.as_ref().map(|s| group_counts(&s.counts_before));
+    let seen_at_split = split.map(|s| groups.counts(&s.counts_before));
     let find = |seen: &mut Vec<usize>, from: Position, until: u64| {
         let mut cursor: Vec<usize> = seen
             .iter()
-            .zip(&wanted)
+            .zip(wanted)
             .map(|(&n, w)| w.partition_point(|&(local, _)| (local as usize) < n))
             .collect();
         src.scan(from, until, &mut |row| {
             let raw = tally.ids.get(row.key).copied();
-            let Some(g) = raw.and_then(|r| group_of_raw[r as usize]) else {
+            let Some(g) = raw.and_then(|r| groups.group_of_raw[r as usize]) else {
                 return Ok(());
             };
             let g = g as usize;
@@ -298,11 +357,11 @@ pub(crate) fn choose_rows(
     let (first, second) = split_scan(
         src,
         u64::MAX,
-        split.as_ref().map(|s| s.at),
-        &|| vec![0usize; sizes.len()],
+        split.map(|s| s.at),
+        &|| vec![0usize; groups.sizes.len()],
         &|seen, from, until| {
             // The second half starts with the counts of the rows before it.
-            if let (Some(s), Some(before)) = (&split, &seen_at_split) {
+            if let (Some(s), Some(before)) = (split, &seen_at_split) {
                 if from == s.at && seen.iter().all(|&n| n == 0) {
                     seen.clone_from(before);
                 }
@@ -314,23 +373,17 @@ pub(crate) fn choose_rows(
         Some((_, later)) => later,
         None => first,
     };
-    if seen_total != sizes {
+    if seen_total != groups.sizes {
         return Err(SampleError::Malformed {
             path: path.to_path_buf(),
             message: "the file changed while it was being read".to_string(),
         });
     }
     // In place: collecting a vector of atomics into integers reuses its memory.
-    let mut spans = Spans {
+    Ok(Spans {
         starts: starts.into_iter().map(AtomicU64::into_inner).collect(),
         ends: ends.into_iter().map(AtomicU64::into_inner).collect(),
-    };
-    if opts.keep_order {
-        // Rows never overlap, so sorting starts and ends apart keeps them paired.
-        spans.starts.sort_unstable();
-        spans.ends.sort_unstable();
-    }
-    Ok((spans, report))
+    })
 }
 
 #[cfg(test)]

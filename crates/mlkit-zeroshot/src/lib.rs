@@ -22,6 +22,17 @@ pub enum ZeroShotError {
     Usage(String),
 }
 
+impl ZeroShotError {
+    /// Whether the error is in how mlkit was asked (exit code 2), not in running it.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            ZeroShotError::Usage(_) => true,
+            ZeroShotError::Core(e) => e.is_usage(),
+            ZeroShotError::BadModel { .. } => false,
+        }
+    }
+}
+
 impl From<candle_core::Error> for ZeroShotError {
     fn from(e: candle_core::Error) -> Self {
         ZeroShotError::Core(e.into())

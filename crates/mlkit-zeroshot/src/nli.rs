@@ -3,13 +3,12 @@
 //! one softmax over the labels' entailment logits, or, for multi-label (and a single label),
 //! a softmax over [contradiction, entailment] for each label on its own.
 
-use mlkit_core::batch::run_batches;
+use mlkit_core::batch::run_padded;
 use mlkit_core::classify::{Classifier, Task};
-use mlkit_core::embed::pad;
+use mlkit_core::config::ModelConfig;
 use mlkit_core::parts::ModelParts;
 use mlkit_core::tokenize::{Encoded, TextTokenizer};
 use mlkit_core::{ModelFiles, RunOptions};
-use serde_json::Value;
 
 use crate::{Result, ZeroShotError};
 
@@ -23,37 +22,25 @@ pub struct NliModel {
 
 /// The pipeline's `entailment_id`: the first label2id entry, in the config's order, whose
 /// name starts with "entail" (any case); id2label order when there is no label2id.
-pub fn entailment_id(config: &Value, labels: &[String]) -> Option<usize> {
-    if let Some(map) = config.get("label2id").and_then(Value::as_object) {
-        if !map.is_empty() {
-            return map
-                .iter()
-                .find(|(name, _)| name.to_lowercase().starts_with("entail"))
-                .and_then(|(_, id)| id.as_u64())
-                .map(|id| id as usize);
-        }
+pub fn entailment_id(config: &ModelConfig) -> Option<usize> {
+    if !config.label2id.is_empty() {
+        return config
+            .label2id
+            .iter()
+            .find(|(name, _)| name.to_lowercase().starts_with("entail"))
+            .and_then(|(_, id)| *id)
+            .map(|id| id as usize);
     }
-    labels
+    config
+        .id2label
         .iter()
         .position(|l| l.to_lowercase().starts_with("entail"))
 }
 
 /// Whether a model's config names an entailment label: an NLI classifier, for which the
 /// NLI method is the default.
-pub fn is_nli(config: &str) -> bool {
-    let Ok(cfg) = serde_json::from_str::<Value>(config) else {
-        return false;
-    };
-    let id2label: Vec<String> = cfg
-        .get("id2label")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.values()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    entailment_id(&cfg, &id2label).is_some()
+pub fn is_nli(config: &ModelConfig) -> bool {
+    entailment_id(config).is_some()
 }
 
 impl NliModel {
@@ -63,13 +50,8 @@ impl NliModel {
 
     pub fn from_parts(parts: &ModelParts, opts: &RunOptions) -> Result<NliModel> {
         let classifier = Classifier::load(parts, opts, Task::SequenceClassification)?;
-        let config: Value =
-            serde_json::from_str(&parts.config).map_err(|e| ZeroShotError::BadModel {
-                origin: parts.origin.clone(),
-                message: format!("config.json: {e}"),
-            })?;
         let labels = &classifier.labels;
-        let entailment = entailment_id(&config, labels)
+        let entailment = entailment_id(&parts.config)
             .filter(|&i| i < labels.len())
             .ok_or_else(|| ZeroShotError::BadModel {
                 origin: parts.origin.clone(),
@@ -105,12 +87,11 @@ impl NliModel {
             .flat_map(|&t| hypotheses.iter().map(move |h| (t, h.as_str())))
             .collect();
         let encoded = self.tokenizer.encode_pairs(&pairs, 0)?;
-        let lengths: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
-        let run = &self.opts;
-        let out = run_batches(&lengths, run.max_batch_tokens, run.workers, |batch| {
-            let items: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
-            let (ids, type_ids, mask) = pad(&items, &run.device)?;
-            let logits = self.classifier.logits(&ids, &type_ids, &mask)?;
+        let items: Vec<&Encoded> = encoded.iter().collect();
+        let out = run_padded(&items, &self.opts, |batch| {
+            let logits = self
+                .classifier
+                .logits(&batch.ids, &batch.type_ids, &batch.mask)?;
             Ok::<_, ZeroShotError>(
                 logits
                     .to_vec2::<f32>()
@@ -182,20 +163,22 @@ mod tests {
 
     #[test]
     fn entailment_is_found_by_name_never_by_position() {
-        let labels: Vec<String> = ["contradiction", "neutral", "entailment"]
-            .map(String::from)
-            .to_vec();
-        let cfg: Value = serde_json::from_str(
-            r#"{"label2id": {"CONTRADICTION": 0, "NEUTRAL": 1, "ENTAILMENT": 2}}"#,
-        )
-        .unwrap();
-        assert_eq!(entailment_id(&cfg, &labels), Some(2));
-        let cfg: Value =
-            serde_json::from_str(r#"{"label2id": {"entailment": 0, "not_entailment": 1}}"#)
-                .unwrap();
-        assert_eq!(entailment_id(&cfg, &labels), Some(0));
-        let cfg: Value = serde_json::from_str(r#"{"label2id": {"positive": 0}}"#).unwrap();
-        assert_eq!(entailment_id(&cfg, &labels), None);
+        // id2label: contradiction, neutral, entailment; label2id as given.
+        let config = |label2id: &str| {
+            let text = format!(
+                r#"{{"model_type": "x", "id2label": {{"0": "contradiction", "1": "neutral",
+                "2": "entailment"}}, "label2id": {label2id}}}"#
+            );
+            ModelConfig::parse(text, std::path::Path::new("config.json")).unwrap()
+        };
+        let cfg = config(r#"{"CONTRADICTION": 0, "NEUTRAL": 1, "ENTAILMENT": 2}"#);
+        assert_eq!(entailment_id(&cfg), Some(2));
+        let cfg = config(r#"{"entailment": 0, "not_entailment": 1}"#);
+        assert_eq!(entailment_id(&cfg), Some(0));
+        let cfg = config(r#"{"positive": 0}"#);
+        assert_eq!(entailment_id(&cfg), None);
+        // No label2id: id2label order.
+        assert_eq!(entailment_id(&config("{}")), Some(2));
     }
 
     #[test]

@@ -27,6 +27,29 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `got` and `want` side by side, which must be as long as each other: a short output must
+/// fail, not compare fewer pairs.
+fn paired<'a, A, B>(
+    got: &'a [A],
+    want: &'a [B],
+    what: &str,
+) -> impl Iterator<Item = (&'a A, &'a B)> {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: {} results for {} expected",
+        got.len(),
+        want.len()
+    );
+    got.iter().zip(want)
+}
+
+#[test]
+#[should_panic(expected = "1 results for 2 expected")]
+fn a_short_output_fails_the_comparison() {
+    paired(&[1.0f32], &[1.0f64, 2.0], "scores").for_each(drop);
+}
+
 fn check_nli(name: &str) {
     let all = fixtures();
     let case = &all[name];
@@ -44,11 +67,8 @@ fn check_nli(name: &str) {
         let template = c["template"].as_str().unwrap();
         let multi = c["multi_label"].as_bool().unwrap();
         let scores = model.scores(&refs, &labels, template, multi).unwrap();
-        for (i, (s, want)) in scores
-            .iter()
-            .zip(c["results"].as_array().unwrap())
-            .enumerate()
-        {
+        let results = c["results"].as_array().unwrap();
+        for (i, (s, want)) in paired(&scores, results, name).enumerate() {
             let order = rank(s);
             let got_labels: Vec<&str> = order.iter().map(|&k| labels[k].as_str()).collect();
             assert_eq!(
@@ -56,7 +76,8 @@ fn check_nli(name: &str) {
                 strings(&want["labels"]),
                 "{name} {template} multi={multi} text {i}"
             );
-            for (&k, w) in order.iter().zip(want["scores"].as_array().unwrap()) {
+            let want_scores = want["scores"].as_array().unwrap();
+            for (&k, w) in paired(&order, want_scores, name) {
                 let diff = (s[k] as f64 - w.as_f64().unwrap()).abs();
                 assert!(
                     diff <= 1e-5,
@@ -91,8 +112,8 @@ fn embedding_method_matches_sentence_transformers_cosine() {
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let scores = model.scores(&refs, 0).unwrap();
     let mut worst = 0f64;
-    for (row, want) in scores.iter().zip(case["scores"].as_array().unwrap()) {
-        for (s, w) in row.iter().zip(want.as_array().unwrap()) {
+    for (row, want) in paired(&scores, case["scores"].as_array().unwrap(), "texts") {
+        for (s, w) in paired(row, want.as_array().unwrap(), "labels") {
             worst = worst.max((*s as f64 - w.as_f64().unwrap()).abs());
         }
     }

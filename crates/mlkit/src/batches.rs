@@ -106,7 +106,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::docs::{DocArgs, RecordArgs, Unit};
+    use crate::flags::{DocArgs, RecordArgs, Unit};
 
     fn lines() -> DocArgs {
         DocArgs {

@@ -94,6 +94,28 @@ impl Output {
         }
     }
 
+    /// Whether results go to a file (which can be rewound), not stdout.
+    pub fn is_file(&self) -> bool {
+        matches!(self, Output::File { .. })
+    }
+
+    /// `finish`, first writing `start` over the beginning of a file output.
+    pub fn finish_with_start(mut self, start: Option<Vec<u8>>) -> Result<()> {
+        use std::io::{Seek, SeekFrom};
+        if let (Some(bytes), Output::File { target, temp }) = (start, &mut self) {
+            let write = |temp: &mut BufWriter<NamedTempFile>| -> io::Result<()> {
+                temp.flush()?;
+                let file = temp.get_mut().as_file_mut();
+                file.seek(SeekFrom::Start(0))?;
+                file.write_all(&bytes)?;
+                file.seek(SeekFrom::End(0))?;
+                Ok(())
+            };
+            write(temp).with_context(|| format!("cannot write {}", target.display()))?;
+        }
+        self.finish()
+    }
+
     /// Flushes and, for a file, moves it into place.
     pub fn finish(self) -> Result<()> {
         match self {

@@ -1,10 +1,20 @@
 //! `mlkit`: argument parsing and I/O only; the work is done by the library crates.
+//!
+//! - `cmd/`: one module per subcommand, its own flags and how it wires files to a library;
+//! - `flags`: the flags several subcommands share, defined once;
+//! - `docs`, `batches`: texts read from lines, JSON Lines or CSV, handed over in batches;
+//! - `sink`: where each document's result goes, in the format chosen once;
+//! - `io`: inputs and outputs that appear only when complete; `progress`, `messages`:
+//!   stderr.
 
 mod batches;
 mod cmd;
 mod docs;
+mod flags;
 mod io;
+mod messages;
 mod progress;
+mod sink;
 
 use std::process::ExitCode;
 
@@ -37,15 +47,42 @@ enum Command {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Whether an error is in how mlkit was called: the one place library errors become exit
+/// codes.
+fn is_usage(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.is::<UsageError>()
+            || cause
+                .downcast_ref::<mlkit_core::CoreError>()
+                .is_some_and(|e| e.is_usage())
+            || cause
+                .downcast_ref::<mlkit_ner::NerError>()
+                .is_some_and(|e| e.is_usage())
+            || cause
+                .downcast_ref::<mlkit_zeroshot::ZeroShotError>()
+                .is_some_and(|e| e.is_usage())
+            || cause
+                .downcast_ref::<mlkit_forest::ForestError>()
+                .is_some_and(|e| e.is_usage())
+            || cause
+                .downcast_ref::<mlkit_sample::SampleError>()
+                .is_some_and(|e| e.is_usage())
+    })
+}
+
 fn main() -> ExitCode {
+    // Before any thread starts: transformer subcommands run whole batches on parallel
+    // workers, each of Candle's operations on one thread.
+    mlkit_core::device::one_thread_per_operation();
     let cli = Cli::parse();
+    messages::set_quiet(cli.quiet);
     let result = match cli.command {
-        Command::Sample(args) => cmd::sample::run(args, cli.quiet),
-        Command::Ner(args) => cmd::ner::run(args, cli.quiet),
-        Command::Zeroshot(args) => cmd::zeroshot::run(args, cli.quiet),
-        Command::Forest(args) => cmd::forest::run(args, cli.quiet),
-        Command::Embed(args) => cmd::embed::run(args, cli.quiet),
-        Command::Quantize(args) => cmd::quantize::run(args, cli.quiet),
+        Command::Sample(args) => cmd::sample::run(args),
+        Command::Ner(args) => cmd::ner::run(args),
+        Command::Zeroshot(args) => cmd::zeroshot::run(args),
+        Command::Forest(args) => cmd::forest::run(args),
+        Command::Embed(args) => cmd::embed::run(args),
+        Command::Quantize(args) => cmd::quantize::run(args),
         Command::Models(args) => cmd::models::run(args),
     };
     match result {
@@ -53,7 +90,7 @@ fn main() -> ExitCode {
         Err(e) if io::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mlkit: error: {e:#}");
-            if e.downcast_ref::<UsageError>().is_some() {
+            if is_usage(&e) {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE

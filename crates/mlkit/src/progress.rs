@@ -18,9 +18,9 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(quiet: bool, what: &'static str, total: Option<usize>) -> Progress {
+    pub fn new(what: &'static str, total: Option<usize>) -> Progress {
         Progress {
-            on: !quiet && std::io::stderr().is_terminal(),
+            on: !crate::messages::quiet() && std::io::stderr().is_terminal(),
             what,
             total,
             done: 0,

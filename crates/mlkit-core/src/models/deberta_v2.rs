@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::bert::{norm, Activation, LayerTail, BERT_NAMES};
+use super::{first_token, Architecture, EncoderModel, SequenceHead};
 use crate::linear::{Linear, LinearWeights};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -401,6 +402,65 @@ impl DebertaV2Model {
             xs = layer.forward(&xs, &keep, rel.as_ref())?;
         }
         Ok(xs)
+    }
+}
+
+impl EncoderModel for DebertaV2Model {
+    fn forward(&self, ids: &Tensor, type_ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        DebertaV2Model::forward(self, ids, type_ids, mask)
+    }
+}
+
+impl Architecture for Config {
+    fn hidden_size(&self) -> usize {
+        self.hidden_size
+    }
+    fn layers(&self) -> usize {
+        self.num_hidden_layers
+    }
+    fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+    fn max_positions(&self) -> usize {
+        self.max_position_embeddings
+    }
+    fn load_encoder(
+        &self,
+        vb: VarBuilder,
+        linear: &LinearWeights,
+    ) -> Result<Box<dyn EncoderModel>> {
+        Ok(Box::new(DebertaV2Model::load(vb, self, linear)?))
+    }
+    fn load_sequence_head(
+        &self,
+        vb: VarBuilder,
+        linear: &LinearWeights,
+        labels: usize,
+    ) -> Result<Box<dyn SequenceHead>> {
+        let (h, ph) = (
+            self.hidden_size,
+            self.pooler_hidden_size.unwrap_or(self.hidden_size),
+        );
+        Ok(Box::new(SequenceClassificationHead {
+            pooler: Linear::load(h, ph, vb.pp("pooler.dense"), linear)?,
+            act: self.pooler_hidden_act,
+            classifier: Linear::load(ph, labels, vb.pp("classifier"), linear)?,
+        }))
+    }
+}
+
+/// `DebertaV2ForSequenceClassification`: `classifier`(act(`pooler.dense`(first token))), act
+/// from `pooler_hidden_act` (the bias of `classifier` included, unlike candle's NER model).
+struct SequenceClassificationHead {
+    pooler: Linear,
+    act: Activation,
+    classifier: Linear,
+}
+
+impl SequenceHead for SequenceClassificationHead {
+    fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
+        let pooled = self.pooler.forward(&first_token(hidden)?)?;
+        self.classifier.forward(&self.act.apply(&pooled)?)
     }
 }
 

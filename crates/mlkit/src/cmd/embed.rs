@@ -1,20 +1,18 @@
-//! `mlkit embed`: sentence embeddings, one per input line.
+//! `mlkit embed`: sentence embeddings, one per input line or record.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use mlkit_core::pooling::PoolingMode;
 use mlkit_core::{resolve, EmbedOptions, Embedder};
-use serde_json::Value;
-
-use super::runtime::RuntimeArgs;
 
 use crate::batches::Batches;
-use crate::docs::{csv_row, id_text, Doc, DocArgs, DocReader, Record, RecordArgs, Unit};
+use crate::docs::{id_text, Doc, DocReader, Record};
+use crate::flags::{DocArgs, IoArgs, ModelArgs, RecordArgs};
 use crate::io::Output;
 use crate::progress::Progress;
+use crate::sink::{CsvSink, JsonlSink, Outcome, Sink};
 use crate::UsageError;
 
 /// Embed texts, one per line of INPUT, with a sentence-transformers model.
@@ -25,30 +23,24 @@ use crate::UsageError;
 /// record comes back with an "embedding" field; with --column, the CSV comes back with an
 /// "embedding" column (a JSON array).
 #[derive(Args, Debug)]
+#[command(mut_arg("model", |a| a.default_value("all-MiniLM-L6-v2").required(false)
+    .help("A model directory, a .gguf file, a bundled model name (the default is the bundled \
+           int8 all-MiniLM-L6-v2), or a Hugging Face repo id[@revision] (HF_HOME, HF_ENDPOINT \
+           and HF_TOKEN are honoured; HF_HUB_OFFLINE=1 uses the cache only)")))]
 pub struct EmbedArgs {
-    /// Text file (one text a line), JSON Lines (--text-field) or CSV (--column); - for stdin.
-    pub input: PathBuf,
+    #[command(flatten)]
+    pub io: IoArgs,
 
-    /// Write here instead of stdout (the file appears only when the run succeeds).
-    #[arg(short, long, value_name = "OUT")]
-    pub output: Option<PathBuf>,
-
-    /// A model directory, a .gguf file, a bundled model name (the default is the bundled
-    /// int8 all-MiniLM-L6-v2), or a Hugging Face repo id[@revision] (HF_HOME, HF_ENDPOINT
-    /// and HF_TOKEN are honoured; HF_HUB_OFFLINE=1 uses the cache only).
-    #[arg(long, default_value = "all-MiniLM-L6-v2")]
-    pub model: String,
+    #[command(flatten)]
+    pub model: ModelArgs,
 
     /// Override the model's pooling.
     #[arg(long, value_enum)]
-    pub pooling: Option<PoolingArg>,
+    pub pooling: Option<PoolingMode>,
 
     /// Override whether vectors are L2-normalised.
     #[arg(long)]
     pub normalize: Option<bool>,
-
-    #[command(flatten)]
-    pub runtime: RuntimeArgs,
 
     /// Cut texts longer than the model's maximum instead of failing on them.
     #[arg(long)]
@@ -62,13 +54,6 @@ pub struct EmbedArgs {
     pub records: RecordArgs,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum PoolingArg {
-    Mean,
-    Cls,
-    Max,
-}
-
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum EmbedFormat {
     Jsonl,
@@ -80,15 +65,16 @@ pub enum EmbedFormat {
 /// Texts are embedded this many at a time, so memory stays flat on long inputs.
 const CHUNK: usize = 4096;
 
-pub fn run(args: EmbedArgs, quiet: bool) -> Result<()> {
-    let runtime = args.runtime.resolve()?;
+pub fn run(args: EmbedArgs) -> Result<()> {
+    let runtime = args.model.runtime.resolve()?;
     let format =
-        args.format
-            .unwrap_or_else(|| match args.output.as_ref().and_then(|p| p.extension()) {
+        args.format.unwrap_or_else(
+            || match args.io.output.as_ref().and_then(|p| p.extension()) {
                 Some(e) if e == "npy" => EmbedFormat::Npy,
                 _ if args.records.column.is_some() => EmbedFormat::Csv,
                 _ => EmbedFormat::Jsonl,
-            });
+            },
+        );
     if format == EmbedFormat::Csv && args.records.column.is_none() {
         return Err(UsageError(
             "--format csv writes the CSV input back with an embedding column; name the text \
@@ -100,49 +86,43 @@ pub fn run(args: EmbedArgs, quiet: bool) -> Result<()> {
     let opts = EmbedOptions {
         run: runtime,
         truncate: args.truncate,
-        pooling: args.pooling.map(|p| match p {
-            PoolingArg::Mean => PoolingMode::Mean,
-            PoolingArg::Cls => PoolingMode::Cls,
-            PoolingArg::Max => PoolingMode::Max,
-        }),
+        pooling: args.pooling,
         normalize: args.normalize,
     };
-    let files = resolve(&args.model)?;
+    let files = resolve(&args.model.model)?;
     let embedder = Embedder::load(&files, &opts)
         .with_context(|| format!("cannot load model {}", files.origin))?;
-    let doc_args = DocArgs {
-        unit: Unit::Line,
-        records: args.records.clone(),
+    let doc_args = DocArgs::lines(args.records.clone());
+    let mut output = Output::create(args.io.output.as_deref())?;
+    let mut sink: Box<dyn Sink<Embedding>> = match format {
+        EmbedFormat::Jsonl => Box::new(JsonlSink),
+        EmbedFormat::Csv => Box::new(CsvSink::default()),
+        EmbedFormat::Npy => Box::new(NpySink::new(embedder.dim(), output.is_file())),
     };
-    let mut reader = DocReader::open(&args.input, &doc_args, false)?;
-    let mut output = Output::create(args.output.as_deref())?;
-    if let (EmbedFormat::Csv, Some(mut h)) = (format, reader.header()) {
-        h.push_field("embedding");
-        output.writer().write_all(&csv_row(None, &h)?)?;
-    }
-    let mut matrix: Vec<f32> = Vec::new();
     let mut rows = 0usize;
-    let mut progress = Progress::new(quiet, "texts", None);
-    for batch in Batches::new(reader, CHUNK) {
-        let batch = batch?;
-        let (vectors, failed) = embed_batch(&embedder, &batch, rows, &args)?;
-        for (doc, v) in batch.iter().zip(vectors) {
-            rows += 1;
-            write_row(output.writer(), format, doc, &v, &mut matrix)?;
+    let mut progress = Progress::new("texts", None);
+    for path in &args.io.inputs {
+        let mut reader = DocReader::open(path, &doc_args, args.io.several())?;
+        sink.begin(output.writer(), reader.header().as_ref())?;
+        for batch in Batches::new(reader, CHUNK) {
+            let batch = batch?;
+            let (vectors, failed) = embed_batch(&embedder, &batch, rows, path)?;
+            for (doc, v) in batch.iter().zip(vectors) {
+                rows += 1;
+                sink.write(output.writer(), doc, &Embedding(v))?;
+            }
+            output.writer().flush()?;
+            if let Some(e) = failed {
+                // The texts before the one that failed have reached stdout, as with any bad
+                // record (an output file still never appears).
+                return Err(e);
+            }
+            progress.add(batch.len());
         }
-        output.writer().flush()?;
-        if let Some(e) = failed {
-            // The texts before the one that failed have reached stdout, as with any bad
-            // record (an output file still never appears).
-            return Err(e);
-        }
-        progress.add(batch.len());
     }
     progress.finish();
-    if format == EmbedFormat::Npy {
-        write_npy(output.writer(), &matrix, rows, embedder.dim())?;
-    }
-    output.finish()
+    sink.finish(output.writer())?;
+    output.finish_with_start(sink.file_start())
 }
 
 /// The embeddings of a batch whose first text is input number `first` (from 0), or, when a
@@ -151,7 +131,7 @@ fn embed_batch(
     embedder: &Embedder,
     batch: &[Doc],
     first: usize,
-    args: &EmbedArgs,
+    path: &std::path::Path,
 ) -> Result<(Vec<Vec<f32>>, Option<anyhow::Error>)> {
     let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
     match embedder.embed(&texts, first) {
@@ -165,7 +145,7 @@ fn embed_batch(
             let error = anyhow::anyhow!(
                 "{}: {place}: {tokens} tokens, more than the model's maximum of {max}; split \
                  the {what}, or pass --truncate to cut it",
-                args.input.display()
+                path.display()
             );
             // The texts before it fit: the core names the first text that does not.
             let before = match &texts[..index - first] {
@@ -178,55 +158,99 @@ fn embed_batch(
     }
 }
 
-/// One document's embedding in the chosen format (npy rows are gathered in `matrix`).
-fn write_row(
-    out: &mut dyn Write,
-    format: EmbedFormat,
-    doc: &Doc,
-    v: &[f32],
-    matrix: &mut Vec<f32>,
-) -> Result<()> {
-    match (format, &doc.record) {
-        (EmbedFormat::Npy, _) => matrix.extend_from_slice(v),
-        (EmbedFormat::Csv, Record::Csv(row)) => {
-            let mut row = row.clone();
-            row.push_field(&serde_json::to_string(v)?);
-            out.write_all(&csv_row(None, &row)?)?;
-        }
-        (_, Record::Json(map)) => {
-            // The input record, with its embedding added.
-            let mut record = map.clone();
-            // Through f32's shortest text: a Value holds f64s, which would print each f32
-            // with twice the digits.
-            let vector: Value = serde_json::from_str(&serde_json::to_string(v)?)?;
-            record.insert("embedding".into(), vector);
-            writeln!(out, "{}", Value::Object(record))?;
-        }
-        _ => jsonl_row(out, &doc.id, v)?,
+/// One document's embedding.
+struct Embedding(Vec<f32>);
+
+impl Outcome for Embedding {
+    const CSV_COLUMNS: &'static [&'static str] = &["embedding"];
+    const TABLE_HEADER: &'static [&'static str] = &["id", "dimensions"];
+
+    fn json_fields(&self, doc: &Doc) -> Vec<(&'static str, String)> {
+        vec![("embedding", self.csv_cells(doc).concat())]
     }
-    Ok(())
+
+    fn csv_cells(&self, _doc: &Doc) -> Vec<String> {
+        // f32s in their shortest form; every f32 (NaN aside, which is null) serializes.
+        vec![serde_json::to_string(&self.0).unwrap_or_default()]
+    }
+
+    fn table_rows(&self, doc: &Doc) -> Vec<Vec<String>> {
+        vec![vec![id_text(&doc.id), self.0.len().to_string()]]
+    }
 }
 
-/// One `{"id": ..., "embedding": [...]}` line, id first for people reading the file.
-fn jsonl_row(out: &mut dyn Write, id: &dyn std::fmt::Display, v: &[f32]) -> Result<()> {
-    let vector = serde_json::to_string(v)?;
-    writeln!(out, "{{\"id\":{id},\"embedding\":{vector}}}")?;
-    Ok(())
+/// A float32 matrix in NumPy's .npy format. Into a file, rows are written as they come and
+/// the header, which holds the row count, is written over a placeholder at the end; to
+/// stdout, which cannot be rewound, rows are gathered until the end.
+struct NpySink {
+    cols: usize,
+    rows: usize,
+    streaming: bool,
+    started: bool,
+    gathered: Vec<f32>,
 }
 
-/// A float32 matrix in NumPy's .npy format (version 1.0).
-fn write_npy(out: &mut dyn Write, data: &[f32], rows: usize, cols: usize) -> Result<()> {
-    let mut header =
+impl NpySink {
+    fn new(cols: usize, streaming: bool) -> NpySink {
+        NpySink {
+            cols,
+            rows: 0,
+            streaming,
+            started: false,
+            gathered: Vec::new(),
+        }
+    }
+}
+
+impl Sink<Embedding> for NpySink {
+    fn begin(&mut self, out: &mut dyn Write, _header: Option<&csv::StringRecord>) -> Result<()> {
+        if self.streaming && !self.started {
+            // The header of any row count has the same length (see `npy_header`).
+            out.write_all(&npy_header(0, self.cols))?;
+        }
+        self.started = true;
+        Ok(())
+    }
+
+    fn write(&mut self, out: &mut dyn Write, _doc: &Doc, v: &Embedding) -> Result<()> {
+        self.rows += 1;
+        if self.streaming {
+            for x in &v.0 {
+                out.write_all(&x.to_le_bytes())?;
+            }
+        } else {
+            self.gathered.extend_from_slice(&v.0);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut dyn Write) -> Result<()> {
+        if !self.streaming {
+            out.write_all(&npy_header(self.rows, self.cols))?;
+            for x in &self.gathered {
+                out.write_all(&x.to_le_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn file_start(&self) -> Option<Vec<u8>> {
+        self.streaming.then(|| npy_header(self.rows, self.cols))
+    }
+}
+
+/// The header of a float32 matrix in NumPy's .npy format (version 1.0): magic (6), version
+/// (2), length (2), the dictionary and a newline, padded with spaces to a multiple of 64
+/// bytes. It is 128 bytes for every shape whose two numbers have at most 60 digits between
+/// them, so any usize row count fits over the placeholder written first.
+fn npy_header(rows: usize, cols: usize) -> Vec<u8> {
+    let mut dict =
         format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-    // Magic (6) + version (2) + length (2) + header + newline, padded to 64 bytes.
-    let total = 10 + header.len() + 1;
-    header.push_str(&" ".repeat((64 - total % 64) % 64));
-    header.push('\n');
-    out.write_all(b"\x93NUMPY\x01\x00")?;
-    out.write_all(&(header.len() as u16).to_le_bytes())?;
-    out.write_all(header.as_bytes())?;
-    for x in data {
-        out.write_all(&x.to_le_bytes())?;
-    }
-    Ok(())
+    let total = 10 + dict.len() + 1;
+    dict.push_str(&" ".repeat((64 - total % 64) % 64));
+    dict.push('\n');
+    let mut header = b"\x93NUMPY\x01\x00".to_vec();
+    header.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    header.extend_from_slice(dict.as_bytes());
+    header
 }

@@ -6,17 +6,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use mlkit_core::metrics::argmax;
-use mlkit_core::metrics::{evaluate, probability_scores};
 use mlkit_forest::calibrate::Method;
 use mlkit_forest::data::{column_names, encode, feature_names, read_csv, training_table, Csv};
 use mlkit_forest::plot::{reliability_png, reliability_svg};
-use mlkit_forest::{ClassWeight, Forest, ForestError, ForestParams, MaxFeatures};
+use mlkit_forest::{ClassWeight, Forest, ForestParams, MaxFeatures};
+use mlkit_metrics::{argmax, evaluate, probability_scores};
 use serde_json::json;
 
-use super::runtime::threads;
 use crate::docs::{csv_row, read_text};
+use crate::flags::{ReportFormat, ThreadsArg};
 use crate::io::Output;
+use crate::messages;
 use crate::UsageError;
 
 /// Random forests and extra trees on CSV data. A prediction's confidence is the share of
@@ -84,12 +84,11 @@ pub struct TrainArgs {
     #[arg(long)]
     pub extra_trees: bool,
     #[arg(long, value_enum)]
-    pub class_weight: Option<ClassWeightArg>,
+    pub class_weight: Option<ClassWeight>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Threads (default: all cores). The forest is the same for any thread count.
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub threads: ThreadsArg,
     /// Score the training rows on the trees that did not see them.
     #[arg(long)]
     pub oob: bool,
@@ -101,25 +100,10 @@ pub struct TrainArgs {
     /// (--cv), each calibrated on its held-out rows, one class against the rest; predictions
     /// average the folds. The model then holds cv forests of --trees trees.
     #[arg(long, value_enum, conflicts_with = "oob")]
-    pub calibrate: Option<CalibrateArg>,
+    pub calibrate: Option<Method>,
     /// Stratified folds for --calibrate.
     #[arg(long, default_value_t = 5, requires = "calibrate")]
     pub cv: usize,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum CalibrateArg {
-    /// Platt scaling (a logistic curve).
-    Sigmoid,
-    /// Isotonic regression (a non-decreasing step function, interpolated).
-    Isotonic,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ClassWeightArg {
-    Balanced,
-    #[value(alias = "balanced_subsample")]
-    BalancedSubsample,
 }
 
 #[derive(Args, Debug)]
@@ -136,9 +120,8 @@ pub struct PredictArgs {
     /// columns.
     #[arg(long, value_enum)]
     pub proba: Option<ProbaArg>,
-    /// Threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub threads: ThreadsArg,
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
 }
@@ -184,28 +167,21 @@ pub struct EvalArgs {
     /// Equal-width bins of top-class confidence for ECE.
     #[arg(long, default_value_t = 10)]
     pub bins: usize,
-    /// Threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[command(flatten)]
+    pub threads: ThreadsArg,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
     /// Write a reliability diagram (accuracy per confidence bin, and a histogram of the
     /// confidences) to this .svg or .png file.
     #[arg(long, value_name = "FILE.svg|FILE.png")]
     pub plot: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-}
-
-pub fn run(args: ForestArgs, quiet: bool) -> Result<()> {
+pub fn run(args: ForestArgs) -> Result<()> {
     match args.command {
-        ForestCommand::Train(a) => train(a, quiet),
-        ForestCommand::Predict(a) => predict(a, quiet),
-        ForestCommand::Eval(a) => eval(a, quiet),
+        ForestCommand::Train(a) => train(a),
+        ForestCommand::Predict(a) => predict(a),
+        ForestCommand::Eval(a) => eval(a),
     }
 }
 
@@ -232,18 +208,16 @@ fn max_features(s: &str) -> Result<MaxFeatures> {
     })
 }
 
-fn train(args: TrainArgs, quiet: bool) -> Result<()> {
+fn train(args: TrainArgs) -> Result<()> {
     let csv = read(&args.data)?;
-    let names = feature_names(&csv, &args.target, &args.features, &args.exclude)
-        .map_err(|e| UsageError(e.to_string()))?;
+    let names = feature_names(&csv, &args.target, &args.features, &args.exclude)?;
     let table = training_table(
         &csv,
         &args.target,
         &names,
         &args.text,
         args.text_features as usize,
-    )
-    .map_err(usage_errors)?;
+    )?;
     let params = ForestParams {
         trees: args.trees,
         max_depth: args.max_depth,
@@ -252,11 +226,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
         max_features: max_features(&args.max_features)?,
         bootstrap: args.bootstrap.unwrap_or(!args.extra_trees),
         extra: args.extra_trees,
-        class_weight: match args.class_weight {
-            None => ClassWeight::None,
-            Some(ClassWeightArg::Balanced) => ClassWeight::Balanced,
-            Some(ClassWeightArg::BalancedSubsample) => ClassWeight::BalancedSubsample,
-        },
+        class_weight: args.class_weight.unwrap_or(ClassWeight::None),
         seed: args.seed,
         oob: args.oob,
         max_bins: args.max_bins.into(),
@@ -264,25 +234,18 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
     if params.oob && !params.bootstrap {
         return Err(UsageError("--oob needs bootstrap samples (--bootstrap true)".into()).into());
     }
-    let threads = threads(args.threads);
+    let threads = args.threads.get();
     let mut forest = match args.calibrate {
-        None => Forest::fit(&table, &params, threads).map_err(usage_errors)?,
-        Some(c) => {
-            let method = match c {
-                CalibrateArg::Sigmoid => Method::Sigmoid,
-                CalibrateArg::Isotonic => Method::Isotonic,
-            };
-            Forest::fit_calibrated(&table, &params, method, args.cv, threads)
-                .map_err(usage_errors)?
-        }
+        None => Forest::fit(&table, &params, threads)?,
+        Some(method) => Forest::fit_calibrated(&table, &params, method, args.cv, threads)?,
     };
     forest.target = args.target.clone();
     let mut out = Output::create(Some(&args.output))?;
     out.writer().write_all(&forest.to_bytes()?)?;
     out.finish()?;
-    if !quiet {
-        eprintln!(
-            "mlkit: {} trees on {} rows, {} feature columns, {} classes{}; wrote {}",
+    {
+        messages::note(format_args!(
+            "{} trees on {} rows, {} feature columns, {} classes{}; wrote {}",
             forest.trees.len(),
             table.rows(),
             table.columns.len(),
@@ -292,17 +255,9 @@ fn train(args: TrainArgs, quiet: bool) -> Result<()> {
                 .map(|s| format!("; out-of-bag accuracy {s:.4}"))
                 .unwrap_or_default(),
             args.output.display()
-        );
+        ));
     }
     Ok(())
-}
-
-/// A wrong flag or column name exits 2; anything else is a runtime failure.
-fn usage_errors(e: ForestError) -> anyhow::Error {
-    match e {
-        ForestError::Usage(m) | ForestError::Schema(m) => UsageError(m).into(),
-        e => e.into(),
-    }
 }
 
 fn load(path: &Path) -> Result<Forest> {
@@ -345,7 +300,7 @@ fn score(forest: &Forest, columns: &[Vec<f32>], proba: ProbaArg, threads: usize)
 
 /// Encodes the data with the model's schema; columns the model does not use are named on
 /// stderr (predict still copies them to its output).
-fn encode_for(forest: &Forest, csv: &Csv, data: &Path, quiet: bool) -> Result<Vec<Vec<f32>>> {
+fn encode_for(forest: &Forest, csv: &Csv, data: &Path) -> Result<Vec<Vec<f32>>> {
     let columns = encode(csv, &forest.features)?;
     let unused: Vec<&str> = csv
         .header
@@ -353,20 +308,20 @@ fn encode_for(forest: &Forest, csv: &Csv, data: &Path, quiet: bool) -> Result<Ve
         .filter(|h| **h != forest.target && !forest.features.iter().any(|f| &f.name == *h))
         .map(String::as_str)
         .collect();
-    if !quiet && !unused.is_empty() {
-        eprintln!(
-            "mlkit: {}: columns the model does not use: {}",
+    if !unused.is_empty() {
+        messages::note(format_args!(
+            "{}: columns the model does not use: {}",
             data.display(),
             unused.join(", ")
-        );
+        ));
     }
     Ok(columns)
 }
 
-fn predict(args: PredictArgs, quiet: bool) -> Result<()> {
+fn predict(args: PredictArgs) -> Result<()> {
     let forest = load(&args.model)?;
     let csv = read(&args.data)?;
-    let columns = encode_for(&forest, &csv, &args.data, quiet)?;
+    let columns = encode_for(&forest, &csv, &args.data)?;
     let proba = ProbaArg::resolve(args.proba, &forest)?;
     let mut output = Output::create(args.output.as_deref())?;
     let out = output.writer();
@@ -388,7 +343,7 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<()> {
     for (row, (best, conf, votes, proba)) in
         csv.rows
             .iter()
-            .zip(score(&forest, &columns, proba, threads(args.threads)))
+            .zip(score(&forest, &columns, proba, args.threads.get()))
     {
         let mut rec: csv::StringRecord = row.iter().collect();
         rec.push_field(&forest.classes[best]);
@@ -408,7 +363,7 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<()> {
     output.finish()
 }
 
-fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
+fn eval(args: EvalArgs) -> Result<()> {
     let forest = load(&args.model)?;
     let csv = read(&args.data)?;
     let t = csv
@@ -422,9 +377,9 @@ fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
                 forest.target
             ))
         })?;
-    let columns = encode_for(&forest, &csv, &args.data, quiet)?;
+    let columns = encode_for(&forest, &csv, &args.data)?;
     let proba_arg = ProbaArg::resolve(args.proba, &forest)?;
-    let scored = score(&forest, &columns, proba_arg, threads(args.threads));
+    let scored = score(&forest, &columns, proba_arg, args.threads.get());
     let gold: Vec<String> = csv.rows.iter().map(|r| r[t].trim().to_string()).collect();
     let predicted: Vec<String> = scored.iter().map(|s| forest.classes[s.0].clone()).collect();
     let e = evaluate(&gold, &predicted);
@@ -467,7 +422,7 @@ fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
         v
     };
     let mut out = std::io::stdout().lock();
-    if args.format == Format::Json {
+    if args.format == ReportFormat::Json {
         writeln!(
             out,
             "{}",

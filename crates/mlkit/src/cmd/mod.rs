@@ -5,6 +5,5 @@ pub mod forest;
 pub mod models;
 pub mod ner;
 pub mod quantize;
-pub mod runtime;
 pub mod sample;
 pub mod zeroshot;

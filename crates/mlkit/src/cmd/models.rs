@@ -66,6 +66,17 @@ pub fn run(args: ModelsArgs) -> Result<()> {
             Ok(())
         }
         ModelsAction::Info { model } => print_info(&model, args.json),
-        ModelsAction::Pull { model } => print_info(&model, args.json),
+        ModelsAction::Pull { model } => {
+            let files = resolve(&model)?;
+            if !files.origin.starts_with("hf:") {
+                // Bundled models and directories are already here.
+                crate::messages::note(format_args!(
+                    "nothing to pull: {model} is not from the Hugging Face hub ({})",
+                    files.weights.display()
+                ));
+                return Ok(());
+            }
+            print_info(&model, args.json)
+        }
     }
 }

@@ -10,14 +10,14 @@ use mlkit_core::resolve;
 use mlkit_ner::format::{self, entity_type};
 use mlkit_ner::seqeval::{evaluate, read_conll};
 use mlkit_ner::{Aggregation, Entity, NerModel, NerOptions};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::runtime::RuntimeArgs;
 use crate::batches::Batches;
-use crate::docs::{csv_row, id_text, read_text, Doc, DocArgs, DocReader, IoArgs, Record};
+use crate::docs::{id_text, read_text, Doc, DocReader};
+use crate::flags::{DocArgs, IoArgs, ModelArgs, ReportFormat};
 use crate::io::Output;
 use crate::progress::Progress;
-use crate::UsageError;
+use crate::sink::{CsvSink, JsonlSink, LineSink, Outcome, PageSink, Sink, TableSink};
 
 /// Find named entities (people, organisations, places, ...) with a token-classification
 /// model: the bundled English CoNLL-2003 model by default, or any Hugging Face checkpoint.
@@ -40,24 +40,22 @@ pub enum NerCommand {
     Eval(EvalArgs),
 }
 
+/// The bundled English CoNLL-2003 model.
+const DEFAULT_MODEL: &str = "conll03-ner-minilm";
+
 #[derive(Args, Debug)]
 pub struct ModelArg {
-    /// A model directory, a .gguf file, a bundled model name, or a Hugging Face repo
-    /// id[@revision] (HF_HOME, HF_ENDPOINT and HF_TOKEN are honoured; HF_HUB_OFFLINE=1 uses the
-    /// cache only).
-    #[arg(long, default_value = "conll03-ner-minilm")]
-    pub model: String,
-
     /// Tokens shared by consecutive windows of a long text (default: a quarter of the
     /// model's maximum length).
     #[arg(long)]
     pub stride: Option<usize>,
 
     #[command(flatten)]
-    pub runtime: RuntimeArgs,
+    pub model: ModelArgs,
 }
 
 #[derive(Args, Debug)]
+#[command(mut_arg("model", |a| a.default_value(DEFAULT_MODEL).required(false)))]
 pub struct TagArgs {
     #[command(flatten)]
     pub io: IoArgs,
@@ -65,13 +63,14 @@ pub struct TagArgs {
     #[command(flatten)]
     pub docs: DocArgs,
 
-    /// Output format (default: pretty on a terminal, else jsonl; html for an .html output).
+    /// Output format (default: pretty on a terminal, else jsonl; csv for --column, which
+    /// adds an entities column of JSON; html for an .html output).
     #[arg(long, value_enum)]
     pub format: Option<NerFormat>,
 
     /// How tokens become entities, as transformers' aggregation_strategy.
-    #[arg(long, value_enum, default_value_t = AggregationArg::Simple)]
-    pub aggregation: AggregationArg,
+    #[arg(long, value_enum, default_value_t = Aggregation::Simple)]
+    pub aggregation: Aggregation,
 
     /// Drop entities scored below this.
     #[arg(long, default_value_t = 0.0)]
@@ -86,6 +85,7 @@ pub struct TagArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(mut_arg("model", |a| a.default_value(DEFAULT_MODEL).required(false)))]
 pub struct EvalArgs {
     /// Gold CoNLL file: a token a line, its tag in a column, blank lines between sentences.
     #[arg(long)]
@@ -96,8 +96,8 @@ pub struct EvalArgs {
     pub tag_column: Option<usize>,
 
     /// table or json.
-    #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
-    pub format: EvalFormat,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
 
     #[command(flatten)]
     pub model: ModelArg,
@@ -107,37 +107,12 @@ pub struct EvalArgs {
 pub enum NerFormat {
     Pretty,
     Jsonl,
+    /// The input CSV (or id,text) with an entities column of JSON.
+    Csv,
     Hf,
     Conll,
     Spacy,
     Html,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum EvalFormat {
-    Table,
-    Json,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum AggregationArg {
-    None,
-    Simple,
-    First,
-    Average,
-    Max,
-}
-
-impl From<AggregationArg> for Aggregation {
-    fn from(a: AggregationArg) -> Self {
-        match a {
-            AggregationArg::None => Aggregation::None,
-            AggregationArg::Simple => Aggregation::Simple,
-            AggregationArg::First => Aggregation::First,
-            AggregationArg::Average => Aggregation::Average,
-            AggregationArg::Max => Aggregation::Max,
-        }
-    }
 }
 
 /// Documents are tagged up to this many at a time: their windows share length-sorted batches
@@ -145,51 +120,47 @@ impl From<AggregationArg> for Aggregation {
 const CHUNK: usize = 4096;
 
 fn load(args: &ModelArg) -> Result<NerModel> {
-    let runtime = args.runtime.resolve()?;
     let opts = NerOptions {
-        run: runtime,
+        run: args.model.runtime.resolve()?,
         stride: args.stride,
     };
-    let files = resolve(&args.model)?;
-    NerModel::load(&files, &opts).map_err(|e| match e {
-        mlkit_ner::NerError::Usage(m) => UsageError(m).into(),
-        other => anyhow::Error::from(other).context(format!("cannot load model {}", files.origin)),
+    let files = resolve(&args.model.model)?;
+    NerModel::load(&files, &opts).map_err(|e| {
+        // A usage error (a stride too long for the model) says all there is to say.
+        let usage = e.is_usage();
+        let e = anyhow::Error::from(e);
+        if usage {
+            e
+        } else {
+            e.context(format!("cannot load model {}", files.origin))
+        }
     })
 }
 
-pub fn run(args: NerArgs, quiet: bool) -> Result<()> {
+pub fn run(args: NerArgs) -> Result<()> {
     match args.command {
-        Some(NerCommand::Eval(e)) => eval(e, quiet),
-        None => tag(args.tag, quiet),
+        Some(NerCommand::Eval(e)) => eval(e),
+        None => tag(args.tag),
     }
 }
 
-fn tag(args: TagArgs, quiet: bool) -> Result<()> {
+fn tag(args: TagArgs) -> Result<()> {
     args.docs.check()?;
     let format = args.format.unwrap_or_else(|| match &args.io.output {
         Some(p) if p.extension().is_some_and(|e| e == "html" || e == "htm") => NerFormat::Html,
+        _ if args.docs.records.column.is_some() => NerFormat::Csv,
         Some(_) => NerFormat::Jsonl,
         None if std::io::stdout().is_terminal() => NerFormat::Pretty,
         None => NerFormat::Jsonl,
     });
-    if args.docs.records.column.is_some() && !matches!(format, NerFormat::Jsonl | NerFormat::Pretty)
-    {
-        return Err(UsageError(
-            "--column writes CSV with an entities column; --format is not used with it".into(),
-        )
-        .into());
-    }
     let model = load(&args.model)?;
-    let strategy: Aggregation = args.aggregation.into();
+    let strategy = args.aggregation;
     let mut output = Output::create(args.io.output.as_deref())?;
-    let mut sink = Sink::new(format, strategy, args.docs.records.column.is_some());
-    let several = args.io.inputs.len() > 1;
-    let mut progress = Progress::new(quiet, "texts", None);
+    let mut sink = sink_for(format, strategy);
+    let mut progress = Progress::new("texts", None);
     for path in &args.io.inputs {
-        let mut reader = DocReader::open(path, &args.docs, several)?;
-        if let Some(h) = reader.header() {
-            sink.csv_header(&h);
-        }
+        let mut reader = DocReader::open(path, &args.docs, args.io.several())?;
+        sink.begin(output.writer(), reader.header().as_ref())?;
         for batch in Batches::new(reader, CHUNK) {
             let batch = batch?;
             let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
@@ -197,14 +168,16 @@ fn tag(args: TagArgs, quiet: bool) -> Result<()> {
                 .entities(&texts, strategy, &["O"])
                 .with_context(|| format!("{}: tagging failed", path.display()))?;
             for (doc, entities) in batch.iter().zip(found) {
-                let kept: Vec<Entity> = entities
-                    .into_iter()
-                    .filter(|e| e.score >= args.min_score)
-                    .filter(|e| {
-                        args.labels.is_empty()
-                            || args.labels.iter().any(|l| l == entity_type(&e.label))
-                    })
-                    .collect();
+                let kept = Found(
+                    entities
+                        .into_iter()
+                        .filter(|e| e.score >= args.min_score)
+                        .filter(|e| {
+                            args.labels.is_empty()
+                                || args.labels.iter().any(|l| l == entity_type(&e.label))
+                        })
+                        .collect(),
+                );
                 sink.write(output.writer(), doc, &kept)?;
             }
             output.writer().flush()?;
@@ -216,94 +189,53 @@ fn tag(args: TagArgs, quiet: bool) -> Result<()> {
     output.finish()
 }
 
-/// Writes documents in the chosen format; pretty and html are assembled until the end.
-struct Sink {
-    format: NerFormat,
-    strategy: Aggregation,
-    /// CSV out: the header to write before the first row (taken when written).
-    csv: bool,
-    csv_header: Option<csv::StringRecord>,
-    rows: Vec<[String; 4]>,
-    html: String,
-}
+/// One document's entities.
+struct Found(Vec<Entity>);
 
-impl Sink {
-    fn new(format: NerFormat, strategy: Aggregation, csv: bool) -> Sink {
-        Sink {
-            format,
-            strategy,
-            csv,
-            csv_header: None,
-            rows: Vec::new(),
-            html: String::new(),
-        }
+impl Outcome for Found {
+    const CSV_COLUMNS: &'static [&'static str] = &["entities"];
+    const TABLE_HEADER: &'static [&'static str] = &["id", "label", "score", "text"];
+
+    fn json_fields(&self, doc: &Doc) -> Vec<(&'static str, String)> {
+        vec![("entities", self.csv_cells(doc).concat())]
     }
 
-    /// The first CSV input's header, with the entities column, is written once.
-    fn csv_header(&mut self, headers: &csv::StringRecord) {
-        if self.csv_header.is_none() {
-            let mut h = headers.clone();
-            h.push_field("entities");
-            self.csv_header = Some(h);
-        }
+    fn csv_cells(&self, doc: &Doc) -> Vec<String> {
+        vec![format::jsonl(&doc.id, &doc.text, &self.0)["entities"].to_string()]
     }
 
-    fn write(&mut self, out: &mut dyn Write, doc: &Doc, entities: &[Entity]) -> Result<()> {
-        let text = doc.text.as_str();
-        if let Record::Csv(row) = &doc.record {
-            let list = format::jsonl(&doc.id, text, entities)["entities"].to_string();
-            let mut row = row.clone();
-            row.push_field(&list);
-            out.write_all(&csv_row(self.csv_header.take().as_ref(), &row)?)?;
-            return Ok(());
-        }
-        match self.format {
-            NerFormat::Jsonl => {
-                let mut v = format::jsonl(&doc.id, text, entities);
-                if let Record::Json(map) = &doc.record {
-                    // The input record, with the entities added.
-                    let mut m = map.clone();
-                    m.insert("entities".into(), v["entities"].take());
-                    v = Value::Object(m);
-                }
-                writeln!(out, "{v}")?;
-            }
-            NerFormat::Hf => writeln!(out, "{}", format::hf(entities, self.strategy))?,
-            NerFormat::Conll => out.write_all(format::conll(text, entities).as_bytes())?,
-            NerFormat::Spacy => writeln!(out, "{}", format::spacy(text, entities))?,
-            NerFormat::Pretty => {
-                let id = id_text(&doc.id);
-                self.rows.extend(format::pretty_rows(&id, text, entities));
-            }
-            NerFormat::Html => self.html.push_str(&format::html_doc(text, entities)),
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, out: &mut dyn Write) -> Result<()> {
-        match self.format {
-            _ if self.csv => {
-                // A CSV with no rows still gets its header.
-                if let Some(h) = self.csv_header.take() {
-                    let mut w = csv::Writer::from_writer(Vec::new());
-                    w.write_record(&h)?;
-                    out.write_all(
-                        &w.into_inner()
-                            .map_err(|e| anyhow::anyhow!("{}", e.error()))?,
-                    )?;
-                }
-            }
-            NerFormat::Pretty => out.write_all(
-                format::table(&["id", "label", "score", "text"], &self.rows).as_bytes(),
-            )?,
-            NerFormat::Html => out.write_all(format::html_page(&self.html).as_bytes())?,
-            _ => {}
-        }
-        Ok(())
+    fn table_rows(&self, doc: &Doc) -> Vec<Vec<String>> {
+        format::pretty_rows(&id_text(&doc.id), &doc.text, &self.0)
+            .into_iter()
+            .map(Vec::from)
+            .collect()
     }
 }
 
-fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
+/// The sink `--format` asks for.
+fn sink_for(format: NerFormat, strategy: Aggregation) -> Box<dyn Sink<Found>> {
+    match format {
+        NerFormat::Jsonl => Box::new(JsonlSink),
+        NerFormat::Csv => Box::new(CsvSink::default()),
+        NerFormat::Pretty => Box::new(TableSink::default()),
+        NerFormat::Hf => Box::new(LineSink(move |_: &Doc, f: &Found| {
+            Ok(format!("{}\n", format::hf(&f.0, strategy)))
+        })),
+        NerFormat::Conll => Box::new(LineSink(|doc: &Doc, f: &Found| {
+            Ok(format::conll(&doc.text, &f.0))
+        })),
+        NerFormat::Spacy => Box::new(LineSink(|doc: &Doc, f: &Found| {
+            Ok(format!("{}\n", format::spacy(&doc.text, &f.0)))
+        })),
+        NerFormat::Html => Box::new(PageSink {
+            body: String::new(),
+            part: |doc: &Doc, f: &Found| format::html_doc(&doc.text, &f.0),
+            whole: format::html_page,
+        }),
+    }
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
     let text = read_text(&args.gold, false)?;
     let gold = read_conll(&args.gold, &text, args.tag_column)?;
     if gold.words.is_empty() {
@@ -312,7 +244,7 @@ fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
     let model = load(&args.model)?;
     let started = Instant::now();
     let mut predicted = Vec::with_capacity(gold.words.len());
-    let mut progress = Progress::new(quiet, "sentences", Some(gold.words.len()));
+    let mut progress = Progress::new("sentences", Some(gold.words.len()));
     for chunk in gold.words.chunks(CHUNK) {
         predicted.extend(model.word_tags(chunk)?);
         progress.add(chunk.len());
@@ -323,9 +255,9 @@ fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
     let words: usize = gold.words.iter().map(Vec::len).sum();
     let mut out = std::io::stdout().lock();
     match args.format {
-        EvalFormat::Json => {
+        ReportFormat::Json => {
             let v = json!({
-                "model": args.model.model,
+                "model": args.model.model.model,
                 "sentences": gold.words.len(),
                 "words": words,
                 "seconds": seconds,
@@ -335,7 +267,7 @@ fn eval(args: EvalArgs, quiet: bool) -> Result<()> {
             });
             writeln!(out, "{v}")?;
         }
-        EvalFormat::Table => {
+        ReportFormat::Table => {
             let row = |name: &str, s: &mlkit_ner::seqeval::Scores| {
                 format!(
                     "{name:<10} {:>9.4} {:>9.4} {:>9.4} {:>9}\n",

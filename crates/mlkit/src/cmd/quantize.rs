@@ -27,7 +27,7 @@ pub struct QuantizeArgs {
     pub kind: String,
 }
 
-pub fn run(args: QuantizeArgs, quiet: bool) -> Result<()> {
+pub fn run(args: QuantizeArgs) -> Result<()> {
     let target = parse_type(&args.kind)
         .ok_or_else(|| UsageError(format!("unknown --type {:?}; try q8_0", args.kind)))?;
     let files = resolve(&args.model)?;
@@ -37,12 +37,12 @@ pub fn run(args: QuantizeArgs, quiet: bool) -> Result<()> {
     out.flush()?;
     let temp = out.into_inner().map_err(|e| e.into_error())?;
     crate::io::persist(temp, &args.output)?;
-    if !quiet {
+    {
         let size = std::fs::metadata(&args.output)
             .map(|m| m.len())
             .unwrap_or(0);
-        eprintln!(
-            "mlkit: wrote {} ({:.1} MB): {} tensors, {} in {:?}, {} as Q8_0 (blocks did not fit), {} parameters",
+        crate::messages::note(format_args!(
+            "wrote {} ({:.1} MB): {} tensors, {} in {:?}, {} as Q8_0 (blocks did not fit), {} parameters",
             args.output.display(),
             size as f64 / 1e6,
             report.tensors,
@@ -50,7 +50,7 @@ pub fn run(args: QuantizeArgs, quiet: bool) -> Result<()> {
             target,
             report.fell_back,
             report.parameters
-        );
+        ));
     }
     Ok(())
 }

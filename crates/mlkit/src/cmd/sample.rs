@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use mlkit_sample::{sample_file, Compat, Format, SampleError, SampleOptions, SampleSize};
 
 use crate::io::{Input, Output};
+use crate::messages;
 use crate::UsageError;
 
 /// Sample rows: exactly the rows pandas' `sample` returns for the same seed.
@@ -31,7 +32,7 @@ pub struct SampleArgs {
 
     /// Input format; by default inferred from the file extension (stdin is sniffed).
     #[arg(long, value_enum)]
-    pub format: Option<FormatArg>,
+    pub format: Option<Format>,
 
     /// Group by these columns (comma-separated) and sample within each group.
     #[arg(long, value_delimiter = ',', value_name = "COL[,COL..]")]
@@ -61,8 +62,8 @@ pub struct SampleArgs {
     /// groupby: df.groupby(by).sample(...), one generator for all groups.
     /// apply: df.groupby(by, group_keys=False).apply(lambda x: x.sample(..., random_state=S)),
     /// a fresh generator per group (the notes' recipe).
-    #[arg(long, value_enum, default_value_t = CompatArg::Groupby)]
-    pub compat: CompatArg,
+    #[arg(long, value_enum, default_value_t = Compat::GroupBy)]
+    pub compat: Compat,
 
     /// Write the sampled rows in input order rather than pandas' order.
     #[arg(long)]
@@ -85,32 +86,6 @@ pub struct SampleArgs {
     pub stats: bool,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum FormatArg {
-    Csv,
-    Tsv,
-    Parquet,
-    #[value(alias = "jsonl")]
-    Ndjson,
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Format {
-        match f {
-            FormatArg::Csv => Format::Csv,
-            FormatArg::Tsv => Format::Tsv,
-            FormatArg::Parquet => Format::Parquet,
-            FormatArg::Ndjson => Format::Ndjson,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum CompatArg {
-    Groupby,
-    Apply,
-}
-
 /// Guesses the format of stdin from its first bytes.
 fn sniff(head: &[u8]) -> Format {
     let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -127,7 +102,7 @@ fn sniff(head: &[u8]) -> Format {
 
 fn input_format(args: &SampleArgs, input: &Input) -> Result<Format> {
     if let Some(f) = args.format {
-        return Ok(f.into());
+        return Ok(f);
     }
     if input.is_stdin() {
         return Ok(sniff(&input.head(4096)?));
@@ -142,25 +117,23 @@ fn input_format(args: &SampleArgs, input: &Input) -> Result<Format> {
     })
 }
 
-fn seed(args: &SampleArgs, quiet: bool) -> Result<u32> {
+fn seed(args: &SampleArgs) -> Result<u32> {
     match args.seed {
-        Some(s) => {
-            u32::try_from(s).map_err(|_| UsageError(SampleError::Seed(s).to_string()).into())
-        }
+        Some(s) => u32::try_from(s).map_err(|_| SampleError::Seed(s).into()),
         None => {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos());
             let s = nanos ^ std::process::id().rotate_left(16);
-            if !quiet {
-                eprintln!("mlkit: no --seed given; drew seed {s} (pass --seed {s} to repeat)");
-            }
+            messages::note(format_args!(
+                "no --seed given; drew seed {s} (pass --seed {s} to repeat)"
+            ));
             Ok(s)
         }
     }
 }
 
-pub fn run(args: SampleArgs, quiet: bool) -> Result<()> {
+pub fn run(args: SampleArgs) -> Result<()> {
     let size = match (args.n, args.frac) {
         (Some(n), _) => SampleSize::Count(n),
         (None, Some(f)) => SampleSize::Frac(f),
@@ -169,19 +142,16 @@ pub fn run(args: SampleArgs, quiet: bool) -> Result<()> {
     let opts = SampleOptions {
         by: args.by.clone(),
         size,
-        seed: seed(&args, quiet)?,
+        seed: seed(&args)?,
         replace: args.replace,
         weights: args.weights.clone(),
-        compat: match args.compat {
-            CompatArg::Groupby => Compat::GroupBy,
-            CompatArg::Apply => Compat::Apply,
-        },
+        compat: args.compat,
         keep_order: args.keep_order,
         keep_missing: args.keep_missing,
         min_per_group: args.min_per_group,
         cap: args.cap,
     };
-    opts.validate().map_err(|e| UsageError(e.to_string()))?;
+    opts.validate()?;
     let input = Input::open(&args.input)?;
     let format = input_format(&args, &input)?;
     if let Some(out_format) = args.output.as_deref().and_then(Format::from_path) {
@@ -195,7 +165,7 @@ pub fn run(args: SampleArgs, quiet: bool) -> Result<()> {
     }
     let mut output = Output::create(args.output.as_deref())?;
     let report = sample_file(input.path(), format, &opts, output.writer()).map_err(|e| {
-        let usage = matches!(e, SampleError::MissingColumn { .. } | SampleError::Size(_));
+        let usage = e.is_usage();
         let name = if input.is_stdin() {
             "<stdin>".to_string()
         } else {
@@ -214,7 +184,7 @@ pub fn run(args: SampleArgs, quiet: bool) -> Result<()> {
         }
     })?;
     output.finish().context("cannot finish the output")?;
-    if args.stats && !quiet {
+    if args.stats && !messages::quiet() {
         let width = report
             .groups
             .iter()

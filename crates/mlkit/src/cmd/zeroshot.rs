@@ -5,19 +5,20 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use mlkit_core::metrics::evaluate;
 use mlkit_core::parts::ModelParts;
 use mlkit_core::{resolve, EmbedOptions};
+use mlkit_metrics::evaluate;
 use mlkit_zeroshot::nli::is_nli;
 use mlkit_zeroshot::ranking::{keep, rank};
 use mlkit_zeroshot::{check_labels, NliModel, SimilarityModel};
 use serde_json::{json, Value};
 
-use super::runtime::RuntimeArgs;
 use crate::batches::Batches;
-use crate::docs::{csv_row, id_text, DocArgs, DocReader, IoArgs, Record, RecordArgs, Unit};
+use crate::docs::{id_text, Doc, DocReader, Record};
+use crate::flags::{DocArgs, IoArgs, ModelArgs, RecordArgs, ReportFormat};
 use crate::io::Output;
 use crate::progress::Progress;
+use crate::sink::{CsvSink, JsonlSink, LineSink, Outcome, Sink, TableSink};
 use crate::UsageError;
 
 /// Zero-shot classification: score each text against labels no model was trained on, by
@@ -63,15 +64,15 @@ pub struct LabelArgs {
     #[arg(long, value_enum)]
     pub method: Option<Method>,
 
-    /// A model directory, a .gguf file, a bundled model name, or a Hugging Face repo id.
-    #[arg(long, default_value = "all-MiniLM-L6-v2")]
-    pub model: String,
-
     #[command(flatten)]
-    pub runtime: RuntimeArgs,
+    pub model: ModelArgs,
 }
 
+/// The bundled sentence-embedding model, with the embedding method.
+const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
+
 #[derive(Args, Debug)]
+#[command(mut_arg("model", |a| a.default_value(DEFAULT_MODEL).required(false)))]
 pub struct ClassifyArgs {
     #[command(flatten)]
     pub io: IoArgs,
@@ -102,6 +103,7 @@ pub struct ClassifyArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(mut_arg("model", |a| a.default_value(DEFAULT_MODEL).required(false)))]
 pub struct EvalArgs {
     /// CSV file with a text column and a gold label column, or - for stdin.
     pub input: PathBuf,
@@ -118,8 +120,8 @@ pub struct EvalArgs {
     pub multi_label: bool,
 
     /// table or json.
-    #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
-    pub format: EvalFormat,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
 
     /// Labels default to the gold column's distinct values.
     #[command(flatten)]
@@ -138,12 +140,6 @@ pub enum ZeroShotFormat {
     Jsonl,
     Csv,
     Hf,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum EvalFormat {
-    Table,
-    Json,
 }
 
 /// Texts are scored up to this many at a time.
@@ -198,9 +194,9 @@ fn load(
     label_texts: &[String],
     multi_label: bool,
 ) -> Result<ZeroShot> {
-    check_labels(&labels, &args.template).map_err(|e| UsageError(e.to_string()))?;
-    let runtime = args.runtime.resolve()?;
-    let files = resolve(&args.model)?;
+    check_labels(&labels, &args.template)?;
+    let runtime = args.model.runtime.resolve()?;
+    let files = resolve(&args.model.model)?;
     let parts = ModelParts::read(&files)?;
     let method = args.method.unwrap_or(if is_nli(&parts.config) {
         Method::Nli
@@ -232,14 +228,14 @@ fn load(
     })
 }
 
-pub fn run(args: ZeroShotArgs, quiet: bool) -> Result<()> {
+pub fn run(args: ZeroShotArgs) -> Result<()> {
     match args.command {
         Some(ZeroShotCommand::Eval(e)) => eval(e),
-        None => classify(args.classify, quiet),
+        None => classify(args.classify),
     }
 }
 
-fn classify(args: ClassifyArgs, quiet: bool) -> Result<()> {
+fn classify(args: ClassifyArgs) -> Result<()> {
     args.docs.check()?;
     if args.top_k == Some(0) {
         return Err(UsageError("--top-k must be at least 1".into()).into());
@@ -255,24 +251,22 @@ fn classify(args: ClassifyArgs, quiet: bool) -> Result<()> {
     let (labels, label_texts) = read_labels(&args.labels)?;
     let model = load(&args.labels, labels, &label_texts, args.multi_label)?;
     let mut output = Output::create(args.io.output.as_deref())?;
-    let out = output.writer();
-    let several = args.io.inputs.len() > 1;
-    let mut rows: Vec<[String; 4]> = Vec::new();
-    let mut header_done = false;
-    let mut progress = Progress::new(quiet, "texts", None);
+    let mut sink: Box<dyn Sink<Scored>> = match format {
+        ZeroShotFormat::Jsonl => Box::new(JsonlSink),
+        ZeroShotFormat::Csv => Box::new(CsvSink::default()),
+        ZeroShotFormat::Pretty => Box::new(TableSink::default()),
+        ZeroShotFormat::Hf => Box::new(LineSink(|doc: &Doc, s: &Scored| {
+            let (names, values) = s.kept();
+            Ok(format!(
+                "{}\n",
+                json!({"sequence": doc.text, "labels": names, "scores": values})
+            ))
+        })),
+    };
+    let mut progress = Progress::new("texts", None);
     for path in &args.io.inputs {
-        let mut reader = DocReader::open(path, &args.docs, several)?;
-        if format == ZeroShotFormat::Csv && !header_done {
-            let mut h = reader
-                .header()
-                .unwrap_or_else(|| csv::StringRecord::from(vec!["id", "text"]));
-            // "prediction", not "label": inputs often have a gold "label" column.
-            h.push_field("prediction");
-            h.push_field("score");
-            h.push_field("scores");
-            out.write_all(&csv_row(None, &h)?)?;
-            header_done = true;
-        }
+        let mut reader = DocReader::open(path, &args.docs, args.io.several())?;
+        sink.begin(output.writer(), reader.header().as_ref())?;
         let mut first = 0;
         for batch in Batches::new(reader, CHUNK) {
             let batch = batch?;
@@ -290,61 +284,14 @@ fn classify(args: ClassifyArgs, quiet: bool) -> Result<()> {
             first += scored.len();
             for (doc, s) in scored.iter().zip(scores) {
                 let kept = keep(&s, args.top_k, args.threshold);
-                let names: Vec<&str> = kept.iter().map(|&i| model.labels[i].as_str()).collect();
-                let values: Vec<f32> = kept.iter().map(|&i| s[i]).collect();
-                match format {
-                    ZeroShotFormat::Jsonl => {
-                        let v = match &doc.record {
-                            Record::Json(map) => {
-                                let mut m = map.clone();
-                                m.insert("labels".into(), json!(names));
-                                m.insert("scores".into(), json!(values));
-                                Value::Object(m)
-                            }
-                            _ => json!({"id": doc.id, "labels": names, "scores": values}),
-                        };
-                        writeln!(out, "{v}")?;
-                    }
-                    ZeroShotFormat::Hf => writeln!(
-                        out,
-                        "{}",
-                        json!({"sequence": doc.text, "labels": names, "scores": values})
-                    )?,
-                    ZeroShotFormat::Csv => {
-                        let mut row = match &doc.record {
-                            Record::Csv(r) => r.clone(),
-                            _ => csv::StringRecord::from(vec![id_text(&doc.id), doc.text.clone()]),
-                        };
-                        let all: serde_json::Map<String, Value> = rank(&s)
-                            .into_iter()
-                            .map(|i| (model.labels[i].clone(), json!(s[i])))
-                            .collect();
-                        row.push_field(names.first().copied().unwrap_or(""));
-                        row.push_field(
-                            &values
-                                .first()
-                                .map(|v| format!("{v:.6}"))
-                                .unwrap_or_default(),
-                        );
-                        row.push_field(&Value::Object(all).to_string());
-                        out.write_all(&csv_row(None, &row)?)?;
-                    }
-                    ZeroShotFormat::Pretty => {
-                        let text: String = doc.text.chars().take(60).collect();
-                        rows.push([
-                            id_text(&doc.id),
-                            names.join(", "),
-                            values
-                                .iter()
-                                .map(|v| format!("{v:.3}"))
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            text,
-                        ]);
-                    }
-                }
+                let result = Scored {
+                    labels: &model.labels,
+                    scores: s,
+                    kept,
+                };
+                sink.write(output.writer(), doc, &result)?;
             }
-            out.flush()?;
+            output.writer().flush()?;
             progress.add(scored.len());
             if let Some(i) = empty {
                 anyhow::bail!(
@@ -357,23 +304,77 @@ fn classify(args: ClassifyArgs, quiet: bool) -> Result<()> {
         }
     }
     progress.finish();
-    if format == ZeroShotFormat::Pretty {
-        out.write_all(
-            mlkit_ner::format::table(&["id", "labels", "scores", "text"], &rows).as_bytes(),
-        )?;
-    }
+    sink.finish(output.writer())?;
     output.finish()
 }
 
+/// One text's scores: every label's, and the ones kept (best first).
+struct Scored<'a> {
+    labels: &'a [String],
+    scores: Vec<f32>,
+    kept: Vec<usize>,
+}
+
+impl Scored<'_> {
+    /// The kept labels and their scores, best first.
+    fn kept(&self) -> (Vec<&str>, Vec<f32>) {
+        self.kept
+            .iter()
+            .map(|&i| (self.labels[i].as_str(), self.scores[i]))
+            .unzip()
+    }
+}
+
+impl Outcome for Scored<'_> {
+    // "prediction", not "label": inputs often have a gold "label" column.
+    const CSV_COLUMNS: &'static [&'static str] = &["prediction", "score", "scores"];
+    const TABLE_HEADER: &'static [&'static str] = &["id", "labels", "scores", "text"];
+
+    fn json_fields(&self, _doc: &Doc) -> Vec<(&'static str, String)> {
+        let (names, values) = self.kept();
+        vec![
+            ("labels", json!(names).to_string()),
+            // Through a Value, as f64s: the digits zeroshot has always written.
+            ("scores", json!(values).to_string()),
+        ]
+    }
+
+    fn csv_cells(&self, _doc: &Doc) -> Vec<String> {
+        let (names, values) = self.kept();
+        let all: serde_json::Map<String, Value> = rank(&self.scores)
+            .into_iter()
+            .map(|i| (self.labels[i].clone(), json!(self.scores[i])))
+            .collect();
+        vec![
+            names.first().copied().unwrap_or("").to_string(),
+            values
+                .first()
+                .map(|v| format!("{v:.6}"))
+                .unwrap_or_default(),
+            Value::Object(all).to_string(),
+        ]
+    }
+
+    fn table_rows(&self, doc: &Doc) -> Vec<Vec<String>> {
+        let (names, values) = self.kept();
+        vec![vec![
+            id_text(&doc.id),
+            names.join(", "),
+            values
+                .iter()
+                .map(|v| format!("{v:.3}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            doc.text.chars().take(60).collect(),
+        ]]
+    }
+}
+
 fn eval(args: EvalArgs) -> Result<()> {
-    let column = DocArgs {
-        unit: Unit::Line,
-        records: RecordArgs {
-            text_field: None,
-            column: Some(args.column.clone()),
-            lossy: false,
-        },
-    };
+    let column = DocArgs::lines(RecordArgs {
+        column: Some(args.column.clone()),
+        ..RecordArgs::default()
+    });
     let mut reader = DocReader::open(&args.input, &column, false)?;
     let headers = reader.header().unwrap_or_default();
     let gold_at = headers
@@ -412,7 +413,7 @@ fn eval(args: EvalArgs) -> Result<()> {
     let e = evaluate(&gold, &predicted);
     let mut out = std::io::stdout().lock();
     match args.format {
-        EvalFormat::Json => writeln!(
+        ReportFormat::Json => writeln!(
             out,
             "{}",
             json!({
@@ -423,7 +424,7 @@ fn eval(args: EvalArgs) -> Result<()> {
                 "confusion_matrix": e.matrix,
             })
         )?,
-        EvalFormat::Table => {
+        ReportFormat::Table => {
             writeln!(
                 out,
                 "accuracy  {:.4}\nmacro-F1  {:.4}\n",

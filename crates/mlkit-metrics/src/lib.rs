@@ -1,4 +1,4 @@
-//! Accuracy, macro-F1 and the confusion matrix, as scikit-learn's accuracy_score,
+//! mlkit-metrics: Accuracy, macro-F1 and the confusion matrix, as scikit-learn's accuracy_score,
 //! f1_score(average="macro") and confusion_matrix compute them over the gold and predicted
 //! labels' union.
 

@@ -1,82 +1,25 @@
 //! Documents from text files, JSON Lines fields or CSV columns: the inputs `mlkit ner`,
-//! `mlkit zeroshot` and `mlkit embed` share, read as they come, with their flags defined once.
+//! `mlkit zeroshot` and `mlkit embed` share, read as they come (their flags are in `flags`;
+//! UTF-8 checks in `utf8`, CSV rows and their errors in `csv_rows`).
+
+mod csv_rows;
+mod utf8;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
+use csv_rows::csv_error;
+pub use csv_rows::csv_row;
+use utf8::{read_all, read_error};
+pub use utf8::{read_text, Utf8Lines};
+
+use crate::flags::{DocArgs, Unit};
 use crate::UsageError;
-
-/// Where documents come from and where results go.
-#[derive(Args, Debug, Clone)]
-pub struct IoArgs {
-    /// Text, JSONL or CSV files, or - for stdin.
-    #[arg(default_value = "-")]
-    pub inputs: Vec<PathBuf>,
-
-    /// Write here instead of stdout (the file appears only when the run succeeds).
-    #[arg(short, long, value_name = "OUT")]
-    pub output: Option<PathBuf>,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct DocArgs {
-    /// A text file as one document, or each line as one.
-    #[arg(long, value_enum, default_value_t = Unit::Line)]
-    pub unit: Unit,
-
-    #[command(flatten)]
-    pub records: RecordArgs,
-}
-
-/// How texts are read from lines, JSON Lines records or CSV rows: every subcommand that
-/// takes texts has these flags.
-#[derive(Args, Debug, Clone)]
-pub struct RecordArgs {
-    /// Read JSON Lines and take the text from this field (other fields are kept in jsonl
-    /// output; an "id" field becomes the record's id).
-    #[arg(long, value_name = "FIELD", conflicts_with = "column")]
-    pub text_field: Option<String>,
-
-    /// Read CSV and take the text from this column; the output is the CSV with result
-    /// columns added, other columns untouched.
-    #[arg(long, value_name = "COLUMN")]
-    pub column: Option<String>,
-
-    /// Replace invalid UTF-8 with U+FFFD instead of failing.
-    #[arg(long)]
-    pub lossy: bool,
-}
-
-impl RecordArgs {
-    /// Whether texts come from JSON Lines or CSV records rather than lines.
-    pub fn is_records(&self) -> bool {
-        self.column.is_some() || self.text_field.is_some()
-    }
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum Unit {
-    Doc,
-    Line,
-}
-
-impl DocArgs {
-    pub fn check(&self) -> Result<()> {
-        if self.records.is_records() && self.unit == Unit::Doc {
-            return Err(UsageError(
-                "--column and --text-field read one document per record; drop --unit doc".into(),
-            )
-            .into());
-        }
-        Ok(())
-    }
-}
 
 /// One document: where it came from, its text, and what else to carry to the output.
 pub struct Doc {
@@ -90,22 +33,6 @@ pub enum Record {
     None,
     Json(serde_json::Map<String, Value>),
     Csv(csv::StringRecord),
-}
-
-/// The text of an input file, or of stdin for `-`: invalid UTF-8 is an error naming the
-/// file, line and byte offset, or with `lossy` replaced by U+FFFD.
-pub fn read_text(path: &Path, lossy: bool) -> Result<String> {
-    let (input, _) = open_input(path)?;
-    read_all(path, input, lossy)
-}
-
-/// The error for invalid UTF-8 at `offset` bytes into `path`, on `line` (from 1).
-pub fn not_utf8(path: &Path, line: usize, offset: u64) -> anyhow::Error {
-    anyhow::anyhow!(
-        "{}: line {line}, byte offset {offset}: not valid UTF-8; convert it (iconv -f LATIN1 \
-         -t UTF-8) or pass --lossy",
-        path.display()
-    )
 }
 
 /// Reads the documents of one input as they come, never the whole input at once (but for
@@ -293,7 +220,7 @@ impl Iterator for DocReader {
 }
 
 /// `path`, or stdin for `-`, and whether it is a regular file.
-fn open_input(path: &Path) -> Result<(Box<dyn BufRead + Send>, bool)> {
+pub(super) fn open_input(path: &Path) -> Result<(Box<dyn BufRead + Send>, bool)> {
     if path.as_os_str() == "-" {
         // Stdin redirected from a file (`< file`) is a file too.
         let is_file = std::io::stdin()
@@ -310,138 +237,6 @@ fn open_input(path: &Path) -> Result<(Box<dyn BufRead + Send>, bool)> {
     Ok((Box::new(BufReader::with_capacity(1 << 16, file)), is_file))
 }
 
-/// The whole of an input as text (for `--unit doc`).
-fn read_all(path: &Path, input: Box<dyn BufRead + Send>, lossy: bool) -> Result<String> {
-    let mut lines = Utf8Lines::new(input, lossy);
-    let mut text = String::new();
-    // Lines are checked as they are read; `read_to_string` would check them all again.
-    while let Some(line) = lines.next_raw().map_err(|e| read_error(path, &e))? {
-        text.push_str(&line);
-    }
-    Ok(text)
-}
-
-/// A reading error, naming the file (and for invalid UTF-8 the line and byte offset).
-fn read_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
-    match e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<NotUtf8>())
-    {
-        Some(bad) => not_utf8(path, bad.line, bad.offset),
-        None => anyhow::anyhow!("cannot read {}: {e}", path.display()),
-    }
-}
-
-/// Invalid UTF-8 met by `Utf8Lines`: where it starts.
-#[derive(Debug, thiserror::Error)]
-#[error("line {line}, byte offset {offset}: not valid UTF-8")]
-struct NotUtf8 {
-    line: usize,
-    offset: u64,
-}
-
-/// The lines of an input, checked to be UTF-8 (or with `lossy`, mended with U+FFFD) one at a
-/// time, so that an error can say where the bad bytes are without reading the whole input
-/// first. Also a `Read` of the checked text, for the CSV reader.
-pub struct Utf8Lines<R> {
-    reader: R,
-    lossy: bool,
-    /// Lines read so far.
-    line: usize,
-    /// Bytes read so far.
-    offset: u64,
-    /// What `Read` has yet to hand out of the last line.
-    pending: Vec<u8>,
-    at: usize,
-}
-
-impl<R: BufRead> Utf8Lines<R> {
-    pub fn new(reader: R, lossy: bool) -> Utf8Lines<R> {
-        Utf8Lines {
-            reader,
-            lossy,
-            line: 0,
-            offset: 0,
-            pending: Vec::new(),
-            at: 0,
-        }
-    }
-
-    /// The next line with its line end, or `None` at the end of the input.
-    fn next_raw(&mut self) -> std::io::Result<Option<String>> {
-        let mut bytes = Vec::new();
-        let n = self.reader.read_until(b'\n', &mut bytes)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        let start = self.offset;
-        self.offset += n as u64;
-        self.line += 1;
-        match String::from_utf8(bytes) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) if self.lossy => Ok(Some(String::from_utf8_lossy(e.as_bytes()).into_owned())),
-            Err(e) => Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                NotUtf8 {
-                    line: self.line,
-                    offset: start + e.utf8_error().valid_up_to() as u64,
-                },
-            )),
-        }
-    }
-
-    /// The next line without its line end (`\n` or `\r\n`), as `BufRead::lines` gives it.
-    pub fn next_line(&mut self) -> std::io::Result<Option<String>> {
-        let Some(mut text) = self.next_raw()? else {
-            return Ok(None);
-        };
-        if text.ends_with('\n') {
-            text.pop();
-            if text.ends_with('\r') {
-                text.pop();
-            }
-        }
-        Ok(Some(text))
-    }
-}
-
-impl<R: BufRead> Read for Utf8Lines<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.at == self.pending.len() {
-            match self.next_raw()? {
-                Some(text) => {
-                    self.pending = text.into_bytes();
-                    self.at = 0;
-                }
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.pending.len() - self.at);
-        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
-
-/// A CSV reading error that names the file and line and says how to mend the row (`record`
-/// counts data rows from 1).
-fn csv_error(path: &Path, record: usize, e: csv::Error) -> anyhow::Error {
-    let name = path.display();
-    match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            pos: Some(pos),
-            expected_len,
-            len,
-        } => anyhow::anyhow!(
-            "{name}: line {}: found {len} fields where the header has {expected_len}; quote \
-             fields that contain a comma and give every row the same fields",
-            pos.line()
-        ),
-        csv::ErrorKind::Io(io) => read_error(path, io),
-        _ => anyhow::anyhow!("{name}: CSV record {record}: {e}"),
-    }
-}
-
 /// A record's id as text (for tables and error messages).
 pub fn id_text(id: &Value) -> String {
     match id {
@@ -450,21 +245,12 @@ pub fn id_text(id: &Value) -> String {
     }
 }
 
-/// One CSV row as bytes (a header first when given), for writing row by row.
-pub fn csv_row(header: Option<&csv::StringRecord>, row: &csv::StringRecord) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    if let Some(h) = header {
-        w.write_record(h)?;
-    }
-    w.write_record(row)?;
-    w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::flags::RecordArgs;
 
     fn args(column: Option<&str>, lossy: bool) -> DocArgs {
         DocArgs {
