@@ -67,6 +67,7 @@ run ner-conll           ner --format jsonl conll.txt
 run ner-conll-int8      ner --dtype int8 conll300.txt
 run ner-jsonl-records   ner --text-field text conll300.jsonl
 run ner-csv-column      ner --column text conll300.csv
+run ner-csv-jsonl       ner --column text --format jsonl conll300.csv
 run ner-two-inputs      ner news.txt conll300.txt
 run ner-out-file        ner news.txt -o @OUT
 run ner-eval            ner eval --gold "$conll" --format json

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::models::Architecture;
 use crate::parts::{ModelParts, Weights};
 use crate::resolve::{bundled_dir, ModelFiles};
 
@@ -93,7 +92,7 @@ pub fn info(files: &ModelFiles) -> Result<ModelInfo> {
     let parts = ModelParts::read(files)?;
     let config = &parts.config;
     let arch = config.arch.architecture();
-    let num = |f: fn(&dyn Architecture) -> usize| arch.map(|a| f(a) as u64);
+    let sizes = arch.map(|a| a.sizes());
     let (dtype, bytes) = match &parts.weights {
         Weights::Gguf(p, content) => {
             let q = content
@@ -126,9 +125,9 @@ pub fn info(files: &ModelFiles) -> Result<ModelInfo> {
     Ok(ModelInfo {
         source: parts.origin.clone(),
         model_type: config.model_type.clone(),
-        layers: num(|a| a.layers()),
-        hidden_size: num(|a| a.hidden_size()),
-        vocab_size: num(|a| a.vocab_size()),
+        layers: sizes.map(|s| s.layers as u64),
+        hidden_size: sizes.map(|s| s.hidden as u64),
+        vocab_size: sizes.map(|s| s.vocab as u64),
         dtype,
         bytes,
         labels: config.id2label.clone(),

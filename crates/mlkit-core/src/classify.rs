@@ -4,12 +4,14 @@
 
 use candle_core::{DType, Module, Tensor};
 
+use crate::batch::run_padded;
 use crate::device::RunOptions;
 use crate::encoder::{Encoder, EncoderInfo, LoadedEncoder};
 use crate::error::{CoreError, Result};
 use crate::linear::Linear;
 use crate::models::SequenceHead;
 use crate::parts::ModelParts;
+use crate::tokenize::Encoded;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Task {
@@ -56,7 +58,8 @@ impl Classifier {
                 parts
                     .config
                     .architecture()?
-                    .load_sequence_head(vb, &linear, n)
+                    .sequence_head()
+                    .load(&vb, &linear, info.hidden_size, n)
                     .map_err(|e| not_a("sequence classification", e))?,
             ),
         };
@@ -65,6 +68,20 @@ impl Classifier {
             head,
             info,
             labels,
+        })
+    }
+
+    /// Each token's logits, per input, through the batch pipeline (token classification).
+    pub fn token_logits(&self, items: &[&Encoded], run: &RunOptions) -> Result<Vec<Vec<Vec<f32>>>> {
+        run_padded(items, run, |b| {
+            Ok(self.logits(&b.ids, &b.type_ids, &b.mask)?.to_vec3()?)
+        })
+    }
+
+    /// Each input's logits through the batch pipeline (sequence classification).
+    pub fn sequence_logits(&self, items: &[&Encoded], run: &RunOptions) -> Result<Vec<Vec<f32>>> {
+        run_padded(items, run, |b| {
+            Ok(self.logits(&b.ids, &b.type_ids, &b.mask)?.to_vec2()?)
         })
     }
 

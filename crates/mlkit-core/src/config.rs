@@ -161,14 +161,14 @@ mod tests {
         let c = parse(bert).unwrap();
         assert!(matches!(c.arch, ArchConfig::Bert(_)));
         assert_eq!(c.labels(), ["A", "B"]);
-        assert_eq!(c.architecture().unwrap().max_positions(), 32);
+        assert_eq!(c.architecture().unwrap().sizes().max_positions, 32);
         let xlmr = bert.replace("\"bert\"", "\"xlm-roberta\"").replace(
             "\"max_position_embeddings\": 32",
             "\"max_position_embeddings\": 34, \"pad_token_id\": 1",
         );
         let c = parse(&xlmr).unwrap();
         assert!(matches!(c.arch, ArchConfig::Roberta(_)));
-        assert_eq!(c.architecture().unwrap().max_positions(), 32);
+        assert_eq!(c.architecture().unwrap().sizes().max_positions, 32);
         assert_eq!(c.architecture().unwrap().unk_token(), Some("<unk>"));
         let gpt = parse(r#"{"model_type": "gpt2", "num_labels": 3}"#).unwrap();
         assert_eq!(gpt.labels(), ["LABEL_0", "LABEL_1", "LABEL_2"]);

@@ -118,7 +118,7 @@ impl Encoder {
     pub fn load_with_store(parts: &ModelParts, run: &RunOptions) -> Result<LoadedEncoder> {
         let arch = parts.config.architecture()?;
         let (vb, linear) = weight_store(parts, run)?;
-        let model = arch.load_encoder(vb.clone(), &linear).map_err(|e| {
+        let model = arch.encoder(vb.clone(), &linear).map_err(|e| {
             bad(
                 weights_path(parts),
                 format!("does not fit its config.json: {e}"),
@@ -128,8 +128,8 @@ impl Encoder {
             encoder: Encoder(model),
             info: EncoderInfo {
                 model_type: parts.config.model_type.clone(),
-                hidden_size: arch.hidden_size(),
-                max_positions: arch.max_positions(),
+                hidden_size: arch.sizes().hidden,
+                max_positions: arch.sizes().max_positions,
                 unk_token: arch.unk_token(),
             },
             vb,

@@ -1,7 +1,6 @@
 //! A token-classification model run over documents: tokenized into overlapping windows,
 //! batched by length, scored, and turned into the pipeline's pre-entities.
 
-use mlkit_core::batch::run_padded;
 use mlkit_core::classify::{Classifier, Task};
 use mlkit_core::parts::ModelParts;
 use mlkit_core::tokenize::{Encoded, Overlong, TextTokenizer};
@@ -163,16 +162,7 @@ impl NerModel {
             .flat_map(|(t, ws)| ws.iter().enumerate().map(move |(w, e)| (t, w, e)))
             .collect();
         let items: Vec<&Encoded> = flat.iter().map(|(_, _, e)| *e).collect();
-        let scores = run_padded(&items, &self.opts.run, |batch| {
-            let logits = self
-                .classifier
-                .logits(&batch.ids, &batch.type_ids, &batch.mask)?;
-            Ok::<_, NerError>(
-                logits
-                    .to_vec3::<f32>()
-                    .map_err(mlkit_core::CoreError::from)?,
-            )
-        })?;
+        let scores = self.classifier.token_logits(&items, &self.opts.run)?;
         let chars: Vec<Vec<char>> = texts.iter().map(|t| t.chars().collect()).collect();
         let mut out: Vec<Scored> = windows
             .iter()

@@ -3,7 +3,6 @@
 //! one softmax over the labels' entailment logits, or, for multi-label (and a single label),
 //! a softmax over [contradiction, entailment] for each label on its own.
 
-use mlkit_core::batch::run_padded;
 use mlkit_core::classify::{Classifier, Task};
 use mlkit_core::config::ModelConfig;
 use mlkit_core::parts::ModelParts;
@@ -88,16 +87,7 @@ impl NliModel {
             .collect();
         let encoded = self.tokenizer.encode_pairs(&pairs, 0)?;
         let items: Vec<&Encoded> = encoded.iter().collect();
-        let out = run_padded(&items, &self.opts, |batch| {
-            let logits = self
-                .classifier
-                .logits(&batch.ids, &batch.type_ids, &batch.mask)?;
-            Ok::<_, ZeroShotError>(
-                logits
-                    .to_vec2::<f32>()
-                    .map_err(mlkit_core::CoreError::from)?,
-            )
-        })?;
+        let out = self.classifier.sequence_logits(&items, &self.opts)?;
         let n = hypotheses.len().max(1);
         let mut rows = out.into_iter();
         Ok((0..texts.len())

@@ -3,6 +3,7 @@
 //! - `cmd/`: one module per subcommand, its own flags and how it wires files to a library;
 //! - `flags`: the flags several subcommands share, defined once;
 //! - `docs`, `batches`: texts read from lines, JSON Lines or CSV, handed over in batches;
+//! - `pipeline`: the loop of every text subcommand, from inputs through a model to a sink;
 //! - `sink`: where each document's result goes, in the format chosen once;
 //! - `io`: inputs and outputs that appear only when complete; `progress`, `messages`:
 //!   stderr.
@@ -13,6 +14,7 @@ mod docs;
 mod flags;
 mod io;
 mod messages;
+mod pipeline;
 mod progress;
 mod sink;
 
@@ -50,23 +52,18 @@ pub struct UsageError(pub String);
 /// Whether an error is in how mlkit was called: the one place library errors become exit
 /// codes.
 fn is_usage(e: &anyhow::Error) -> bool {
+    type Cause<'a> = &'a (dyn std::error::Error + 'static);
+    /// Whether `cause` is a library error of type `E` that says it is a usage error.
+    fn says<E: std::error::Error + 'static>(cause: Cause, usage: fn(&E) -> bool) -> bool {
+        cause.downcast_ref::<E>().is_some_and(usage)
+    }
     e.chain().any(|cause| {
         cause.is::<UsageError>()
-            || cause
-                .downcast_ref::<mlkit_core::CoreError>()
-                .is_some_and(|e| e.is_usage())
-            || cause
-                .downcast_ref::<mlkit_ner::NerError>()
-                .is_some_and(|e| e.is_usage())
-            || cause
-                .downcast_ref::<mlkit_zeroshot::ZeroShotError>()
-                .is_some_and(|e| e.is_usage())
-            || cause
-                .downcast_ref::<mlkit_forest::ForestError>()
-                .is_some_and(|e| e.is_usage())
-            || cause
-                .downcast_ref::<mlkit_sample::SampleError>()
-                .is_some_and(|e| e.is_usage())
+            || says(cause, mlkit_core::CoreError::is_usage)
+            || says(cause, mlkit_ner::NerError::is_usage)
+            || says(cause, mlkit_zeroshot::ZeroShotError::is_usage)
+            || says(cause, mlkit_forest::ForestError::is_usage)
+            || says(cause, mlkit_sample::SampleError::is_usage)
     })
 }
 

@@ -5,7 +5,7 @@ use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, LayerNormConfig, VarBuilder};
 use serde::Deserialize;
 
-use super::{first_token, Architecture, EncoderModel, SequenceHead};
+use super::{Architecture, EncoderModel, HeadLayout, Sizes};
 use crate::linear::{Linear, LinearWeights};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -333,50 +333,32 @@ impl EncoderModel for BertModel {
     }
 }
 
+impl Config {
+    pub(crate) fn sizes(&self) -> Sizes {
+        Sizes {
+            hidden: self.hidden_size,
+            layers: self.num_hidden_layers,
+            vocab: self.vocab_size,
+            max_positions: self.max_position_embeddings,
+        }
+    }
+}
+
 impl Architecture for Config {
-    fn hidden_size(&self) -> usize {
-        self.hidden_size
+    fn sizes(&self) -> Sizes {
+        Config::sizes(self)
     }
-    fn layers(&self) -> usize {
-        self.num_hidden_layers
+    fn encoder(&self, vb: VarBuilder, w: &LinearWeights) -> Result<Box<dyn EncoderModel>> {
+        Ok(Box::new(BertModel::load(vb, self, w)?))
     }
-    fn vocab_size(&self) -> usize {
-        self.vocab_size
-    }
-    fn max_positions(&self) -> usize {
-        self.max_position_embeddings
-    }
-    fn load_encoder(
-        &self,
-        vb: VarBuilder,
-        linear: &LinearWeights,
-    ) -> Result<Box<dyn EncoderModel>> {
-        Ok(Box::new(BertModel::load(vb, self, linear)?))
-    }
-    fn load_sequence_head(
-        &self,
-        vb: VarBuilder,
-        linear: &LinearWeights,
-        labels: usize,
-    ) -> Result<Box<dyn SequenceHead>> {
-        let h = self.hidden_size;
-        Ok(Box::new(BertSequenceHead {
-            pooler: Linear::load(h, h, vb.pp("bert.pooler.dense"), linear)?,
-            classifier: Linear::load(h, labels, vb.pp("classifier"), linear)?,
-        }))
-    }
-}
-
-/// `BertForSequenceClassification`: `classifier`(tanh(`bert.pooler.dense`(first token))).
-struct BertSequenceHead {
-    pooler: Linear,
-    classifier: Linear,
-}
-
-impl SequenceHead for BertSequenceHead {
-    fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
-        let pooled = self.pooler.forward(&first_token(hidden)?)?.tanh()?;
-        self.classifier.forward(&pooled)
+    fn sequence_head(&self) -> HeadLayout {
+        // BertForSequenceClassification: the pooler's tanh, then the classifier.
+        HeadLayout::new(
+            "bert.pooler.dense",
+            self.hidden_size,
+            Activation::Tanh,
+            "classifier",
+        )
     }
 }
 

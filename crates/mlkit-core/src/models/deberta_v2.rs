@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::bert::{norm, Activation, LayerTail, BERT_NAMES};
-use super::{first_token, Architecture, EncoderModel, SequenceHead};
+use super::{Architecture, EncoderModel, HeadLayout, Sizes};
 use crate::linear::{Linear, LinearWeights};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -412,55 +412,23 @@ impl EncoderModel for DebertaV2Model {
 }
 
 impl Architecture for Config {
-    fn hidden_size(&self) -> usize {
-        self.hidden_size
+    fn sizes(&self) -> Sizes {
+        Sizes {
+            hidden: self.hidden_size,
+            layers: self.num_hidden_layers,
+            vocab: self.vocab_size,
+            max_positions: self.max_position_embeddings,
+        }
     }
-    fn layers(&self) -> usize {
-        self.num_hidden_layers
+    fn encoder(&self, vb: VarBuilder, w: &LinearWeights) -> Result<Box<dyn EncoderModel>> {
+        Ok(Box::new(DebertaV2Model::load(vb, self, w)?))
     }
-    fn vocab_size(&self) -> usize {
-        self.vocab_size
-    }
-    fn max_positions(&self) -> usize {
-        self.max_position_embeddings
-    }
-    fn load_encoder(
-        &self,
-        vb: VarBuilder,
-        linear: &LinearWeights,
-    ) -> Result<Box<dyn EncoderModel>> {
-        Ok(Box::new(DebertaV2Model::load(vb, self, linear)?))
-    }
-    fn load_sequence_head(
-        &self,
-        vb: VarBuilder,
-        linear: &LinearWeights,
-        labels: usize,
-    ) -> Result<Box<dyn SequenceHead>> {
-        let (h, ph) = (
-            self.hidden_size,
-            self.pooler_hidden_size.unwrap_or(self.hidden_size),
-        );
-        Ok(Box::new(SequenceClassificationHead {
-            pooler: Linear::load(h, ph, vb.pp("pooler.dense"), linear)?,
-            act: self.pooler_hidden_act,
-            classifier: Linear::load(ph, labels, vb.pp("classifier"), linear)?,
-        }))
-    }
-}
-
-/// `DebertaV2ForSequenceClassification`: `classifier`(act(`pooler.dense`(first token))), act
-/// from `pooler_hidden_act` (the bias of `classifier` included, unlike candle's NER model).
-struct SequenceClassificationHead {
-    pooler: Linear,
-    act: Activation,
-    classifier: Linear,
-}
-
-impl SequenceHead for SequenceClassificationHead {
-    fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
-        let pooled = self.pooler.forward(&first_token(hidden)?)?;
-        self.classifier.forward(&self.act.apply(&pooled)?)
+    fn sequence_head(&self) -> HeadLayout {
+        // DebertaV2ForSequenceClassification: classifier(act(pooler.dense(first token))),
+        // act from pooler_hidden_act (the classifier's bias included, unlike candle's NER
+        // model).
+        let inner = self.pooler_hidden_size.unwrap_or(self.hidden_size);
+        HeadLayout::new("pooler.dense", inner, self.pooler_hidden_act, "classifier")
     }
 }
 

@@ -1,13 +1,13 @@
 //! DistilBERT: BERT's layer with other weight names, no token types, weights under
 //! `distilbert.`, and its own config keys.
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::Result;
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 
 use super::bert::{Activation, BertModel, Config as BertConfig, LayerNames, Positions};
-use super::{first_token, Architecture, EncoderModel, SequenceHead};
-use crate::linear::{Linear, LinearWeights};
+use super::{Architecture, EncoderModel, HeadLayout, Sizes};
+use crate::linear::LinearWeights;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Config {
@@ -71,48 +71,14 @@ pub fn load(vb: VarBuilder, cfg: &Config, format: &LinearWeights) -> Result<Bert
 }
 
 impl Architecture for Config {
-    fn hidden_size(&self) -> usize {
-        self.dim
+    fn sizes(&self) -> Sizes {
+        self.as_bert().sizes()
     }
-    fn layers(&self) -> usize {
-        self.n_layers
+    fn encoder(&self, vb: VarBuilder, w: &LinearWeights) -> Result<Box<dyn EncoderModel>> {
+        Ok(Box::new(load(vb, self, w)?))
     }
-    fn vocab_size(&self) -> usize {
-        self.vocab_size
-    }
-    fn max_positions(&self) -> usize {
-        self.max_position_embeddings
-    }
-    fn load_encoder(
-        &self,
-        vb: VarBuilder,
-        linear: &LinearWeights,
-    ) -> Result<Box<dyn EncoderModel>> {
-        Ok(Box::new(load(vb, self, linear)?))
-    }
-    fn load_sequence_head(
-        &self,
-        vb: VarBuilder,
-        linear: &LinearWeights,
-        labels: usize,
-    ) -> Result<Box<dyn SequenceHead>> {
-        let h = self.dim;
-        Ok(Box::new(SequenceClassificationHead {
-            pre: Linear::load(h, h, vb.pp("pre_classifier"), linear)?,
-            classifier: Linear::load(h, labels, vb.pp("classifier"), linear)?,
-        }))
-    }
-}
-
-/// `DistilBertForSequenceClassification`: `classifier`(relu(`pre_classifier`(first token))).
-struct SequenceClassificationHead {
-    pre: Linear,
-    classifier: Linear,
-}
-
-impl SequenceHead for SequenceClassificationHead {
-    fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
-        let x = self.pre.forward(&first_token(hidden)?)?.relu()?;
-        self.classifier.forward(&x)
+    fn sequence_head(&self) -> HeadLayout {
+        // DistilBertForSequenceClassification: classifier(relu(pre_classifier(first token))).
+        HeadLayout::new("pre_classifier", self.dim, Activation::Relu, "classifier")
     }
 }

@@ -2,10 +2,11 @@
 //! task heads, tied together by the `Architecture` trait. Adding an architecture is a file
 //! here plus one arm of `config::ArchConfig`.
 
-use candle_core::{Result, Tensor};
+use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::linear::LinearWeights;
+use crate::linear::{Linear, LinearWeights};
+use bert::Activation;
 
 pub mod bert;
 pub mod deberta_v2;
@@ -25,31 +26,82 @@ pub trait SequenceHead: Send + Sync {
     fn forward(&self, hidden: &Tensor) -> Result<Tensor>;
 }
 
+/// An encoder's sizes, as its config gives them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sizes {
+    pub hidden: usize,
+    pub layers: usize,
+    pub vocab: usize,
+    /// The longest input in tokens, special tokens included.
+    pub max_positions: usize,
+}
+
 /// What an architecture's parsed config can build and tell.
 pub trait Architecture {
-    fn hidden_size(&self) -> usize;
-    fn layers(&self) -> usize;
-    fn vocab_size(&self) -> usize;
-    /// The longest input in tokens, special tokens included.
-    fn max_positions(&self) -> usize;
+    fn sizes(&self) -> Sizes;
     /// The unknown token of the architecture's slow tokenizer class, which transformers'
     /// pipelines use whatever tokenizer.json says; `None` to take tokenizer.json's.
     fn unk_token(&self) -> Option<&'static str> {
         None
     }
     /// The encoder, from `vb` at its root or under the architecture's prefix.
-    fn load_encoder(&self, vb: VarBuilder, linear: &LinearWeights)
-        -> Result<Box<dyn EncoderModel>>;
-    /// The sequence-classification head for `labels` labels.
-    fn load_sequence_head(
-        &self,
-        vb: VarBuilder,
-        linear: &LinearWeights,
-        labels: usize,
-    ) -> Result<Box<dyn SequenceHead>>;
+    fn encoder(&self, vb: VarBuilder, w: &LinearWeights) -> Result<Box<dyn EncoderModel>>;
+    /// Where its `*ForSequenceClassification` head's weights are.
+    fn sequence_head(&self) -> HeadLayout;
 }
 
-/// The hidden state of each sequence's first token (`[CLS]` or `<s>`): (batch, hidden).
-pub(crate) fn first_token(hidden: &Tensor) -> Result<Tensor> {
-    hidden.narrow(1, 0, 1)?.squeeze(1)
+/// The sequence-classification head of every architecture here is
+/// `out`(act(`dense`(first token))): where its two layers' weights are, and what lies
+/// between them.
+pub struct HeadLayout {
+    pub dense: &'static str,
+    /// `dense`'s output size.
+    pub inner: usize,
+    pub act: Activation,
+    pub out: &'static str,
+}
+
+impl HeadLayout {
+    pub(crate) fn new(
+        dense: &'static str,
+        inner: usize,
+        act: Activation,
+        out: &'static str,
+    ) -> Self {
+        HeadLayout {
+            dense,
+            inner,
+            act,
+            out,
+        }
+    }
+
+    /// The head for `labels` labels on `hidden`-wide hidden states.
+    pub(crate) fn load(
+        &self,
+        vb: &VarBuilder,
+        w: &LinearWeights,
+        hidden: usize,
+        labels: usize,
+    ) -> Result<Box<dyn SequenceHead>> {
+        Ok(Box::new(FirstTokenHead {
+            dense: Linear::load(hidden, self.inner, vb.pp(self.dense), w)?,
+            act: self.act,
+            out: Linear::load(self.inner, labels, vb.pp(self.out), w)?,
+        }))
+    }
+}
+
+struct FirstTokenHead {
+    dense: Linear,
+    act: Activation,
+    out: Linear,
+}
+
+impl SequenceHead for FirstTokenHead {
+    fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
+        let first = hidden.narrow(1, 0, 1)?.squeeze(1)?;
+        let inner = self.act.apply(&self.dense.forward(&first)?)?;
+        self.out.forward(&inner)
+    }
 }

@@ -1,13 +1,13 @@
 //! RoBERTa and XLM-RoBERTa: BERT's encoder with positions numbered after the padding id
 //! and weights under `roberta.`, and RoBERTa's classification head.
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::Result;
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 
-use super::bert::{self, BertModel, Positions, BERT_NAMES};
-use super::{first_token, Architecture, EncoderModel, SequenceHead};
-use crate::linear::{Linear, LinearWeights};
+use super::bert::{self, Activation, BertModel, Positions, BERT_NAMES};
+use super::{Architecture, EncoderModel, HeadLayout, Sizes};
+use crate::linear::LinearWeights;
 
 /// BERT's settings; `pad_token_id` also numbers the positions.
 #[derive(Clone, Debug, Deserialize)]
@@ -27,59 +27,32 @@ pub fn load(vb: VarBuilder, cfg: &Config, format: &LinearWeights) -> Result<Bert
 }
 
 impl Architecture for Config {
-    fn hidden_size(&self) -> usize {
-        self.0.hidden_size
-    }
-    fn layers(&self) -> usize {
-        self.0.num_hidden_layers
-    }
-    fn vocab_size(&self) -> usize {
-        self.0.vocab_size
-    }
-    fn max_positions(&self) -> usize {
-        // The first positions are taken by the padding offset.
-        match self.0.pad_token_id {
-            Some(pad) => self
-                .0
-                .max_position_embeddings
-                .saturating_sub(pad as usize + 1),
-            None => self.0.max_position_embeddings,
+    fn sizes(&self) -> Sizes {
+        let bert = self.0.sizes();
+        Sizes {
+            // The first positions are taken by the padding offset.
+            max_positions: match self.0.pad_token_id {
+                Some(pad) => bert.max_positions.saturating_sub(pad as usize + 1),
+                None => bert.max_positions,
+            },
+            ..bert
         }
     }
     fn unk_token(&self) -> Option<&'static str> {
         // RobertaTokenizer's and XLMRobertaTokenizer's, whatever tokenizer.json's model says.
         Some("<unk>")
     }
-    fn load_encoder(
-        &self,
-        vb: VarBuilder,
-        linear: &LinearWeights,
-    ) -> Result<Box<dyn EncoderModel>> {
-        Ok(Box::new(load(vb, self, linear)?))
+    fn encoder(&self, vb: VarBuilder, w: &LinearWeights) -> Result<Box<dyn EncoderModel>> {
+        Ok(Box::new(load(vb, self, w)?))
     }
-    fn load_sequence_head(
-        &self,
-        vb: VarBuilder,
-        linear: &LinearWeights,
-        labels: usize,
-    ) -> Result<Box<dyn SequenceHead>> {
+    fn sequence_head(&self) -> HeadLayout {
+        // RobertaClassificationHead: classifier.out_proj(tanh(classifier.dense(first token))).
         let h = self.0.hidden_size;
-        Ok(Box::new(ClassificationHead {
-            dense: Linear::load(h, h, vb.pp("classifier.dense"), linear)?,
-            out_proj: Linear::load(h, labels, vb.pp("classifier.out_proj"), linear)?,
-        }))
-    }
-}
-
-/// `RobertaClassificationHead`: `classifier.out_proj`(tanh(`classifier.dense`(first token))).
-struct ClassificationHead {
-    dense: Linear,
-    out_proj: Linear,
-}
-
-impl SequenceHead for ClassificationHead {
-    fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
-        let x = self.dense.forward(&first_token(hidden)?)?.tanh()?;
-        self.out_proj.forward(&x)
+        HeadLayout::new(
+            "classifier.dense",
+            h,
+            Activation::Tanh,
+            "classifier.out_proj",
+        )
     }
 }

@@ -7,11 +7,10 @@ use clap::{Args, ValueEnum};
 use mlkit_core::pooling::PoolingMode;
 use mlkit_core::{resolve, EmbedOptions, Embedder};
 
-use crate::batches::Batches;
-use crate::docs::{id_text, Doc, DocReader, Record};
+use crate::docs::{id_text, Doc, Record};
 use crate::flags::{DocArgs, IoArgs, ModelArgs, RecordArgs};
 use crate::io::Output;
-use crate::progress::Progress;
+use crate::pipeline::{run_documents, BatchResults};
 use crate::sink::{CsvSink, JsonlSink, Outcome, Sink};
 use crate::UsageError;
 
@@ -99,43 +98,29 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         EmbedFormat::Csv => Box::new(CsvSink::default()),
         EmbedFormat::Npy => Box::new(NpySink::new(embedder.dim(), output.is_file())),
     };
-    let mut rows = 0usize;
-    let mut progress = Progress::new("texts", None);
-    for path in &args.io.inputs {
-        let mut reader = DocReader::open(path, &doc_args, args.io.several())?;
-        sink.begin(output.writer(), reader.header().as_ref())?;
-        for batch in Batches::new(reader, CHUNK) {
-            let batch = batch?;
-            let (vectors, failed) = embed_batch(&embedder, &batch, rows, path)?;
-            for (doc, v) in batch.iter().zip(vectors) {
-                rows += 1;
-                sink.write(output.writer(), doc, &Embedding(v))?;
-            }
-            output.writer().flush()?;
-            if let Some(e) = failed {
-                // The texts before the one that failed have reached stdout, as with any bad
-                // record (an output file still never appears).
-                return Err(e);
-            }
-            progress.add(batch.len());
-        }
-    }
-    progress.finish();
-    sink.finish(output.writer())?;
+    run_documents(
+        &args.io,
+        &doc_args,
+        CHUNK,
+        &mut *sink,
+        &mut output,
+        |path, before, batch| embed_batch(&embedder, batch, before, path),
+    )?;
     output.finish_with_start(sink.file_start())
 }
 
-/// The embeddings of a batch whose first text is input number `first` (from 0), or, when a
-/// text is too long, those of the texts before it and the error naming it.
+/// The embeddings of a batch whose first text is its input's text number `first` (from 0),
+/// or, when a text is too long, those of the texts before it and the error naming it.
 fn embed_batch(
     embedder: &Embedder,
     batch: &[Doc],
     first: usize,
     path: &std::path::Path,
-) -> Result<(Vec<Vec<f32>>, Option<anyhow::Error>)> {
+) -> Result<BatchResults<Embedding>> {
     let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
+    let wrap = |vectors: Vec<Vec<f32>>| vectors.into_iter().map(Embedding).collect();
     match embedder.embed(&texts, first) {
-        Ok(vectors) => Ok((vectors, None)),
+        Ok(vectors) => Ok((wrap(vectors), None)),
         Err(mlkit_core::CoreError::TooLong { index, tokens, max }) => {
             let doc = &batch[index - first];
             let (what, place) = match doc.record {
@@ -152,7 +137,7 @@ fn embed_batch(
                 [] => Vec::new(),
                 fit => embedder.embed(fit, first)?,
             };
-            Ok((before, Some(error)))
+            Ok((wrap(before), Some(error)))
         }
         Err(other) => Err(other.into()),
     }

@@ -12,10 +12,10 @@ use mlkit_ner::seqeval::{evaluate, read_conll};
 use mlkit_ner::{Aggregation, Entity, NerModel, NerOptions};
 use serde_json::json;
 
-use crate::batches::Batches;
-use crate::docs::{id_text, read_text, Doc, DocReader};
+use crate::docs::{id_text, read_text, Doc};
 use crate::flags::{DocArgs, IoArgs, ModelArgs, ReportFormat};
 use crate::io::Output;
+use crate::pipeline::run_documents;
 use crate::progress::Progress;
 use crate::sink::{CsvSink, JsonlSink, LineSink, Outcome, PageSink, Sink, TableSink};
 
@@ -157,35 +157,28 @@ fn tag(args: TagArgs) -> Result<()> {
     let strategy = args.aggregation;
     let mut output = Output::create(args.io.output.as_deref())?;
     let mut sink = sink_for(format, strategy);
-    let mut progress = Progress::new("texts", None);
-    for path in &args.io.inputs {
-        let mut reader = DocReader::open(path, &args.docs, args.io.several())?;
-        sink.begin(output.writer(), reader.header().as_ref())?;
-        for batch in Batches::new(reader, CHUNK) {
-            let batch = batch?;
+    let wanted = |e: &Entity| {
+        e.score >= args.min_score
+            && (args.labels.is_empty() || args.labels.iter().any(|l| l == entity_type(&e.label)))
+    };
+    run_documents(
+        &args.io,
+        &args.docs,
+        CHUNK,
+        &mut *sink,
+        &mut output,
+        |path, _, batch| {
             let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
             let found = model
                 .entities(&texts, strategy, &["O"])
                 .with_context(|| format!("{}: tagging failed", path.display()))?;
-            for (doc, entities) in batch.iter().zip(found) {
-                let kept = Found(
-                    entities
-                        .into_iter()
-                        .filter(|e| e.score >= args.min_score)
-                        .filter(|e| {
-                            args.labels.is_empty()
-                                || args.labels.iter().any(|l| l == entity_type(&e.label))
-                        })
-                        .collect(),
-                );
-                sink.write(output.writer(), doc, &kept)?;
-            }
-            output.writer().flush()?;
-            progress.add(batch.len());
-        }
-    }
-    progress.finish();
-    sink.finish(output.writer())?;
+            let kept = found
+                .into_iter()
+                .map(|entities| Found(entities.into_iter().filter(wanted).collect()))
+                .collect();
+            Ok((kept, None))
+        },
+    )?;
     output.finish()
 }
 

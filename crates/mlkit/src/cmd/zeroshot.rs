@@ -13,11 +13,10 @@ use mlkit_zeroshot::ranking::{keep, rank};
 use mlkit_zeroshot::{check_labels, NliModel, SimilarityModel};
 use serde_json::{json, Value};
 
-use crate::batches::Batches;
 use crate::docs::{id_text, Doc, DocReader, Record};
 use crate::flags::{DocArgs, IoArgs, ModelArgs, RecordArgs, ReportFormat};
 use crate::io::Output;
-use crate::progress::Progress;
+use crate::pipeline::run_documents;
 use crate::sink::{CsvSink, JsonlSink, LineSink, Outcome, Sink, TableSink};
 use crate::UsageError;
 
@@ -263,48 +262,45 @@ fn classify(args: ClassifyArgs) -> Result<()> {
             ))
         })),
     };
-    let mut progress = Progress::new("texts", None);
-    for path in &args.io.inputs {
-        let mut reader = DocReader::open(path, &args.docs, args.io.several())?;
-        sink.begin(output.writer(), reader.header().as_ref())?;
-        let mut first = 0;
-        for batch in Batches::new(reader, CHUNK) {
-            let batch = batch?;
+    run_documents(
+        &args.io,
+        &args.docs,
+        CHUNK,
+        &mut *sink,
+        &mut output,
+        |path, before, batch| {
             // A text with nothing in it: the ones before it are classified, then it stops.
             let empty = batch.iter().position(|d| d.text.trim().is_empty());
-            let scored = &batch[..empty.unwrap_or(batch.len())];
-            let texts: Vec<&str> = scored.iter().map(|d| d.text.as_str()).collect();
+            let texts: Vec<&str> = batch[..empty.unwrap_or(batch.len())]
+                .iter()
+                .map(|d| d.text.as_str())
+                .collect();
             let scores = if texts.is_empty() {
                 Vec::new()
             } else {
                 model
-                    .scores(&texts, first)
+                    .scores(&texts, before)
                     .with_context(|| format!("{}: classification failed", path.display()))?
             };
-            first += scored.len();
-            for (doc, s) in scored.iter().zip(scores) {
-                let kept = keep(&s, args.top_k, args.threshold);
-                let result = Scored {
+            let results = scores
+                .into_iter()
+                .map(|s| Scored {
                     labels: &model.labels,
+                    kept: keep(&s, args.top_k, args.threshold),
                     scores: s,
-                    kept,
-                };
-                sink.write(output.writer(), doc, &result)?;
-            }
-            output.writer().flush()?;
-            progress.add(scored.len());
-            if let Some(i) = empty {
-                anyhow::bail!(
+                })
+                .collect();
+            let stop = empty.map(|i| {
+                anyhow::anyhow!(
                     "{}: record {} has no text; zero-shot classification needs some (drop \
                      empty lines first, e.g. grep .)",
                     path.display(),
                     id_text(&batch[i].id)
-                );
-            }
-        }
-    }
-    progress.finish();
-    sink.finish(output.writer())?;
+                )
+            });
+            Ok((results, stop))
+        },
+    )?;
     output.finish()
 }
 
