@@ -12,7 +12,7 @@ pub fn select_device(spec: &str) -> Result<Device> {
             return Err(CoreError::Device {
                 spec: spec.to_string(),
                 message: "this mlkit was built without CUDA; build it with \
-                          `cargo build --release --features cuda`, or use --device cpu"
+                          `cargo build --release --features cuda`, or use the CPU (\"cpu\")"
                     .to_string(),
             });
         }

@@ -28,7 +28,7 @@ pub enum CoreError {
     },
     #[error(
         "input {index} has {tokens} tokens, more than the model's maximum of {max}; \
-         split the text, or pass --truncate to cut it"
+         split the text, or embed with truncation to cut it"
     )]
     TooLong {
         index: usize,

@@ -139,7 +139,7 @@ pub fn stratified_folds(target: &[usize], n_splits: usize) -> Result<Vec<usize>>
     }
     if let Some(min) = counts.iter().copied().min().filter(|&m| m < n_splits) {
         return Err(ForestError::Usage(format!(
-            "--cv {n_splits}: a class has only {min} rows; each class needs at least {n_splits} (lower --cv)"
+            "{n_splits} calibration folds: a class has only {min} rows; each class needs at least {n_splits} (use fewer folds)"
         )));
     }
     let mut sorted = encoded.clone();

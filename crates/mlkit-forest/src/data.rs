@@ -171,7 +171,7 @@ pub fn training_table(
     let mut features = Vec::new();
     if let Some(name) = text.iter().find(|n| !names.contains(n)) {
         return Err(ForestError::Schema(format!(
-            "--text {name:?} is not among the feature columns"
+            "text column {name:?} is not among the feature columns"
         )));
     }
     for name in names {

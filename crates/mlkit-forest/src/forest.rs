@@ -165,7 +165,7 @@ impl Forest {
             return Err(ForestError::Data("no training rows".into()));
         }
         if params.trees == 0 {
-            return Err(ForestError::Usage("--trees must be at least 1".into()));
+            return Err(ForestError::Usage("a forest needs at least 1 tree".into()));
         }
         let k = table.classes.len();
         let nf = table.columns.len();
@@ -285,7 +285,9 @@ impl Forest {
         threads: usize,
     ) -> Result<Forest> {
         if cv < 2 {
-            return Err(ForestError::Usage("--cv must be at least 2".into()));
+            return Err(ForestError::Usage(
+                "calibration needs at least 2 folds".into(),
+            ));
         }
         let folds = stratified_folds(&table.target, cv)?;
         let k = table.classes.len();

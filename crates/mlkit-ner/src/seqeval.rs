@@ -160,7 +160,7 @@ pub fn read_conll(path: &Path, text: &str, tag_column: Option<usize>) -> Result<
             return Err(bad(
                 1,
                 format!(
-                    "--tag-column {c} is not a tag column (columns 1..{})",
+                    "tag column {c} is not a tag column (columns 1..{})",
                     width - 1
                 ),
             ))
@@ -175,7 +175,7 @@ pub fn read_conll(path: &Path, text: &str, tag_column: Option<usize>) -> Result<
             .ok_or_else(|| {
                 bad(
                     1,
-                    "no column holds IOB tags throughout; name it with --tag-column".into(),
+                    "no column holds IOB tags throughout; name the tag column".into(),
                 )
             })?,
     };

@@ -31,12 +31,13 @@ pub enum SampleError {
     },
     #[error("invalid sample size: {0}")]
     Size(String),
+    #[error("invalid sample size: frac must be a number of at least 0, not {0}")]
+    BadFrac(f64),
+    #[error("invalid sample size: frac {0} is above 1, which needs sampling with replacement")]
+    FracAboveOne(f64),
     #[error("the seed {0} is out of range: pandas (numpy RandomState) takes 0 to 4294967295")]
     Seed(u64),
-    #[error(
-        "group {group}: cannot take {requested} rows from {rows} without replacement; \
-         use --replace to draw with replacement, or --cap to take the whole group"
-    )]
+    #[error("group {group}: cannot take {requested} rows from {rows} without replacement")]
     TooFewRows {
         group: String,
         rows: usize,
@@ -44,7 +45,7 @@ pub enum SampleError {
     },
     #[error(
         "group {group}: only {nonzero} rows have a weight above zero but {requested} were \
-         requested without replacement; use --replace or a smaller size"
+         requested without replacement"
     )]
     TooFewWeighted {
         group: String,
@@ -63,7 +64,11 @@ impl SampleError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            SampleError::MissingColumn { .. } | SampleError::Size(_) | SampleError::Seed(_)
+            SampleError::MissingColumn { .. }
+                | SampleError::Size(_)
+                | SampleError::BadFrac(_)
+                | SampleError::FracAboveOne(_)
+                | SampleError::Seed(_)
         )
     }
 }

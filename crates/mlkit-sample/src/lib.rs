@@ -124,14 +124,10 @@ impl SampleOptions {
     pub fn validate(&self) -> Result<(), SampleError> {
         if let SampleSize::Frac(f) = self.size {
             if !f.is_finite() || f < 0.0 {
-                return Err(SampleError::Size(format!(
-                    "--frac must be a number of at least 0, not {f}"
-                )));
+                return Err(SampleError::BadFrac(f));
             }
             if f > 1.0 && !self.replace {
-                return Err(SampleError::Size(format!(
-                    "--frac {f} is above 1, which needs --replace (sampling with replacement)"
-                )));
+                return Err(SampleError::FracAboveOne(f));
             }
         }
         Ok(())

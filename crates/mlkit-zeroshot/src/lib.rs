@@ -45,7 +45,7 @@ pub type Result<T> = std::result::Result<T, ZeroShotError>;
 pub fn check_labels(labels: &[String], template: &str) -> Result<()> {
     if labels.is_empty() {
         return Err(ZeroShotError::Usage(
-            "no labels: pass --labels a,b,c or --labels-file".into(),
+            "no labels: give at least one candidate label".into(),
         ));
     }
     if let Some(l) = labels.iter().find(|l| l.trim().is_empty()) {

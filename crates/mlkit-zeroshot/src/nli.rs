@@ -57,7 +57,7 @@ impl NliModel {
                 message: format!(
                     "no entailment label among its labels ({}); the NLI method needs an NLI \
                      model (e.g. MoritzLaurer/DeBERTa-v3-base-mnli-fever-anli), or use \
-                     --method embed",
+                     the embedding method",
                     labels.join(", ")
                 ),
             })?;

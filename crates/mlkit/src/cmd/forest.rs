@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Subcommand, ValueEnum};
 use mlkit_forest::calibrate::Method;
 use mlkit_forest::data::{column_names, encode, feature_names, read_csv, training_table, Csv};
@@ -66,7 +67,7 @@ pub struct TrainArgs {
     /// The model file to write.
     #[arg(short, long)]
     pub output: PathBuf,
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     pub trees: usize,
     #[arg(long)]
     pub max_depth: Option<usize>,
@@ -102,7 +103,8 @@ pub struct TrainArgs {
     #[arg(long, value_enum, conflicts_with = "oob")]
     pub calibrate: Option<Method>,
     /// Stratified folds for --calibrate.
-    #[arg(long, default_value_t = 5, requires = "calibrate")]
+    #[arg(long, default_value_t = 5, requires = "calibrate",
+          value_parser = RangedU64ValueParser::<usize>::new().range(2..))]
     pub cv: usize,
 }
 

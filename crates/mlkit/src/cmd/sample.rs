@@ -133,6 +133,27 @@ fn seed(args: &SampleArgs) -> Result<u32> {
     }
 }
 
+/// `message` (the library's, for `e`) in the flags' terms: the library names its options,
+/// the command line has flags for them.
+fn with_flags(e: &SampleError, message: String) -> String {
+    match e {
+        SampleError::BadFrac(f) => {
+            format!("invalid sample size: --frac must be a number of at least 0, not {f}")
+        }
+        SampleError::FracAboveOne(f) => format!(
+            "invalid sample size: --frac {f} is above 1, which needs --replace (sampling with \
+             replacement)"
+        ),
+        SampleError::TooFewRows { .. } => format!(
+            "{message}; use --replace to draw with replacement, or --cap to take the whole group"
+        ),
+        SampleError::TooFewWeighted { .. } => {
+            format!("{message}; use --replace or a smaller size")
+        }
+        _ => message,
+    }
+}
+
 pub fn run(args: SampleArgs) -> Result<()> {
     let size = match (args.n, args.frac) {
         (Some(n), _) => SampleSize::Count(n),
@@ -151,7 +172,8 @@ pub fn run(args: SampleArgs) -> Result<()> {
         min_per_group: args.min_per_group,
         cap: args.cap,
     };
-    opts.validate()?;
+    opts.validate()
+        .map_err(|e| UsageError(with_flags(&e, e.to_string())))?;
     let input = Input::open(&args.input)?;
     let format = input_format(&args, &input)?;
     if let Some(out_format) = args.output.as_deref().and_then(Format::from_path) {
@@ -175,6 +197,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
         let message = e
             .to_string()
             .replace(&input.path().display().to_string(), &name);
+        let message = with_flags(&e, message);
         if usage {
             anyhow::Error::new(UsageError(message))
         } else if let SampleError::Write(io) = e {

@@ -193,6 +193,9 @@ fn load(
     label_texts: &[String],
     multi_label: bool,
 ) -> Result<ZeroShot> {
+    if labels.is_empty() {
+        return Err(UsageError("no labels: pass --labels a,b,c or --labels-file".into()).into());
+    }
     check_labels(&labels, &args.template)?;
     let runtime = args.model.runtime.resolve()?;
     let files = resolve(&args.model.model)?;
