@@ -99,6 +99,16 @@ pub fn read_csv(name: &str, text: &str) -> Result<Csv> {
         .iter()
         .map(String::from)
         .collect();
+    // A second column of one name would be read as the first, silently.
+    if let Some(dup) = header
+        .iter()
+        .enumerate()
+        .find_map(|(i, h)| header[..i].contains(h).then_some(h))
+    {
+        return Err(ForestError::Data(format!(
+            "{name}: two columns are named {dup:?}; give every column its own name"
+        )));
+    }
     let mut rows = Vec::new();
     for (n, rec) in r.records().enumerate() {
         rows.push(rec.map_err(|e| csv_error(name, n + 1, &e))?);
@@ -152,6 +162,12 @@ pub fn feature_names(
     } else {
         include.to_vec()
     };
+    // A model that reads its own answer learns nothing.
+    if names.iter().any(|n| n == target) {
+        return Err(ForestError::Schema(format!(
+            "the target column {target:?} cannot also be a feature"
+        )));
+    }
     if names.is_empty() {
         return Err(ForestError::Schema("no feature columns left".into()));
     }

@@ -59,12 +59,17 @@ impl Input {
     }
 }
 
-/// Where results go: stdout, or a file that appears only once complete.
+/// Where results go: stdout, a regular file that appears only once complete, or anything
+/// else (a FIFO, a device, `/dev/stdout` on a pipe) written in place.
 pub enum Output {
     Stdout(BufWriter<io::Stdout>),
     File {
         target: PathBuf,
         temp: BufWriter<NamedTempFile>,
+    },
+    InPlace {
+        target: PathBuf,
+        file: BufWriter<File>,
     },
 }
 
@@ -80,10 +85,26 @@ impl Output {
                 1 << 16,
                 io::stdout(),
             ))),
-            Some(p) => Ok(Output::File {
-                target: p.to_path_buf(),
-                temp: BufWriter::with_capacity(1 << 16, temp_beside(p)?),
-            }),
+            // A FIFO or a device is written as it is: renaming a file over it would replace
+            // it (as root, `-o /dev/null` would replace the system's /dev/null).
+            Some(p) if std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
+                let file = File::options()
+                    .write(true)
+                    .open(p)
+                    .with_context(|| format!("cannot write {}", p.display()))?;
+                Ok(Output::InPlace {
+                    target: p.to_path_buf(),
+                    file: BufWriter::with_capacity(1 << 16, file),
+                })
+            }
+            Some(p) => {
+                // Through symbolic links: the file they lead to is replaced, the links stay.
+                let target = final_target(p)?;
+                Ok(Output::File {
+                    temp: BufWriter::with_capacity(1 << 16, temp_beside(&target)?),
+                    target,
+                })
+            }
         }
     }
 
@@ -91,6 +112,7 @@ impl Output {
         match self {
             Output::Stdout(w) => w,
             Output::File { temp, .. } => temp,
+            Output::InPlace { file, .. } => file,
         }
     }
 
@@ -119,7 +141,10 @@ impl Output {
     /// Flushes and, for a file, moves it into place.
     pub fn finish(self) -> Result<()> {
         match self {
-            Output::Stdout(mut w) => Ok(w.flush()?),
+            Output::Stdout(mut w) => Ok(w.flush().context("cannot write to stdout")?),
+            Output::InPlace { target, mut file } => Ok(file
+                .flush()
+                .with_context(|| format!("cannot write {}", target.display()))?),
             Output::File { target, temp } => {
                 let temp = temp
                     .into_inner()
@@ -138,6 +163,27 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<io::Error>()
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
     })
+}
+
+/// Where writing to `path` ends up: the file at the end of its chain of symbolic links
+/// (which need not exist yet), or `path` itself.
+pub fn final_target(path: &Path) -> Result<PathBuf> {
+    let mut at = path.to_path_buf();
+    // As the kernel, which gives up after 40 links (ELOOP).
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&at)
+                    .with_context(|| format!("cannot read the link {}", at.display()))?;
+                at = match at.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(at),
+        }
+    }
+    anyhow::bail!("{}: too many levels of symbolic links", path.display())
 }
 
 /// A temporary file in `target`'s directory, so that `persist` is a rename.

@@ -1,9 +1,13 @@
 //! `mlkit models list|info|pull`.
 
+use std::io::Write;
+
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use mlkit_core::catalog;
 use mlkit_core::resolve;
+
+use crate::io::Output;
 
 /// The models at hand: bundled, cached from the Hugging Face hub, or one in detail.
 #[derive(Args, Debug)]
@@ -29,43 +33,51 @@ fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-fn print_info(model: &str, json: bool) -> Result<()> {
+fn print_info(out: &mut dyn Write, model: &str, json: bool) -> Result<()> {
     let info = catalog::info(&resolve(model)?)?;
     if json {
-        println!("{}", serde_json::to_string(&info)?);
+        writeln!(out, "{}", serde_json::to_string(&info)?)?;
         return Ok(());
     }
     let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
-    println!("source        {}", info.source);
-    println!("architecture  {}", info.model_type);
-    println!("layers        {}", opt(info.layers));
-    println!("hidden size   {}", opt(info.hidden_size));
-    println!("vocabulary    {}", opt(info.vocab_size));
-    println!("weights       {} ({})", info.dtype, mb(info.bytes));
+    writeln!(out, "source        {}", info.source)?;
+    writeln!(out, "architecture  {}", info.model_type)?;
+    writeln!(out, "layers        {}", opt(info.layers))?;
+    writeln!(out, "hidden size   {}", opt(info.hidden_size))?;
+    writeln!(out, "vocabulary    {}", opt(info.vocab_size))?;
+    writeln!(out, "weights       {} ({})", info.dtype, mb(info.bytes))?;
     if let Some(p) = &info.pooling {
-        println!("pooling       {p}");
+        writeln!(out, "pooling       {p}")?;
     }
     if !info.labels.is_empty() {
-        println!("labels        {}", info.labels.join(", "));
+        writeln!(out, "labels        {}", info.labels.join(", "))?;
     }
     Ok(())
 }
 
 pub fn run(args: ModelsArgs) -> Result<()> {
+    // Through the same output as every subcommand: a closed pipe (`| head`) ends quietly,
+    // a full disk is an error, neither a panic.
+    let mut output = Output::create(None)?;
+    list_or_describe(args, output.writer())?;
+    output.finish()
+}
+
+fn list_or_describe(args: ModelsArgs, out: &mut dyn Write) -> Result<()> {
     match args.action {
         ModelsAction::List => {
             let models = catalog::list();
             if args.json {
-                println!("{}", serde_json::to_string(&models)?);
+                writeln!(out, "{}", serde_json::to_string(&models)?)?;
             } else {
-                println!("{:<48} {:<9} {:>10}", "model", "where", "size");
+                writeln!(out, "{:<48} {:<9} {:>10}", "model", "where", "size")?;
                 for m in models {
-                    println!("{:<48} {:<9} {:>10}", m.name, m.kind, mb(m.bytes));
+                    writeln!(out, "{:<48} {:<9} {:>10}", m.name, m.kind, mb(m.bytes))?;
                 }
             }
             Ok(())
         }
-        ModelsAction::Info { model } => print_info(&model, args.json),
+        ModelsAction::Info { model } => print_info(out, &model, args.json),
         ModelsAction::Pull { model } => {
             let files = resolve(&model)?;
             if !files.origin.starts_with("hf:") {
@@ -76,7 +88,7 @@ pub fn run(args: ModelsArgs) -> Result<()> {
                 ));
                 return Ok(());
             }
-            print_info(&model, args.json)
+            print_info(out, &model, args.json)
         }
     }
 }

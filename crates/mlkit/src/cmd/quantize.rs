@@ -31,12 +31,13 @@ pub fn run(args: QuantizeArgs) -> Result<()> {
     let target = parse_type(&args.kind)
         .ok_or_else(|| UsageError(format!("unknown --type {:?}; try q8_0", args.kind)))?;
     let files = resolve(&args.model)?;
-    let mut out = BufWriter::new(crate::io::temp_beside(&args.output)?);
+    let path = crate::io::final_target(&args.output)?;
+    let mut out = BufWriter::new(crate::io::temp_beside(&path)?);
     let report = quantize(&files, target, &mut out)
         .with_context(|| format!("cannot quantize {}", files.origin))?;
     out.flush()?;
     let temp = out.into_inner().map_err(|e| e.into_error())?;
-    crate::io::persist(temp, &args.output)?;
+    crate::io::persist(temp, &path)?;
     {
         let size = std::fs::metadata(&args.output)
             .map(|m| m.len())

@@ -1,0 +1,172 @@
+//! Hostile inputs and odd output targets, as a new user would try them (issue 21's sweep):
+//! each case checks the exit code, that stderr says what was wrong, and that nothing is left
+//! half written or replaced.
+
+mod common;
+
+use std::os::unix::fs::FileTypeExt;
+use std::process::Stdio;
+
+use common::{failing, mlkit};
+
+const COMPANIES: &str = "examples/companies.csv";
+
+#[test]
+fn output_into_a_fifo_writes_through_it_and_leaves_it_a_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("out.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let o = mlkit(
+        &[
+            "sample",
+            "--seed",
+            "1",
+            "-n",
+            "2",
+            "-o",
+            fifo.to_str().unwrap(),
+            COMPANIES,
+        ],
+        b"",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = reader.join().unwrap();
+    assert_eq!(got.lines().count(), 3, "{got}");
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    // Nothing else was left in the directory.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn output_through_a_symlink_replaces_its_target_and_keeps_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.csv");
+    std::fs::write(&real, "old\n").unwrap();
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink("real.csv", &link).unwrap();
+    let o = mlkit(
+        &[
+            "sample",
+            "--seed",
+            "1",
+            "-n",
+            "2",
+            "-o",
+            link.to_str().unwrap(),
+            COMPANIES,
+        ],
+        b"",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let written = std::fs::read_to_string(&real).unwrap();
+    assert!(
+        written.starts_with("Company,Description,Category\n"),
+        "{written}"
+    );
+    assert_eq!(written.lines().count(), 3);
+}
+
+#[test]
+fn output_to_dev_stdout_reaches_stdout() {
+    // A link of our own to the process's stdout, as /dev/stdout is: were the link replaced
+    // by a file, it would be this one, not the machine's /dev/stdout.
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = dir.path().join("stdout");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &stdout).unwrap();
+    let o = mlkit(
+        &[
+            "sample",
+            "--seed",
+            "1",
+            "-n",
+            "2",
+            "-o",
+            stdout.to_str().unwrap(),
+            COMPANIES,
+        ],
+        b"",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 3);
+    assert!(std::fs::symlink_metadata(&stdout)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn models_output_to_a_closed_pipe_or_a_full_disk_is_never_a_panic() {
+    for args in [
+        &["models", "list"][..],
+        &["models", "info", "conll03-ner-minilm"][..],
+    ] {
+        // The reader goes away at once (`| head -0`).
+        let mut child = common::command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        // A full disk is an error that says so.
+        let full = std::fs::File::options()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = common::command(args).stdout(full).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("No space left on device") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn forest_refuses_duplicate_columns_and_a_target_among_the_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.forest");
+    let out = out.to_str().unwrap();
+    let (_, err) = failing(
+        &["forest", "train", "-", "--target", "label", "-o", out],
+        b"a,a,label\n1,2,x\n3,4,y\n",
+        1,
+    );
+    assert!(err.contains("two columns are named \"a\""), "{err}");
+    let (_, err) = failing(
+        &[
+            "forest",
+            "train",
+            "-",
+            "--target",
+            "label",
+            "--features",
+            "a,label",
+            "-o",
+            out,
+        ],
+        b"a,b,label\n1,2,x\n3,4,y\n",
+        2,
+    );
+    assert!(err.contains("\"label\" cannot also be a feature"), "{err}");
+    assert!(!std::path::Path::new(out).exists());
+}
