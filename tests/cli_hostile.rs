@@ -5,11 +5,36 @@
 mod common;
 
 use std::os::unix::fs::FileTypeExt;
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Output, Stdio};
 
 use common::{failing, mlkit};
 
 const COMPANIES: &str = "examples/companies.csv";
+
+/// `mlkit sample` of two rows of the companies example into `out`, which must succeed.
+fn sample_into(out: &Path) -> Output {
+    let o = mlkit(
+        &[
+            "sample",
+            "--seed",
+            "1",
+            "-n",
+            "2",
+            "-o",
+            out.to_str().unwrap(),
+            COMPANIES,
+        ],
+        b"",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// What `path` itself is (a link is not followed).
+fn kind(path: &Path) -> std::fs::FileType {
+    std::fs::symlink_metadata(path).unwrap().file_type()
+}
 
 #[test]
 fn output_into_a_fifo_writes_through_it_and_leaves_it_a_fifo() {
@@ -24,26 +49,10 @@ fn output_into_a_fifo_writes_through_it_and_leaves_it_a_fifo() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
     };
-    let o = mlkit(
-        &[
-            "sample",
-            "--seed",
-            "1",
-            "-n",
-            "2",
-            "-o",
-            fifo.to_str().unwrap(),
-            COMPANIES,
-        ],
-        b"",
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    sample_into(&fifo);
     let got = reader.join().unwrap();
     assert_eq!(got.lines().count(), 3, "{got}");
-    assert!(std::fs::symlink_metadata(&fifo)
-        .unwrap()
-        .file_type()
-        .is_fifo());
+    assert!(kind(&fifo).is_fifo());
     // Nothing else was left in the directory.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
@@ -55,24 +64,8 @@ fn output_through_a_symlink_replaces_its_target_and_keeps_the_link() {
     std::fs::write(&real, "old\n").unwrap();
     let link = dir.path().join("link.csv");
     std::os::unix::fs::symlink("real.csv", &link).unwrap();
-    let o = mlkit(
-        &[
-            "sample",
-            "--seed",
-            "1",
-            "-n",
-            "2",
-            "-o",
-            link.to_str().unwrap(),
-            COMPANIES,
-        ],
-        b"",
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(std::fs::symlink_metadata(&link)
-        .unwrap()
-        .file_type()
-        .is_symlink());
+    sample_into(&link);
+    assert!(kind(&link).is_symlink());
     let written = std::fs::read_to_string(&real).unwrap();
     assert!(
         written.starts_with("Company,Description,Category\n"),
@@ -88,25 +81,9 @@ fn output_to_dev_stdout_reaches_stdout() {
     let dir = tempfile::tempdir().unwrap();
     let stdout = dir.path().join("stdout");
     std::os::unix::fs::symlink("/proc/self/fd/1", &stdout).unwrap();
-    let o = mlkit(
-        &[
-            "sample",
-            "--seed",
-            "1",
-            "-n",
-            "2",
-            "-o",
-            stdout.to_str().unwrap(),
-            COMPANIES,
-        ],
-        b"",
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = sample_into(&stdout);
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 3);
-    assert!(std::fs::symlink_metadata(&stdout)
-        .unwrap()
-        .file_type()
-        .is_symlink());
+    assert!(kind(&stdout).is_symlink());
 }
 
 #[test]
