@@ -147,3 +147,53 @@ fn forest_refuses_duplicate_columns_and_a_target_among_the_features() {
     assert!(err.contains("\"label\" cannot also be a feature"), "{err}");
     assert!(!std::path::Path::new(out).exists());
 }
+
+#[test]
+fn a_byte_order_mark_is_not_part_of_the_first_text() {
+    let plain = common::stdout(&mlkit(
+        &["ner", "--format", "jsonl", "-"],
+        b"Angela Merkel visited Paris.\n",
+    ));
+    let marked = common::stdout(&mlkit(
+        &["ner", "--format", "jsonl", "-"],
+        b"\xef\xbb\xbfAngela Merkel visited Paris.\n",
+    ));
+    assert_eq!(marked, plain, "offsets count from the text after the mark");
+    // JSON Lines with a mark read as without it (it was "not a JSON object").
+    let records = common::stdout(&mlkit(
+        &["ner", "--format", "jsonl", "--text-field", "t", "-"],
+        b"\xef\xbb\xbf{\"t\": \"Angela Merkel visited Paris.\"}\n",
+    ));
+    let records: serde_json::Value = serde_json::from_str(records.trim()).unwrap();
+    let plain: serde_json::Value = serde_json::from_str(plain.trim()).unwrap();
+    assert_eq!(records["entities"], plain["entities"]);
+    // An invalid byte after the mark is named by its offset in the file.
+    let (_, err) = failing(&["ner", "-"], b"\xef\xbb\xbfok\nbad \xff\n", 1);
+    assert!(err.contains("line 2, byte offset 10"), "{err}");
+}
+
+#[test]
+fn models_info_refuses_a_truncated_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = common::root().join("crates/mlkit-core/tests/fixtures/tiny-bert");
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(tiny.join(f), dir.path().join(f)).unwrap();
+    }
+    let weights = std::fs::read(tiny.join("model.safetensors")).unwrap();
+    let cut = dir.path().join("model.safetensors");
+    std::fs::write(&cut, &weights[..weights.len() / 2]).unwrap();
+    let (out, err) = failing(&["models", "info", dir.path().to_str().unwrap()], b"", 1);
+    assert!(
+        err.contains(&cut.display().to_string()) && err.contains("truncated"),
+        "{err}"
+    );
+    assert!(out.is_empty());
+    // The whole file is described.
+    std::fs::write(&cut, &weights).unwrap();
+    let whole = mlkit(&["models", "info", dir.path().to_str().unwrap()], b"");
+    assert!(
+        whole.status.success(),
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
+}

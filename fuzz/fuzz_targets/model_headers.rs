@@ -8,6 +8,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = candle_core::safetensors::load_buffer(data, &candle_core::Device::Cpu);
     let file = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(file.path(), data).expect("write");
+    // `models info`'s header check (it reads the header alone, from the file).
+    let _ = mlkit_core::parts::check_safetensors(file.path());
     if let Ok(content) = mlkit_core::parts::read_gguf_content(file.path()) {
         let mut reader = std::fs::File::open(file.path()).expect("open");
         for name in content.tensor_infos.keys() {

@@ -108,7 +108,8 @@ pub fn info(files: &ModelFiles) -> Result<ModelInfo> {
                 .torch_dtype
                 .clone()
                 .unwrap_or_else(|| "float32".into()),
-            std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            // A model is described only once its tensors are known to be all there.
+            crate::parts::check_safetensors(p)?,
         ),
     };
     let pooling =

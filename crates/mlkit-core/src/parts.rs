@@ -136,6 +136,59 @@ pub fn read_gguf_content(path: &Path) -> Result<gguf_file::Content> {
     Ok(content)
 }
 
+/// Reads a safetensors file's header (not its tensors) and checks that every tensor's bytes
+/// lie inside the file, as loading it would; returns the file's size.
+pub fn check_safetensors(path: &Path) -> Result<u64> {
+    use std::io::Read;
+    let bad = |message: String| CoreError::BadFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let read_err = |source| CoreError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(read_err)?;
+    let len = file.metadata().map_err(read_err)?.len();
+    let mut size = [0u8; 8];
+    file.read_exact(&mut size)
+        .map_err(|_| bad("not a safetensors file: shorter than its 8-byte header size".into()))?;
+    let header_len = u64::from_le_bytes(size);
+    // The format caps headers at 100 MB; the file must hold the header it announces.
+    if header_len > 100_000_000 || header_len > len - 8 {
+        return Err(bad(format!(
+            "not a safetensors file: a header of {header_len} bytes in a file of {len}"
+        )));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header).map_err(read_err)?;
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header)
+        .map_err(|e| {
+            bad(format!(
+                "not a safetensors file: its header is not JSON: {e}"
+            ))
+        })?;
+    let data = len - 8 - header_len;
+    let mut needed = 0u64;
+    for (name, info) in header.iter().filter(|(name, _)| *name != "__metadata__") {
+        let offsets = info.get("data_offsets").and_then(|o| o.as_array());
+        let (start, end) = match offsets.map(|o| o.as_slice()) {
+            Some([s, e]) => (s.as_u64(), e.as_u64()),
+            _ => (None, None),
+        };
+        match (start, end) {
+            (Some(s), Some(e)) if s <= e => needed = needed.max(e),
+            _ => return Err(bad(format!("tensor {name} has no valid data_offsets"))),
+        }
+    }
+    if needed > data {
+        return Err(bad(format!(
+            "truncated: its tensors need {needed} bytes after the header, the file has {data}"
+        )));
+    }
+    Ok(len)
+}
+
 fn read_gguf(path: &Path, origin: &str) -> Result<ModelParts> {
     let content = read_gguf_content(path)?;
     let text = |key: &str| -> Option<String> {

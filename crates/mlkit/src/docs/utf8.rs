@@ -88,9 +88,15 @@ impl<R: BufRead> Utf8Lines<R> {
         if n == 0 {
             return Ok(None);
         }
-        let start = self.offset;
+        let mut start = self.offset;
         self.offset += n as u64;
         self.line += 1;
+        // A UTF-8 byte-order mark is not text: dropped, as Python's utf-8-sig does, so
+        // offsets count from the text after it (byte offsets in errors stay the file's).
+        if self.line == 1 && bytes.starts_with(b"\xef\xbb\xbf") {
+            bytes.drain(..3);
+            start += 3;
+        }
         match String::from_utf8(bytes) {
             Ok(text) => Ok(Some(text)),
             Err(e) if self.lossy => Ok(Some(String::from_utf8_lossy(e.as_bytes()).into_owned())),
