@@ -197,3 +197,37 @@ fn models_info_refuses_a_truncated_checkpoint() {
         String::from_utf8_lossy(&whole.stderr)
     );
 }
+
+#[test]
+fn a_signal_during_an_output_run_leaves_no_temporary_file() {
+    for signal in ["INT", "TERM", "HUP"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("entities.jsonl");
+        let mut child = common::command(&["ner", "-o", out.to_str().unwrap(), "-"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut stdin, b"Angela Merkel visited Paris.\n").unwrap();
+        // The output's temporary file exists once the model is loaded.
+        let started = std::time::Instant::now();
+        while std::fs::read_dir(dir.path()).unwrap().count() == 0 {
+            assert!(
+                started.elapsed().as_secs() < 60,
+                "no temporary file appeared"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let killed = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = child.wait().unwrap();
+        drop(stdin);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert!(left.is_empty(), "{signal}: left {left:?}");
+        assert!(!status.success(), "{signal}: {status:?}");
+    }
+}

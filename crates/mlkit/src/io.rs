@@ -25,6 +25,7 @@ impl Input {
         if arg.as_os_str() == "-" {
             let mut spool =
                 NamedTempFile::new().context("cannot create a temporary file for stdin")?;
+            crate::cleanup::remove_on_signal(spool.path());
             io::copy(&mut io::stdin().lock(), spool.as_file_mut()).context("cannot read stdin")?;
             spool.as_file_mut().flush()?;
             return Ok(Input {
@@ -192,13 +193,15 @@ pub fn temp_beside(target: &Path) -> Result<NamedTempFile> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    NamedTempFile::new_in(dir).with_context(|| {
+    let temp = NamedTempFile::new_in(dir).with_context(|| {
         format!(
             "cannot create a file in {} for {}",
             dir.display(),
             target.display()
         )
-    })
+    })?;
+    crate::cleanup::remove_on_signal(temp.path());
+    Ok(temp)
 }
 
 /// Moves a finished temporary file to `target`, readable as an ordinary new file would be
@@ -207,7 +210,9 @@ pub fn persist(temp: NamedTempFile, target: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o644))
         .with_context(|| format!("cannot write {}", target.display()))?;
+    let path = temp.path().to_path_buf();
     temp.persist(target)
         .with_context(|| format!("cannot write {}", target.display()))?;
+    crate::cleanup::keep(&path);
     Ok(())
 }

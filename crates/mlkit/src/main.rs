@@ -5,10 +5,11 @@
 //! - `docs`, `batches`: texts read from lines, JSON Lines or CSV, handed over in batches;
 //! - `pipeline`: the loop of every text subcommand, from inputs through a model to a sink;
 //! - `sink`: where each document's result goes, in the format chosen once;
-//! - `io`: inputs and outputs that appear only when complete; `progress`, `messages`:
-//!   stderr.
+//! - `io`: inputs and outputs that appear only when complete (`cleanup` removes what an
+//!   interrupted run leaves); `progress`, `messages`: stderr.
 
 mod batches;
+mod cleanup;
 mod cmd;
 mod docs;
 mod flags;
@@ -72,6 +73,7 @@ fn main() -> ExitCode {
     // workers, each of Candle's operations on one thread.
     mlkit_core::device::one_thread_per_operation();
     let cli = Cli::parse();
+    cleanup::install();
     messages::set_quiet(cli.quiet);
     let result = match cli.command {
         Command::Sample(args) => cmd::sample::run(args),
