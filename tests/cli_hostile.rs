@@ -231,3 +231,65 @@ fn a_signal_during_an_output_run_leaves_no_temporary_file() {
         assert!(!status.success(), "{signal}: {status:?}");
     }
 }
+
+#[test]
+fn sizes_beyond_what_can_be_drawn_are_usage_errors_not_aborts() {
+    let csv = b"g,w\na,1\na,2\nb,3\n";
+    let huge = [
+        &["--frac", "1e308", "--replace"][..],
+        &["-n", "18446744073709551615", "--replace"][..],
+        &["-n", "18446744073709551615", "--replace", "--by", "g"][..],
+        &["-n", "18446744073709551615", "--replace", "--weights", "w"][..],
+        &[
+            "-n",
+            "18446744073709551615",
+            "--replace",
+            "--by",
+            "g",
+            "--compat",
+            "apply",
+        ][..],
+        &[
+            "-n",
+            "1",
+            "--replace",
+            "--by",
+            "g",
+            "--min-per-group",
+            "18446744073709551615",
+        ][..],
+        &["-n", "4000000000", "--replace"][..],
+        &["--frac", "1e9", "--replace"][..],
+    ];
+    for size in huge {
+        let args = [&["sample", "--seed", "1"][..], size, &["-"][..]].concat();
+        let (out, err) = failing(&args, csv, 2);
+        assert!(
+            err.contains("more than the 268435456 rows mlkit draws in one run"),
+            "{size:?}: {err}"
+        );
+        assert!(out.is_empty());
+    }
+    // Without replacement the input bounds the sample: the group is named.
+    let (_, err) = failing(&["sample", "-n", "18446744073709551615", "-"], csv, 1);
+    assert!(
+        err.contains("cannot take 18446744073709551615 rows from 3"),
+        "{err}"
+    );
+    let (_, err) = failing(
+        &[
+            "forest",
+            "train",
+            "-",
+            "--target",
+            "g",
+            "--trees",
+            "4294967296",
+            "-o",
+            "x",
+        ],
+        csv,
+        2,
+    );
+    assert!(err.contains("4294967296 is not in 1..=100000"), "{err}");
+}

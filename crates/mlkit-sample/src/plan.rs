@@ -11,13 +11,36 @@ pub(crate) struct GroupInput<'a> {
     pub weights: Option<&'a [f64]>,
 }
 
-/// How many rows a group of `rows` rows gives: pandas' rule, then mlkit's extensions.
-pub(crate) fn group_sample_size(opts: &SampleOptions, rows: usize) -> usize {
+/// The most rows one sample drawn with replacement may hold (without replacement, the input
+/// bounds it): mlkit keeps about 24 bytes of bookkeeping per drawn row, so this is some 6 GB,
+/// a quarter of this project's machines.
+pub const MAX_SAMPLE_ROWS: usize = 1 << 28;
+
+/// The error for a sample larger than `MAX_SAMPLE_ROWS` (`requested` may be far larger than
+/// any usize: a frac of 1e308).
+fn too_large(requested: f64) -> SampleError {
+    SampleError::Size(format!(
+        "a sample of {requested:.0} rows is more than the {MAX_SAMPLE_ROWS} rows mlkit \
+         draws in one run"
+    ))
+}
+
+/// How many rows a group of `rows` rows gives: pandas' rule, then mlkit's extensions. With
+/// replacement, where any size could be asked for, more than `MAX_SAMPLE_ROWS` is an error.
+pub(crate) fn group_sample_size(opts: &SampleOptions, rows: usize) -> Result<usize, SampleError> {
     let base = match opts.size {
-        SampleSize::Count(n) => n,
+        SampleSize::Count(n) => n as f64,
         // Python's round(): ties to even, on the float product.
-        SampleSize::Frac(f) => (f * rows as f64).round_ties_even() as usize,
+        SampleSize::Frac(f) => (f * rows as f64).round_ties_even(),
     };
+    if opts.replace {
+        let asked = base.max(opts.min_per_group.unwrap_or(0) as f64);
+        if asked > MAX_SAMPLE_ROWS as f64 {
+            return Err(too_large(asked));
+        }
+    }
+    // Without replacement, more than `rows` is refused by the draw, which names the group.
+    let base = base as usize;
     let mut size = base;
     if let Some(k) = opts.min_per_group {
         size = size.max(if opts.replace { k } else { k.min(rows) });
@@ -25,7 +48,7 @@ pub(crate) fn group_sample_size(opts: &SampleOptions, rows: usize) -> usize {
     if opts.cap && !opts.replace {
         size = size.min(rows);
     }
-    size
+    Ok(size)
 }
 
 /// Draws every group's sample, in the order pandas returns rows: group after group, and
@@ -36,10 +59,19 @@ pub(crate) fn draw(
 ) -> Result<Vec<Vec<usize>>, SampleError> {
     // groupby.sample walks the groups with one generator; the notes' apply recipe seeds a
     // fresh one for each group.
+    let sizes = groups
+        .iter()
+        .map(|g| group_sample_size(opts, g.rows))
+        .collect::<Result<Vec<usize>, _>>()?;
+    let total: f64 = sizes.iter().map(|&n| n as f64).sum();
+    if opts.replace && total > MAX_SAMPLE_ROWS as f64 {
+        return Err(too_large(total));
+    }
     let mut shared = RandomState::new(opts.seed);
     groups
         .iter()
-        .map(|g| {
+        .zip(sizes)
+        .map(|(g, size)| {
             let mut fresh;
             let rs = match opts.compat {
                 Compat::GroupBy => &mut shared,
@@ -48,7 +80,7 @@ pub(crate) fn draw(
                     &mut fresh
                 }
             };
-            draw_group(rs, g, group_sample_size(opts, g.rows), opts.replace)
+            draw_group(rs, g, size, opts.replace)
         })
         .collect()
 }

@@ -67,7 +67,9 @@ pub struct TrainArgs {
     /// The model file to write.
     #[arg(short, long)]
     pub output: PathBuf,
-    #[arg(long, default_value_t = 100, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    /// Trees in the forest (at most 100,000).
+    #[arg(long, default_value_t = 100,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     pub trees: usize,
     #[arg(long)]
     pub max_depth: Option<usize>,
