@@ -293,3 +293,64 @@ fn sizes_beyond_what_can_be_drawn_are_usage_errors_not_aborts() {
     );
     assert!(err.contains("4294967296 is not in 1..=100000"), "{err}");
 }
+
+#[test]
+fn nonsense_values_are_refused_with_the_reason() {
+    // A type the model does not have, NaN thresholds: each would silently keep nothing.
+    let (_, err) = failing(&["ner", "--labels", "FOO", "-"], b"Paris.\n", 2);
+    assert!(
+        err.contains("--labels FOO") && err.contains("LOC, MISC, ORG, PER"),
+        "{err}"
+    );
+    let (_, err) = failing(&["ner", "--min-score", "nan", "-"], b"Paris.\n", 2);
+    assert!(err.contains("NaN is not a score"), "{err}");
+    let (_, err) = failing(
+        &["zeroshot", "--labels", "a,b", "--threshold", "NaN", "-"],
+        b"x\n",
+        2,
+    );
+    assert!(err.contains("NaN is not a score"), "{err}");
+    // scikit-learn refuses max_depth=0; ECE needs a bin.
+    let train = |extra: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("m.forest");
+        let args = [
+            &[
+                "forest",
+                "train",
+                "-",
+                "--target",
+                "label",
+                "-o",
+                out.to_str().unwrap(),
+            ][..],
+            extra,
+        ]
+        .concat();
+        failing(&args, b"a,label\n1,x\n2,y\n", 2).1
+    };
+    assert!(train(&["--max-depth", "0"]).contains("0 is not in 1.."));
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.forest");
+    let model = model.to_str().unwrap();
+    let data = b"a,label\n1,x\n2,y\n3,x\n";
+    let trained = mlkit(
+        &["forest", "train", "-", "--target", "label", "-o", model],
+        data,
+    );
+    assert!(trained.status.success());
+    let (_, err) = failing(&["forest", "eval", model, "--bins", "0", "-"], data, 2);
+    assert!(err.contains("0 is not in 1.."), "{err}");
+    // A file with a header and no rows has nothing to score (it printed accuracy 0).
+    let (out, err) = failing(&["forest", "eval", model, "-"], b"a,label\n", 1);
+    assert!(
+        err.contains("no rows to evaluate") && out.is_empty(),
+        "{err}"
+    );
+    // Forest has no --lossy, so it does not suggest one.
+    let (_, err) = failing(&["forest", "eval", model, "-"], b"a,label\n1,\xff\n", 1);
+    assert!(
+        err.contains("not valid UTF-8") && !err.contains("--lossy"),
+        "{err}"
+    );
+}

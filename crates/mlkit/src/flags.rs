@@ -179,6 +179,19 @@ impl ThreadsArg {
     }
 }
 
+/// A score threshold: a number, not NaN (against which every comparison is false, so it
+/// would silently drop every result).
+pub fn score(s: &str) -> std::result::Result<f32, String> {
+    let x: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if x.is_nan() {
+        return Err("NaN is not a score; give a number such as 0.5".into());
+    }
+    Ok(x)
+}
+
 /// How `eval` subcommands print their report.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum ReportFormat {

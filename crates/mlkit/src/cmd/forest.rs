@@ -71,7 +71,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 100,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     pub trees: usize,
-    #[arg(long)]
+    /// Deepest a tree grows (default: until leaves are pure); at least 1, as scikit-learn.
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_depth: Option<usize>,
     #[arg(long, default_value_t = 2)]
     pub min_samples_split: usize,
@@ -169,7 +170,7 @@ pub struct EvalArgs {
     #[arg(long, value_enum)]
     pub proba: Option<ProbaArg>,
     /// Equal-width bins of top-class confidence for ECE.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     pub bins: usize,
     #[command(flatten)]
     pub threads: ThreadsArg,
@@ -190,7 +191,7 @@ pub fn run(args: ForestArgs) -> Result<()> {
 }
 
 fn read(path: &Path) -> Result<Csv> {
-    let text = read_text(path, false)?;
+    let text = read_text(path)?;
     Ok(read_csv(&path.display().to_string(), &text)?)
 }
 
@@ -370,6 +371,9 @@ fn predict(args: PredictArgs) -> Result<()> {
 fn eval(args: EvalArgs) -> Result<()> {
     let forest = load(&args.model)?;
     let csv = read(&args.data)?;
+    if csv.rows.is_empty() {
+        anyhow::bail!("{}: no rows to evaluate", args.data.display());
+    }
     let t = csv
         .header
         .iter()
@@ -399,7 +403,7 @@ fn eval(args: EvalArgs) -> Result<()> {
             truth.push(k);
         }
     }
-    let p = probability_scores(&proba, &truth, args.bins.max(1));
+    let p = probability_scores(&proba, &truth, args.bins);
     if let Some(path) = &args.plot {
         let title = format!("Reliability of the {}", proba_arg.describe());
         let bytes = match path.extension().and_then(|e| e.to_str()) {

@@ -13,11 +13,12 @@ use mlkit_ner::{Aggregation, Entity, NerModel, NerOptions};
 use serde_json::json;
 
 use crate::docs::{id_text, read_text, Doc};
-use crate::flags::{DocArgs, IoArgs, ModelArgs, ReportFormat};
+use crate::flags::{score, DocArgs, IoArgs, ModelArgs, ReportFormat};
 use crate::io::Output;
 use crate::pipeline::run_documents;
 use crate::progress::Progress;
 use crate::sink::{CsvSink, JsonlSink, LineSink, Outcome, PageSink, Sink, TableSink};
+use crate::UsageError;
 
 /// Find named entities (people, organisations, places, ...) with a token-classification
 /// model: the bundled English CoNLL-2003 model by default, or any Hugging Face checkpoint.
@@ -73,7 +74,7 @@ pub struct TagArgs {
     pub aggregation: Aggregation,
 
     /// Drop entities scored below this.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = score)]
     pub min_score: f32,
 
     /// Keep only these entity types, e.g. PER,ORG.
@@ -154,6 +155,17 @@ fn tag(args: TagArgs) -> Result<()> {
         None => NerFormat::Jsonl,
     });
     let model = load(&args.model)?;
+    // A type the model does not have would silently keep nothing.
+    let types: std::collections::BTreeSet<&str> =
+        model.labels().iter().map(|l| entity_type(l)).collect();
+    if let Some(unknown) = args.labels.iter().find(|l| !types.contains(l.as_str())) {
+        let known: Vec<&str> = types.into_iter().filter(|t| *t != "O").collect();
+        return Err(UsageError(format!(
+            "--labels {unknown}: the model has no such entity type; it has {}",
+            known.join(", ")
+        ))
+        .into());
+    }
     let strategy = args.aggregation;
     let mut output = Output::create(args.io.output.as_deref())?;
     let mut sink = sink_for(format, strategy);
@@ -229,7 +241,7 @@ fn sink_for(format: NerFormat, strategy: Aggregation) -> Box<dyn Sink<Found>> {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
-    let text = read_text(&args.gold, false)?;
+    let text = read_text(&args.gold)?;
     let gold = read_conll(&args.gold, &text, args.tag_column)?;
     if gold.words.is_empty() {
         anyhow::bail!("{}: no sentences", args.gold.display());

@@ -14,7 +14,7 @@ use mlkit_zeroshot::{check_labels, NliModel, SimilarityModel};
 use serde_json::{json, Value};
 
 use crate::docs::{id_text, Doc, DocReader, Record};
-use crate::flags::{DocArgs, IoArgs, ModelArgs, RecordArgs, ReportFormat};
+use crate::flags::{score, DocArgs, IoArgs, ModelArgs, RecordArgs, ReportFormat};
 use crate::io::Output;
 use crate::pipeline::run_documents;
 use crate::sink::{CsvSink, JsonlSink, LineSink, Outcome, Sink, TableSink};
@@ -86,7 +86,7 @@ pub struct ClassifyArgs {
     pub top_k: Option<usize>,
 
     /// Keep only labels scored at least this.
-    #[arg(long)]
+    #[arg(long, value_parser = score)]
     pub threshold: Option<f32>,
 
     /// Output format (default: pretty on a terminal, else jsonl; csv for CSV input, which

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::utf8::read_error;
+use super::utf8::{read_error, Lossy};
 
 /// A CSV reading error that names the file and line and says how to mend the row (`record`
 /// counts data rows from 1).
@@ -21,7 +21,7 @@ pub(super) fn csv_error(path: &Path, record: usize, e: csv::Error) -> anyhow::Er
              fields that contain a comma and give every row the same fields",
             pos.line()
         ),
-        csv::ErrorKind::Io(io) => read_error(path, io),
+        csv::ErrorKind::Io(io) => read_error(path, io, Lossy::Refuse),
         _ => anyhow::anyhow!("{name}: CSV record {record}: {e}"),
     }
 }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use csv_rows::csv_error;
 pub use csv_rows::csv_row;
-use utf8::{read_all, read_error};
+use utf8::{read_all, read_error, Lossy};
 pub use utf8::{read_text, Utf8Lines};
 
 use crate::flags::{DocArgs, Unit};
@@ -84,7 +84,7 @@ impl DocReader {
                 Ok(h) => h,
                 Err(e) => {
                     return Err(match e.kind() {
-                        csv::ErrorKind::Io(io) => read_error(path, io),
+                        csv::ErrorKind::Io(io) => read_error(path, io, Lossy::Refuse),
                         _ => anyhow::anyhow!("{name}: cannot read the CSV header: {e}"),
                     })
                 }
@@ -105,7 +105,7 @@ impl DocReader {
                 field: field.clone(),
             }
         } else if args.unit == Unit::Doc {
-            Source::Whole(Some(read_all(path, input, lossy)?))
+            Source::Whole(Some(read_all(path, input, Lossy::new(lossy))?))
         } else {
             Source::Lines(Utf8Lines::new(input, lossy))
         };
@@ -149,7 +149,10 @@ impl DocReader {
                 record: Record::None,
             })),
             Source::Lines(lines) => {
-                let Some(text) = lines.next_line().map_err(|e| read_error(&self.path, &e))? else {
+                let Some(text) = lines
+                    .next_line()
+                    .map_err(|e| read_error(&self.path, &e, Lossy::Refuse))?
+                else {
                     return Ok(None);
                 };
                 self.count += 1;
@@ -160,7 +163,10 @@ impl DocReader {
                 }))
             }
             Source::Json { lines, field } => loop {
-                let Some(line) = lines.next_line().map_err(|e| read_error(&self.path, &e))? else {
+                let Some(line) = lines
+                    .next_line()
+                    .map_err(|e| read_error(&self.path, &e, Lossy::Refuse))?
+                else {
                     return Ok(None);
                 };
                 let n = lines.line;

@@ -8,40 +8,70 @@ use anyhow::Result;
 
 use super::open_input;
 
-/// The text of an input file, or of stdin for `-`: invalid UTF-8 is an error naming the
-/// file, line and byte offset, or with `lossy` replaced by U+FFFD.
-pub fn read_text(path: &Path, lossy: bool) -> Result<String> {
+/// The text of an input file, or of stdin for `-`, for a command without `--lossy` (forest,
+/// ner eval): invalid UTF-8 is an error naming the file, line and byte offset.
+pub fn read_text(path: &Path) -> Result<String> {
     let (input, _) = open_input(path)?;
-    read_all(path, input, lossy)
+    read_all(path, input, Lossy::Unavailable)
+}
+
+/// What a command does with invalid UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Lossy {
+    /// Replace it with U+FFFD (`--lossy`).
+    Replace,
+    /// Fail, and say that `--lossy` would replace it.
+    Refuse,
+    /// Fail: the command has no `--lossy`.
+    Unavailable,
+}
+
+impl Lossy {
+    pub(super) fn new(lossy: bool) -> Lossy {
+        if lossy {
+            Lossy::Replace
+        } else {
+            Lossy::Refuse
+        }
+    }
 }
 
 /// The error for invalid UTF-8 at `offset` bytes into `path`, on `line` (from 1).
-pub fn not_utf8(path: &Path, line: usize, offset: u64) -> anyhow::Error {
+fn not_utf8(path: &Path, line: usize, offset: u64, lossy: Lossy) -> anyhow::Error {
+    let or_lossy = if lossy == Lossy::Unavailable {
+        ""
+    } else {
+        " or pass --lossy"
+    };
     anyhow::anyhow!(
         "{}: line {line}, byte offset {offset}: not valid UTF-8; convert it (iconv -f LATIN1 \
-         -t UTF-8) or pass --lossy",
+         -t UTF-8){or_lossy}",
         path.display()
     )
 }
 
 /// The whole of an input as text (for `--unit doc`).
-pub(super) fn read_all(path: &Path, input: Box<dyn BufRead + Send>, lossy: bool) -> Result<String> {
-    let mut lines = Utf8Lines::new(input, lossy);
+pub(super) fn read_all(
+    path: &Path,
+    input: Box<dyn BufRead + Send>,
+    lossy: Lossy,
+) -> Result<String> {
+    let mut lines = Utf8Lines::new(input, lossy == Lossy::Replace);
     let mut text = String::new();
     // Lines are checked as they are read; `read_to_string` would check them all again.
-    while let Some(line) = lines.next_raw().map_err(|e| read_error(path, &e))? {
+    while let Some(line) = lines.next_raw().map_err(|e| read_error(path, &e, lossy))? {
         text.push_str(&line);
     }
     Ok(text)
 }
 
 /// A reading error, naming the file (and for invalid UTF-8 the line and byte offset).
-pub(super) fn read_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
+pub(super) fn read_error(path: &Path, e: &std::io::Error, lossy: Lossy) -> anyhow::Error {
     match e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<NotUtf8>())
     {
-        Some(bad) => not_utf8(path, bad.line, bad.offset),
+        Some(bad) => not_utf8(path, bad.line, bad.offset, lossy),
         None => anyhow::anyhow!("cannot read {}: {e}", path.display()),
     }
 }
