@@ -370,6 +370,8 @@ fn on_a_terminal(args: &str, hub: &Hub, home: &Path) -> String {
         .env("HF_ENDPOINT", &hub.endpoint)
         .env("HF_TOKEN", TOKEN)
         .env_remove("HF_HUB_OFFLINE")
+        // A terminal type that draws, whatever the environment the tests run in has.
+        .env("TERM", "xterm")
         .stdin(Stdio::null())
         .output()
         .expect("script (util-linux) runs a command on a pseudo-terminal");
