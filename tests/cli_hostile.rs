@@ -219,8 +219,9 @@ fn a_signal_during_an_output_run_leaves_no_temporary_file() {
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        let killed = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &child.id().to_string()])
+        // The shell's own kill: no procps needed.
+        let killed = std::process::Command::new("sh")
+            .args(["-c", &format!("kill -{signal} {}", child.id())])
             .status()
             .unwrap();
         assert!(killed.success());
