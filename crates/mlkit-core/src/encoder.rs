@@ -22,7 +22,6 @@ pub struct Encoder(Box<dyn EncoderModel>);
 /// What the rest of the core needs to know about a loaded encoder.
 #[derive(Clone, Debug)]
 pub struct EncoderInfo {
-    pub model_type: String,
     pub hidden_size: usize,
     pub max_positions: usize,
     /// The unknown token the architecture's pipelines use, when not tokenizer.json's.
@@ -124,12 +123,12 @@ impl Encoder {
                 format!("does not fit its config.json: {e}"),
             )
         })?;
+        let sizes = arch.sizes();
         Ok(LoadedEncoder {
             encoder: Encoder(model),
             info: EncoderInfo {
-                model_type: parts.config.model_type.clone(),
-                hidden_size: arch.sizes().hidden,
-                max_positions: arch.sizes().max_positions,
+                hidden_size: sizes.hidden,
+                max_positions: sizes.max_positions,
                 unk_token: arch.unk_token(),
             },
             vb,

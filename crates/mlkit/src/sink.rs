@@ -17,18 +17,22 @@ use serde_json::Value;
 
 use crate::docs::{csv_row, id_text, Doc, Record};
 
-/// What a subcommand's result for one document looks like in the shared layouts.
+/// What a subcommand's result for one document looks like in JSON Lines and CSV.
 pub trait Outcome {
     /// Columns added to CSV rows, in order.
     const CSV_COLUMNS: &'static [&'static str];
-    /// The table's header.
-    const TABLE_HEADER: &'static [&'static str];
 
     /// Fields added to the document's JSON record, each as JSON text (so that f32s keep
     /// their own shortest form, which a `Value` of f64s would lengthen).
     fn json_fields(&self, doc: &Doc) -> Vec<(&'static str, String)>;
     /// Cells added to the document's CSV row, one per `CSV_COLUMNS`.
     fn csv_cells(&self, doc: &Doc) -> Vec<String>;
+}
+
+/// What a result looks like in a table (`pretty`), for the subcommands that have one.
+pub trait TableRows {
+    /// The table's header.
+    const TABLE_HEADER: &'static [&'static str];
     /// The document's rows of the table, one cell per `TABLE_HEADER`.
     fn table_rows(&self, doc: &Doc) -> Vec<Vec<String>>;
 }
@@ -167,7 +171,7 @@ pub struct TableSink {
     rows: Vec<Vec<String>>,
 }
 
-impl<R: Outcome> Sink<R> for TableSink {
+impl<R: TableRows> Sink<R> for TableSink {
     fn write(&mut self, _out: &mut dyn Write, doc: &Doc, result: &R) -> Result<()> {
         self.rows.extend(result.table_rows(doc));
         Ok(())

@@ -148,7 +148,6 @@ struct Embedding(Vec<f32>);
 
 impl Outcome for Embedding {
     const CSV_COLUMNS: &'static [&'static str] = &["embedding"];
-    const TABLE_HEADER: &'static [&'static str] = &["id", "dimensions"];
 
     fn json_fields(&self, doc: &Doc) -> Vec<(&'static str, String)> {
         vec![("embedding", self.csv_cells(doc).concat())]
@@ -157,10 +156,6 @@ impl Outcome for Embedding {
     fn csv_cells(&self, _doc: &Doc) -> Vec<String> {
         // f32s in their shortest form; every f32 (NaN aside, which is null) serializes.
         vec![serde_json::to_string(&self.0).unwrap_or_default()]
-    }
-
-    fn table_rows(&self, doc: &Doc) -> Vec<Vec<String>> {
-        vec![vec![id_text(&doc.id), self.0.len().to_string()]]
     }
 }
 

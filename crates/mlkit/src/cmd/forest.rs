@@ -248,20 +248,18 @@ fn train(args: TrainArgs) -> Result<()> {
     let mut out = Output::create(Some(&args.output))?;
     out.writer().write_all(&forest.to_bytes()?)?;
     out.finish()?;
-    {
-        messages::note(format_args!(
-            "{} trees on {} rows, {} feature columns, {} classes{}; wrote {}",
-            forest.trees.len(),
-            table.rows(),
-            table.columns.len(),
-            table.classes.len(),
-            forest
-                .oob_score
-                .map(|s| format!("; out-of-bag accuracy {s:.4}"))
-                .unwrap_or_default(),
-            args.output.display()
-        ));
-    }
+    messages::note(format_args!(
+        "{} trees on {} rows, {} feature columns, {} classes{}; wrote {}",
+        forest.trees.len(),
+        table.rows(),
+        table.columns.len(),
+        table.classes.len(),
+        forest
+            .oob_score
+            .map(|s| format!("; out-of-bag accuracy {s:.4}"))
+            .unwrap_or_default(),
+        args.output.display()
+    ));
     Ok(())
 }
 

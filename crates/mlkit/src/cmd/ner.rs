@@ -17,7 +17,7 @@ use crate::flags::{score, DocArgs, IoArgs, ModelArgs, ReportFormat};
 use crate::io::Output;
 use crate::pipeline::run_documents;
 use crate::progress::Progress;
-use crate::sink::{CsvSink, JsonlSink, LineSink, Outcome, PageSink, Sink, TableSink};
+use crate::sink::{CsvSink, JsonlSink, LineSink, Outcome, PageSink, Sink, TableRows, TableSink};
 use crate::UsageError;
 
 /// Find named entities (people, organisations, places, ...) with a token-classification
@@ -199,7 +199,6 @@ struct Found(Vec<Entity>);
 
 impl Outcome for Found {
     const CSV_COLUMNS: &'static [&'static str] = &["entities"];
-    const TABLE_HEADER: &'static [&'static str] = &["id", "label", "score", "text"];
 
     fn json_fields(&self, doc: &Doc) -> Vec<(&'static str, String)> {
         vec![("entities", self.csv_cells(doc).concat())]
@@ -208,6 +207,10 @@ impl Outcome for Found {
     fn csv_cells(&self, doc: &Doc) -> Vec<String> {
         vec![format::jsonl(&doc.id, &doc.text, &self.0)["entities"].to_string()]
     }
+}
+
+impl TableRows for Found {
+    const TABLE_HEADER: &'static [&'static str] = &["id", "label", "score", "text"];
 
     fn table_rows(&self, doc: &Doc) -> Vec<Vec<String>> {
         format::pretty_rows(&id_text(&doc.id), &doc.text, &self.0)

@@ -38,20 +38,18 @@ pub fn run(args: QuantizeArgs) -> Result<()> {
     out.flush()?;
     let temp = out.into_inner().map_err(|e| e.into_error())?;
     crate::io::persist(temp, &path)?;
-    {
-        let size = std::fs::metadata(&args.output)
-            .map(|m| m.len())
-            .unwrap_or(0);
-        crate::messages::note(format_args!(
-            "wrote {} ({:.1} MB): {} tensors, {} in {:?}, {} as Q8_0 (blocks did not fit), {} parameters",
-            args.output.display(),
-            size as f64 / 1e6,
-            report.tensors,
-            report.quantized,
-            target,
-            report.fell_back,
-            report.parameters
-        ));
-    }
+    let size = std::fs::metadata(&args.output)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    crate::messages::note(format_args!(
+        "wrote {} ({:.1} MB): {} tensors, {} in {:?}, {} as Q8_0 (blocks did not fit), {} parameters",
+        args.output.display(),
+        size as f64 / 1e6,
+        report.tensors,
+        report.quantized,
+        target,
+        report.fell_back,
+        report.parameters
+    ));
     Ok(())
 }

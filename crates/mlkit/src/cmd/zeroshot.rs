@@ -17,7 +17,7 @@ use crate::docs::{id_text, Doc, DocReader, Record};
 use crate::flags::{score, DocArgs, IoArgs, ModelArgs, RecordArgs, ReportFormat};
 use crate::io::Output;
 use crate::pipeline::run_documents;
-use crate::sink::{CsvSink, JsonlSink, LineSink, Outcome, Sink, TableSink};
+use crate::sink::{CsvSink, JsonlSink, LineSink, Outcome, Sink, TableRows, TableSink};
 use crate::UsageError;
 
 /// Zero-shot classification: score each text against labels no model was trained on, by
@@ -327,7 +327,6 @@ impl Scored<'_> {
 impl Outcome for Scored<'_> {
     // "prediction", not "label": inputs often have a gold "label" column.
     const CSV_COLUMNS: &'static [&'static str] = &["prediction", "score", "scores"];
-    const TABLE_HEADER: &'static [&'static str] = &["id", "labels", "scores", "text"];
 
     fn json_fields(&self, _doc: &Doc) -> Vec<(&'static str, String)> {
         let (names, values) = self.kept();
@@ -353,6 +352,10 @@ impl Outcome for Scored<'_> {
             Value::Object(all).to_string(),
         ]
     }
+}
+
+impl TableRows for Scored<'_> {
+    const TABLE_HEADER: &'static [&'static str] = &["id", "labels", "scores", "text"];
 
     fn table_rows(&self, doc: &Doc) -> Vec<Vec<String>> {
         let (names, values) = self.kept();
