@@ -355,3 +355,140 @@ fn nonsense_values_are_refused_with_the_reason() {
         "{err}"
     );
 }
+
+#[test]
+fn an_unclosed_quote_is_named_where_it_opens_in_every_csv_reader() {
+    // The quote on line 3 swallows the rest of the file into one field: read on, the rows
+    // after it vanish (or their count comes out wrong), so every reader refuses the file.
+    let data = b"text,label\nfine,x\n\"never closed,y\nmore,z\nlast,x\n";
+    let says = |err: &str| err.contains("line 3: a quoted field starts here and is never closed");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.csv");
+    std::fs::write(&file, data).unwrap();
+    let file = file.to_str().unwrap();
+    let model = dir.path().join("m.forest");
+    let model = model.to_str().unwrap();
+    // (embed streams: the header and the row before the quote are written, then the error.)
+    for args in [
+        &["sample", "-n", "1", "--seed", "1", file][..],
+        &["embed", "--column", "text", file],
+        &["forest", "train", "--target", "label", "-o", model, file],
+    ] {
+        let (out, err) = failing(args, b"", 1);
+        assert!(says(&err), "{args:?}: {err}");
+        assert!(out.len() <= 2, "{args:?}: {} lines", out.len());
+    }
+    assert!(!Path::new(model).exists());
+}
+
+#[test]
+fn empty_and_header_only_csv_say_so_and_are_runtime_errors() {
+    let (_, err) = failing(&["embed", "--column", "text", "-"], b"", 1);
+    assert!(err.contains("the input is empty"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.forest");
+    let train = [
+        "forest",
+        "train",
+        "-",
+        "--target",
+        "label",
+        "-o",
+        model.to_str().unwrap(),
+    ];
+    let (_, err) = failing(&train, b"", 1);
+    assert!(err.contains("the input is empty"), "{err}");
+    let (_, err) = failing(&train, b"a,label\n", 1);
+    assert!(err.contains("no rows to train on"), "{err}");
+    // A value that is not a number names the file and line.
+    let data = b"a,label\n1,x\n2,y\n3,x\n";
+    assert!(mlkit(&train, data).status.success());
+    let (_, err) = failing(
+        &["forest", "predict", model.to_str().unwrap(), "-"],
+        b"a,label\n1,x\nlots,y\n",
+        1,
+    );
+    assert!(
+        err.contains("-: line 3, column \"a\": \"lots\" is not a number"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_empty_gold_label_is_named_by_its_line() {
+    let (_, err) = failing(
+        &["zeroshot", "eval", "--gold-column", "label", "-"],
+        b"text,label\nthe match,sport\nan election,\n",
+        1,
+    );
+    assert!(err.contains("line 3: the gold label"), "{err}");
+}
+
+#[test]
+fn a_bad_tag_in_ner_gold_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let gold = dir.path().join("gold.conll");
+    std::fs::write(
+        &gold,
+        "EU B-ORG 0\nrejects O 0\n\nPeter B-PER 0\nsaid BAD 0\n",
+    )
+    .unwrap();
+    let gold = gold.to_str().unwrap();
+    let (_, err) = failing(&["ner", "eval", "--gold", gold], b"", 1);
+    assert!(err.contains(":5") && err.contains("\"BAD\""), "{err}");
+    // The column of zeros is no tag column: it was scored as all "O" with exit 0.
+    let (_, err) = failing(
+        &["ner", "eval", "--gold", gold, "--tag-column", "2"],
+        b"",
+        1,
+    );
+    assert!(err.contains("\"0\" in column 2 is not an IOB tag"), "{err}");
+}
+
+#[test]
+fn many_hash_buckets_on_few_rows_cost_only_what_the_rows_fill() {
+    // 2^20 buckets on 60 short texts: only the buckets the texts reach become columns (it
+    // built 2^20 dense columns: a minute and a gigabyte).
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.forest");
+    let o = mlkit(
+        &[
+            "forest",
+            "train",
+            "examples/company_sectors.csv",
+            "--target",
+            "sector",
+            "--text",
+            "description",
+            "--text-features",
+            "1048576",
+            "-o",
+            model.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let columns: usize = err
+        .split(" feature columns")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no column count in {err}"));
+    assert!((100..5000).contains(&columns), "{err}");
+    assert!(std::fs::metadata(&model).unwrap().len() < 10 << 20);
+}
+
+#[test]
+fn weights_that_add_up_past_the_largest_float_say_so() {
+    let data = b"a,w\nx,1e308\ny,1e308\nz,1e308\nq,1\n";
+    let (_, err) = failing(
+        &["sample", "-n", "2", "--seed", "1", "--weights", "w", "-"],
+        data,
+        1,
+    );
+    assert!(
+        err.contains("the input: the weights add up to more than"),
+        "{err}"
+    );
+}

@@ -58,6 +58,7 @@ struct Shared {
     #[serde(default)]
     label2id: serde_json::Map<String, Value>,
     torch_dtype: Option<Value>,
+    problem_type: Option<String>,
 }
 
 /// A model's config.json.
@@ -76,6 +77,9 @@ pub struct ModelConfig {
     pub label2id: Vec<(String, Option<u64>)>,
     /// The checkpoint's stored precision ("float32", ...), when the config says.
     pub torch_dtype: Option<String>,
+    /// "single_label_classification", "multi_label_classification" or "regression", when
+    /// the config says (the text-classification pipeline picks its score function by it).
+    pub problem_type: Option<String>,
 }
 
 impl ModelConfig {
@@ -103,6 +107,7 @@ impl ModelConfig {
             torch_dtype: shared
                 .torch_dtype
                 .and_then(|v| v.as_str().map(String::from)),
+            problem_type: shared.problem_type,
             text,
         })
     }

@@ -7,17 +7,20 @@ use std::path::Path;
 use std::sync::Arc;
 
 use candle_core::quantized::GgmlDType;
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::device::RunOptions;
 use crate::error::{CoreError, Result};
 use crate::linear::LinearWeights;
-use crate::models::EncoderModel;
+use crate::models::{EncoderModel, Sizes};
 use crate::parts::{ModelParts, Weights};
 
 /// A transformer encoder, whatever its architecture: token ids in, hidden states out.
-pub struct Encoder(Box<dyn EncoderModel>);
+pub struct Encoder {
+    model: Box<dyn EncoderModel>,
+    sizes: Sizes,
+}
 
 /// What the rest of the core needs to know about a loaded encoder.
 #[derive(Clone, Debug)]
@@ -125,7 +128,7 @@ impl Encoder {
         })?;
         let sizes = arch.sizes();
         Ok(LoadedEncoder {
-            encoder: Encoder(model),
+            encoder: Encoder { model, sizes },
             info: EncoderInfo {
                 hidden_size: sizes.hidden,
                 max_positions: sizes.max_positions,
@@ -138,6 +141,40 @@ impl Encoder {
 
     /// Hidden states (batch, seq, hidden).
     pub fn forward(&self, ids: &Tensor, type_ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        Ok(self.0.forward(ids, type_ids, mask)?)
+        // An id past the embeddings means the tokenizer is not the model's: say so, rather
+        // than fail deep in an index-select.
+        let largest = |t: &Tensor| -> Result<u32> {
+            Ok(t.flatten_all()?
+                .max(0)?
+                .to_dtype(DType::U32)?
+                .to_scalar::<u32>()?)
+        };
+        if ids.elem_count() > 0 {
+            let id = largest(ids)? as usize;
+            if id >= self.sizes.vocab {
+                return Err(CoreError::Tokenize(format!(
+                    "token id {id} is outside the model's vocabulary of {}: the tokenizer does \
+                     not belong to this model",
+                    self.sizes.vocab
+                )));
+            }
+        }
+        // A model with one token type (RoBERTa, XLM-R) is fed zeros, as its tokenizer in
+        // transformers returns no token types at all, even for pairs.
+        let zeros;
+        let type_ids = if self.sizes.type_vocab <= 1 {
+            zeros = type_ids.zeros_like()?;
+            &zeros
+        } else {
+            let types = self.sizes.type_vocab;
+            if type_ids.elem_count() > 0 && largest(type_ids)? as usize >= types {
+                return Err(CoreError::Tokenize(format!(
+                    "the tokenizer gives token types the model does not have ({types}): it \
+                     does not belong to this model"
+                )));
+            }
+            type_ids
+        };
+        Ok(self.model.forward(ids, type_ids, mask)?)
     }
 }

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use mlkit_csv::Tracked;
+
 use crate::text::TextEncoding;
 use crate::{ForestError, Result};
 
@@ -24,7 +26,7 @@ pub enum Encoding {
     Numeric,
     /// Category codes 0..n in this (sorted) order; unseen values at predict time are missing.
     Categorical(Vec<String>),
-    /// `buckets` columns of hashed TF-IDF; a missing text is an empty one.
+    /// Columns of hashed TF-IDF, one per kept bucket; a missing text is an empty one.
     Text(TextEncoding),
 }
 
@@ -38,7 +40,7 @@ impl Feature {
     /// How many numeric columns the feature becomes.
     pub fn width(&self) -> usize {
         match &self.encoding {
-            Encoding::Text(t) => t.buckets,
+            Encoding::Text(t) => t.width(),
             _ => 1,
         }
     }
@@ -65,6 +67,16 @@ pub struct Table {
     pub classes: Vec<String>,
 }
 
+impl Csv {
+    /// Where data row `row` (from 0) is, for errors: the file and its line.
+    fn at(&self, row: usize) -> String {
+        match self.rows[row].position() {
+            Some(p) => format!("{}: line {}", self.name, p.line()),
+            None => format!("{}: record {}", self.name, row + 1),
+        }
+    }
+}
+
 impl Table {
     pub fn rows(&self) -> usize {
         self.target.len()
@@ -87,15 +99,17 @@ impl Table {
 
 /// The header and string cells of a CSV file (a record keeps its fields in one buffer).
 pub struct Csv {
+    /// The file's name, for errors.
+    pub name: String,
     pub header: Vec<String>,
     pub rows: Vec<csv::StringRecord>,
 }
 
 pub fn read_csv(name: &str, text: &str) -> Result<Csv> {
-    let mut r = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let mut r = csv::ReaderBuilder::new().from_reader(Tracked::new(text.as_bytes(), b','));
     let header: Vec<String> = r
         .headers()
-        .map_err(|e| ForestError::Data(format!("{name}: {e}")))?
+        .map_err(|e| csv_error(name, 0, &e))?
         .iter()
         .map(String::from)
         .collect();
@@ -110,35 +124,46 @@ pub fn read_csv(name: &str, text: &str) -> Result<Csv> {
         )));
     }
     let mut rows = Vec::new();
-    for (n, rec) in r.records().enumerate() {
-        rows.push(rec.map_err(|e| csv_error(name, n + 1, &e))?);
+    loop {
+        let mut rec = csv::StringRecord::new();
+        let read = r.read_record(&mut rec);
+        // A quote that never closes swallows the rows after it into one field (which may
+        // also leave its row short of fields): say so rather than what followed from it.
+        if let Some(line) = r.get_ref().unclosed_quote() {
+            return Err(ForestError::Data(format!(
+                "{name}: {}",
+                mlkit_csv::unclosed_quote_message(line)
+            )));
+        }
+        if !read.map_err(|e| csv_error(name, rows.len() as u64 + 1, &e))? {
+            break;
+        }
+        rows.push(rec);
     }
-    Ok(Csv { header, rows })
+    if header.is_empty() {
+        let empty = mlkit_csv::EMPTY_INPUT_MESSAGE;
+        return Err(ForestError::Data(format!("{name}: {empty}")));
+    }
+    Ok(Csv {
+        name: name.to_string(),
+        header,
+        rows,
+    })
 }
 
-/// A CSV reading error naming the file and line, and for a ragged row how to mend it (as
-/// `mlkit sample`, `ner`, `zeroshot` and `embed` word it).
-fn csv_error(name: &str, record: usize, e: &csv::Error) -> ForestError {
-    ForestError::Data(match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            pos: Some(pos),
-            expected_len,
-            len,
-        } => format!(
-            "{name}: line {}: found {len} fields where the header has {expected_len}; quote \
-             fields that contain a comma and give every row the same fields",
-            pos.line()
-        ),
-        _ => format!("{name}: record {record}: {e}"),
+/// A CSV reading error naming the file and line, and how to mend the row (as every mlkit
+/// subcommand words it).
+fn csv_error(name: &str, record: u64, e: &csv::Error) -> ForestError {
+    ForestError::Data(match mlkit_csv::error_message(e, record) {
+        Some(message) => format!("{name}: {message}"),
+        None => format!("{name}: {e}"),
     })
 }
 
 fn column(csv: &Csv, name: &str) -> Result<usize> {
     csv.header.iter().position(|h| h == name).ok_or_else(|| {
-        ForestError::Schema(format!(
-            "no column {name:?}; columns: {}",
-            csv.header.join(", ")
-        ))
+        let header: Vec<&str> = csv.header.iter().map(String::as_str).collect();
+        ForestError::Schema(mlkit_csv::missing_column_message(name, &header))
     })
 }
 
@@ -175,7 +200,8 @@ pub fn feature_names(
 }
 
 /// Learns each feature's encoding from training data and encodes it, with the target. The
-/// `text` columns (which must be among `names`) become `buckets` TF-IDF columns each.
+/// `text` columns (which must be among `names`) become TF-IDF columns over `buckets` hash
+/// buckets each.
 pub fn training_table(
     csv: &Csv,
     target: &str,
@@ -228,8 +254,8 @@ pub fn training_table(
     for (n, r) in csv.rows.iter().enumerate() {
         if is_missing(&r[t]) {
             return Err(ForestError::Data(format!(
-                "record {}: the target {target:?} is missing; drop such rows first",
-                n + 1
+                "{}: the target {target:?} is missing; drop such rows first",
+                csv.at(n)
             )));
         }
     }
@@ -265,7 +291,8 @@ pub fn encode(csv: &Csv, features: &[Feature]) -> Result<Vec<Vec<f32>>> {
     if !missing.is_empty() {
         // The data does not fit the model: not a matter of how the model was asked for.
         return Err(ForestError::Data(format!(
-            "the model needs columns that are not in the data: {}",
+            "{}: the model needs columns that are not in the data: {}",
+            csv.name,
             missing.join(", ")
         )));
     }
@@ -276,7 +303,7 @@ pub fn encode(csv: &Csv, features: &[Feature]) -> Result<Vec<Vec<f32>>> {
         match &f.encoding {
             Encoding::Text(t) => {
                 let first = columns.len();
-                columns.extend(std::iter::repeat_n(vec![0.0; csv.rows.len()], t.buckets));
+                columns.extend(std::iter::repeat_n(vec![0.0; csv.rows.len()], t.width()));
                 for (row, text) in values.enumerate() {
                     for (b, x) in t.row(cell_text(text)) {
                         columns[first + b][row] = x;
@@ -291,7 +318,17 @@ pub fn encode(csv: &Csv, features: &[Feature]) -> Result<Vec<Vec<f32>>> {
                 columns.push(
                     values
                         .enumerate()
-                        .map(|(n, v)| scalar(categories, &f.name, n, v.trim()))
+                        .map(|(n, v)| {
+                            scalar(categories, v.trim()).ok_or_else(|| {
+                                ForestError::Data(format!(
+                                    "{}, column {:?}: {:?} is not a number; the model was \
+                                     trained on numbers in this column",
+                                    csv.at(n),
+                                    f.name,
+                                    v.trim()
+                                ))
+                            })
+                        })
                         .collect::<Result<_>>()?,
                 )
             }
@@ -300,20 +337,18 @@ pub fn encode(csv: &Csv, features: &[Feature]) -> Result<Vec<Vec<f32>>> {
     Ok(columns)
 }
 
-/// A numeric cell, or a categorical one's code, as a number (NaN if missing or unseen).
-fn scalar(categories: Option<&[String]>, name: &str, record: usize, v: &str) -> Result<f32> {
+/// A numeric cell, or a categorical one's code, as a number (NaN if missing or unseen);
+/// `None` for a numeric column's cell that is not a number.
+fn scalar(categories: Option<&[String]>, v: &str) -> Option<f32> {
     if is_missing(v) {
-        return Ok(f32::NAN);
+        return Some(f32::NAN);
     }
     match categories {
-        None => v.parse::<f32>().map_err(|_| {
-            ForestError::Data(format!(
-                "record {}, column {name:?}: {v:?} is not a number",
-                record + 1
-            ))
-        }),
-        Some(values) => Ok(values
-            .binary_search_by(|x| x.as_str().cmp(v))
-            .map_or(f32::NAN, |i| i as f32)),
+        None => v.parse::<f32>().ok(),
+        Some(values) => Some(
+            values
+                .binary_search_by(|x| x.as_str().cmp(v))
+                .map_or(f32::NAN, |i| i as f32),
+        ),
     }
 }

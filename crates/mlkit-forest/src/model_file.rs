@@ -132,19 +132,31 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Forest> {
     if k == 0 {
         return Err(model_error("a model with no classes"));
     }
-    let width: usize = forest.features.iter().map(|f| f.width()).sum();
-    if width == 0 {
-        return Err(model_error("a model with no features"));
-    }
-    for f in &forest.features {
-        if let Encoding::Text(t) = &f.encoding {
-            if t.buckets == 0 || t.idf.len() != t.buckets || t.terms.len() != t.buckets {
+    for f in &mut forest.features {
+        if let Encoding::Text(t) = &mut f.encoding {
+            // Files written before buckets were kept only where training texts fell keep
+            // every bucket.
+            if t.kept.is_empty() && t.idf.len() == t.buckets && t.buckets <= u32::MAX as usize {
+                t.kept = (0..t.buckets as u32).collect();
+            }
+            let ascending = t.kept.windows(2).all(|w| w[0] < w[1]);
+            let in_range = t.kept.last().is_none_or(|&b| (b as usize) < t.buckets);
+            if t.buckets == 0
+                || !ascending
+                || !in_range
+                || t.idf.len() != t.kept.len()
+                || t.terms.len() != t.kept.len()
+            {
                 return Err(model_error(format!(
                     "text feature {:?} is malformed",
                     f.name
                 )));
             }
         }
+    }
+    let width: usize = forest.features.iter().map(|f| f.width()).sum();
+    if width == 0 {
+        return Err(model_error("a model with no features"));
     }
     let mut r = Reader(&body[meta_end + 1..]);
     while !r.0.is_empty() {

@@ -12,13 +12,24 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// How a text column becomes `buckets` numeric columns; kept in the model file.
+/// How a text column becomes numeric columns, one per hash bucket that some training text
+/// filled (a bucket no training text reaches is zero in every training row, so no tree could
+/// split on it; keeping only the filled ones bounds the table by the data, not by
+/// `buckets`); kept in the model file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TextEncoding {
     pub buckets: usize,
-    /// Smoothed inverse document frequency per bucket: ln((1 + n) / (1 + df)) + 1.
+    /// The buckets that are columns, ascending. Model files written before this field name
+    /// none here and keep every bucket (see `model_file`).
+    #[serde(default)]
+    pub kept: Vec<u32>,
+    /// Smoothed inverse document frequency per kept bucket: ln((1 + n) / (1 + df)) + 1.
     pub idf: Vec<f32>,
-    /// The training rows' most frequent term per bucket ("" where none), to name features.
+    /// The idf of a bucket no training text filled, ln(1 + n) + 1: a new text's terms there
+    /// are no column but still count in its l2 norm, as in scikit-learn.
+    #[serde(default)]
+    pub unseen_idf: f32,
+    /// The training rows' most frequent term per kept bucket, to name features.
     pub terms: Vec<String>,
 }
 
@@ -106,54 +117,69 @@ impl TextEncoding {
                 *term_counts[b].entry(t).or_insert(0) += 1;
             }
         }
-        let idf = df
-            .iter()
-            .map(|&d| (((1 + n) as f64 / (1 + d) as f64).ln() + 1.0) as f32)
+        let idf_of = |d: usize| (((1 + n) as f64 / (1 + d) as f64).ln() + 1.0) as f32;
+        let kept: Vec<u32> = (0..buckets)
+            .filter(|&b| df[b] > 0)
+            .map(|b| b as u32)
             .collect();
         // The most frequent term; the first in sorted order among equals.
-        let terms = term_counts
-            .into_iter()
-            .map(|m| {
-                m.into_iter()
-                    .fold(
-                        (String::new(), 0),
-                        |best, (t, c)| {
-                            if c > best.1 {
-                                (t, c)
-                            } else {
-                                best
-                            }
-                        },
-                    )
-                    .0
+        let terms = kept
+            .iter()
+            .map(|&b| {
+                let mut best = (String::new(), 0);
+                for (t, c) in std::mem::take(&mut term_counts[b as usize]) {
+                    if c > best.1 {
+                        best = (t, c);
+                    }
+                }
+                best.0
             })
             .collect();
         TextEncoding {
             buckets,
-            idf,
+            idf: kept.iter().map(|&b| idf_of(df[b as usize])).collect(),
+            kept,
+            unseen_idf: idf_of(0),
             terms,
         }
     }
 
-    /// One row's l2-normalised tf-idf, sparse: (bucket, value).
+    /// How many columns the text becomes.
+    pub fn width(&self) -> usize {
+        self.kept.len()
+    }
+
+    /// The column of `bucket`, if it is one.
+    fn column_of(&self, bucket: usize) -> Option<usize> {
+        self.kept.binary_search(&(bucket as u32)).ok()
+    }
+
+    /// The idf of `bucket`.
+    pub fn idf_of_bucket(&self, bucket: usize) -> f32 {
+        self.column_of(bucket)
+            .map_or(self.unseen_idf, |c| self.idf[c])
+    }
+
+    /// One row's l2-normalised tf-idf, sparse: (column, value). Terms in buckets that are no
+    /// column count in the norm only.
     pub fn row(&self, text: &str) -> Vec<(usize, f32)> {
-        let mut v: Vec<(usize, f64)> = counts(text, self.buckets)
+        let v: Vec<(usize, f64)> = counts(text, self.buckets)
             .into_iter()
-            .map(|(b, c)| (b, c as f64 * self.idf[b] as f64))
+            .map(|(b, c)| (b, c as f64 * self.idf_of_bucket(b) as f64))
             .collect();
         let norm = v.iter().map(|x| x.1 * x.1).sum::<f64>().sqrt();
-        if norm > 0.0 {
-            v.iter_mut().for_each(|x| x.1 /= norm);
-        }
-        v.into_iter().map(|(b, x)| (b, x as f32)).collect()
+        let norm = if norm > 0.0 { norm } else { 1.0 };
+        v.into_iter()
+            .filter_map(|(b, x)| Some((self.column_of(b)?, (x / norm) as f32)))
+            .collect()
     }
 
     /// The names of the columns: `COLUMN:term` (the bucket's most frequent training term).
     pub fn column_names(&self, column: &str) -> Vec<String> {
         self.terms
             .iter()
-            .enumerate()
-            .map(|(b, t)| {
+            .zip(&self.kept)
+            .map(|(t, b)| {
                 if t.is_empty() {
                     format!("{column}:#{b}")
                 } else {

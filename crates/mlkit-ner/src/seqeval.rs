@@ -165,20 +165,36 @@ pub fn read_conll(path: &Path, text: &str, tag_column: Option<usize>) -> Result<
                 ),
             ))
         }
+        // The last column whose values are mostly tags; every value in it is then checked,
+        // so that one bad tag is reported where it is, not as a column that has none.
         None => (1..width)
             .rev()
             .find(|&c| {
-                rows.iter()
-                    .filter(|(_, cols)| !cols.is_empty())
-                    .all(|(_, cols)| looks_like_tag(cols[c]))
+                let values = rows.iter().filter(|(_, cols)| !cols.is_empty());
+                let tags = values.clone().filter(|(_, cols)| looks_like_tag(cols[c]));
+                2 * tags.count() > values.count()
             })
             .ok_or_else(|| {
                 bad(
                     1,
-                    "no column holds IOB tags throughout; name the tag column".into(),
+                    "no column holds IOB tags (O, B-TYPE, I-TYPE, ...); name the tag column \
+                     (counting the token column as 0)"
+                        .into(),
                 )
             })?,
     };
+    if let Some((line, cols)) = rows
+        .iter()
+        .find(|(_, cols)| !cols.is_empty() && !looks_like_tag(cols[column]))
+    {
+        return Err(bad(
+            *line,
+            format!(
+                "{:?} in column {column} is not an IOB tag (O, B-TYPE, I-TYPE, ...)",
+                cols[column]
+            ),
+        ));
+    }
     let mut out = Conll::default();
     let (mut words, mut tags) = (Vec::new(), Vec::new());
     for (_, cols) in rows {
@@ -255,5 +271,24 @@ mod tests {
         assert_eq!(c.tags, [tags("B-ORG O"), tags("B-PER")]);
         let c = read_conll(Path::new("x"), "EU B-ORG 0\nrejects O 0\n", None).unwrap();
         assert_eq!(c.tags, [tags("B-ORG O")]);
+    }
+
+    #[test]
+    fn a_bad_tag_is_named_with_its_line() {
+        let text = "EU B-ORG 0\nrejects O 0\n\nPeter B-PRS 0\nsays BAD 0\nso O 0\n";
+        let e = read_conll(Path::new("x"), text, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":5") && e.contains("\"BAD\""), "{e}");
+        let e = read_conll(Path::new("x"), text, Some(1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"BAD\""), "{e}");
+        // A column of zeros is no tag column, named or not.
+        let text = "EU B-ORG 0\nrejects O 0\n";
+        let e = read_conll(Path::new("x"), text, Some(2))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"0\" in column 2"), "{e}");
     }
 }

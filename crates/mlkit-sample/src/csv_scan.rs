@@ -17,6 +17,9 @@ pub(crate) struct Record<'a> {
     pub end: u64,
     pub line: u64,
     pub fields: usize,
+    /// The line where a quoted field opened that runs to the end of the input unclosed
+    /// (which pandas refuses: "EOF inside string").
+    pub open_quote: Option<u64>,
     /// The requested fields' contents, in the order of `wanted`.
     pub values: Vec<&'a [u8]>,
 }
@@ -55,6 +58,8 @@ enum Parsed {
         next: usize,
         fields: usize,
         newlines: u64,
+        /// Newlines before a quote that opens and never closes, if one does.
+        open_quote: Option<u64>,
     },
     Blank {
         next: usize,
@@ -148,6 +153,7 @@ impl<R: Read> Scanner<R> {
                     next,
                     fields,
                     newlines,
+                    open_quote,
                 } => {
                     let start = self.pos;
                     let line = self.line;
@@ -169,6 +175,7 @@ impl<R: Read> Scanner<R> {
                         end: self.base + next as u64,
                         line,
                         fields,
+                        open_quote: open_quote.map(|n| line + n),
                         values,
                     }));
                 }
@@ -201,6 +208,7 @@ impl<R: Read> Scanner<R> {
         }
         let mut field = 0usize;
         let mut newlines = 0u64;
+        let mut open_quote = None;
         loop {
             let slot = self.wanted.get(field).copied().flatten();
             let end_of_field;
@@ -213,7 +221,9 @@ impl<R: Read> Scanner<R> {
                         if !self.eof {
                             return Parsed::NeedMore;
                         }
-                        // Unclosed quote at the end of input: the rest is the field.
+                        // Unclosed quote at the end of input: the rest is the field (as
+                        // the csv crate reads it; the caller refuses it).
+                        open_quote = Some(newlines);
                         newlines += count_newlines(&data[q..]);
                         if slot.is_some() {
                             self.scratch.extend_from_slice(&data[q..]);
@@ -271,6 +281,7 @@ impl<R: Read> Scanner<R> {
                 next,
                 fields: field,
                 newlines: newlines + u64::from(end_of_field < data.len()),
+                open_quote,
             };
         }
     }

@@ -72,6 +72,12 @@ fn read_header(path: &Path, delimiter: u8) -> Result<Header, SampleError> {
                 path: path.to_path_buf(),
             });
         };
+        if let Some(line) = record.open_quote {
+            return Err(SampleError::Malformed {
+                path: path.to_path_buf(),
+                message: mlkit_csv::unclosed_quote_message(line),
+            });
+        }
         if record.fields > width {
             width = record.fields;
             continue;
@@ -181,13 +187,20 @@ impl Rows for Delimited {
                     line,
                 });
             }
+            if let Some(line) = record.open_quote {
+                return Err(SampleError::Malformed {
+                    path: self.path.clone(),
+                    message: mlkit_csv::unclosed_quote_message(line),
+                });
+            }
             if record.fields != self.fields {
                 return Err(SampleError::Malformed {
                     path: self.path.clone(),
-                    message: format!(
-                        "line {line}: found {} fields where the header has {}; quote fields \
-                         that contain the delimiter and give every row the same fields",
-                        record.fields, self.fields
+                    message: mlkit_csv::ragged_row_message(
+                        line,
+                        record.fields as u64,
+                        self.fields as u64,
+                        self.delimiter,
                     ),
                 });
             }

@@ -37,23 +37,36 @@ pub enum SampleError {
     FracAboveOne(f64),
     #[error("the seed {0} is out of range: pandas (numpy RandomState) takes 0 to 4294967295")]
     Seed(u64),
-    #[error("group {group}: cannot take {requested} rows from {rows} without replacement")]
+    #[error(
+        "{}: cannot take {requested} rows from {rows} without replacement",
+        in_group(group)
+    )]
     TooFewRows {
         group: String,
         rows: usize,
         requested: usize,
     },
     #[error(
-        "group {group}: only {nonzero} rows have a weight above zero but {requested} were \
-         requested without replacement"
+        "{}: only {nonzero} rows have a weight above zero but {requested} were requested \
+         without replacement",
+        in_group(group)
     )]
     TooFewWeighted {
         group: String,
         nonzero: usize,
         requested: usize,
     },
-    #[error("group {group}: all weights are zero (or missing), so no row can be drawn")]
+    #[error(
+        "{}: all weights are zero (or missing), so no row can be drawn",
+        in_group(group)
+    )]
     ZeroWeights { group: String },
+    #[error(
+        "{}: the weights add up to more than the largest number (about 1.8e308); divide them \
+         all by one large number first",
+        in_group(group)
+    )]
+    WeightsOverflow { group: String },
     #[error("{path}: cannot read parquet: {message}")]
     Parquet { path: PathBuf, message: String },
 }
@@ -70,5 +83,15 @@ impl SampleError {
                 | SampleError::FracAboveOne(_)
                 | SampleError::Seed(_)
         )
+    }
+}
+
+/// Where a sampling error is: the group, or the whole input when there are no groups (pandas
+/// drops rows whose group key is missing, so no group is named "").
+fn in_group(group: &str) -> String {
+    if group.is_empty() {
+        "the input".to_string()
+    } else {
+        format!("group {group}")
     }
 }

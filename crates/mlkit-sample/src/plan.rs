@@ -40,7 +40,11 @@ pub(crate) fn group_sample_size(opts: &SampleOptions, rows: usize) -> Result<usi
         }
     }
     // Without replacement, more than `rows` is refused by the draw, which names the group.
-    let base = base as usize;
+    // A count stays exact (through f64 a huge one would be misquoted in that message).
+    let base = match opts.size {
+        SampleSize::Count(n) => n,
+        SampleSize::Frac(_) => base as usize,
+    };
     let mut size = base;
     if let Some(k) = opts.min_per_group {
         size = size.max(if opts.replace { k } else { k.min(rows) });
@@ -96,6 +100,11 @@ fn draw_group(
         None => None,
         Some(w) => {
             let total = numpy_sum(w);
+            if total.is_infinite() {
+                return Err(SampleError::WeightsOverflow {
+                    group: g.name.to_string(),
+                });
+            }
             if total == 0.0 {
                 return Err(SampleError::ZeroWeights {
                     group: g.name.to_string(),

@@ -106,17 +106,10 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::flags::{DocArgs, RecordArgs, Unit};
+    use crate::flags::{DocArgs, RecordArgs};
 
     fn lines() -> DocArgs {
-        DocArgs {
-            unit: Unit::Line,
-            records: RecordArgs {
-                text_field: None,
-                column: None,
-                lossy: false,
-            },
-        }
+        DocArgs::lines(RecordArgs::default())
     }
 
     fn batches(input: impl BufRead + Send + 'static, regular_file: bool, max: usize) -> Batches {

@@ -38,6 +38,11 @@ pub struct DocArgs {
 
     #[command(flatten)]
     pub records: RecordArgs,
+
+    /// The JSON field (with --text-field) or CSV column (with --column) of a second text
+    /// paired with each text; set by the subcommands that take pairs.
+    #[arg(skip)]
+    pub pair: Option<String>,
 }
 
 /// How texts are read from lines, JSON Lines records or CSV rows: every subcommand that
@@ -78,6 +83,7 @@ impl DocArgs {
         DocArgs {
             unit: Unit::Line,
             records,
+            pair: None,
         }
     }
 

@@ -39,6 +39,7 @@ enum Command {
     Sample(cmd::sample::SampleArgs),
     Ner(cmd::ner::NerArgs),
     Zeroshot(cmd::zeroshot::ZeroShotArgs),
+    Classify(cmd::classify::ClassifyArgs),
     Forest(cmd::forest::ForestArgs),
     Embed(cmd::embed::EmbedArgs),
     Quantize(cmd::quantize::QuantizeArgs),
@@ -63,6 +64,7 @@ fn is_usage(e: &anyhow::Error) -> bool {
             || says(cause, mlkit_core::CoreError::is_usage)
             || says(cause, mlkit_ner::NerError::is_usage)
             || says(cause, mlkit_zeroshot::ZeroShotError::is_usage)
+            || says(cause, mlkit_classify::ClassifyError::is_usage)
             || says(cause, mlkit_forest::ForestError::is_usage)
             || says(cause, mlkit_sample::SampleError::is_usage)
     })
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Sample(args) => cmd::sample::run(args),
         Command::Ner(args) => cmd::ner::run(args),
         Command::Zeroshot(args) => cmd::zeroshot::run(args),
+        Command::Classify(args) => cmd::classify::run(args),
         Command::Forest(args) => cmd::forest::run(args),
         Command::Embed(args) => cmd::embed::run(args),
         Command::Quantize(args) => cmd::quantize::run(args),

@@ -339,6 +339,7 @@ impl Config {
             hidden: self.hidden_size,
             layers: self.num_hidden_layers,
             vocab: self.vocab_size,
+            type_vocab: self.type_vocab_size,
             max_positions: self.max_position_embeddings,
         }
     }

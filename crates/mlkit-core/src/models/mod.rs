@@ -32,6 +32,8 @@ pub struct Sizes {
     pub hidden: usize,
     pub layers: usize,
     pub vocab: usize,
+    /// Token types the embeddings have (0: none, the type ids are ignored).
+    pub type_vocab: usize,
     /// The longest input in tokens, special tokens included.
     pub max_positions: usize,
 }

@@ -215,6 +215,12 @@ fn max_features(s: &str) -> Result<MaxFeatures> {
 
 fn train(args: TrainArgs) -> Result<()> {
     let csv = read(&args.data)?;
+    if csv.rows.is_empty() {
+        anyhow::bail!(
+            "{}: no rows to train on, only a header",
+            args.data.display()
+        );
+    }
     let names = feature_names(&csv, &args.target, &args.features, &args.exclude)?;
     let table = training_table(
         &csv,
@@ -370,7 +376,10 @@ fn eval(args: EvalArgs) -> Result<()> {
     let forest = load(&args.model)?;
     let csv = read(&args.data)?;
     if csv.rows.is_empty() {
-        anyhow::bail!("{}: no rows to evaluate", args.data.display());
+        anyhow::bail!(
+            "{}: no rows to evaluate, only a header",
+            args.data.display()
+        );
     }
     let t = csv
         .header

@@ -1,6 +1,6 @@
 //! `mlkit zeroshot`: texts into labels no model was trained on; `mlkit zeroshot eval`.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -11,13 +11,15 @@ use mlkit_metrics::evaluate;
 use mlkit_zeroshot::nli::is_nli;
 use mlkit_zeroshot::ranking::{keep, rank};
 use mlkit_zeroshot::{check_labels, NliModel, SimilarityModel};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::docs::{id_text, Doc, DocReader, Record};
-use crate::flags::{score, DocArgs, IoArgs, ModelArgs, RecordArgs, ReportFormat};
+use super::gold::{read_gold, write_report, GoldTexts};
+use super::scored::Scored;
+use crate::docs::{id_text, Doc};
+use crate::flags::{score, DocArgs, IoArgs, ModelArgs, ReportFormat};
 use crate::io::Output;
 use crate::pipeline::run_documents;
-use crate::sink::{CsvSink, JsonlSink, LineSink, Outcome, Sink, TableRows, TableSink};
+use crate::sink::{CsvSink, JsonlSink, LineSink, Sink, TableSink};
 use crate::UsageError;
 
 /// Zero-shot classification: score each text against labels no model was trained on, by
@@ -289,7 +291,8 @@ fn classify(args: ClassifyArgs) -> Result<()> {
                 .into_iter()
                 .map(|s| Scored {
                     labels: &model.labels,
-                    kept: keep(&s, args.top_k, args.threshold),
+                    order: rank(&s),
+                    kept: keep(&s, args.top_k, args.threshold).len(),
                     scores: s,
                 })
                 .collect();
@@ -307,97 +310,8 @@ fn classify(args: ClassifyArgs) -> Result<()> {
     output.finish()
 }
 
-/// One text's scores: every label's, and the ones kept (best first).
-struct Scored<'a> {
-    labels: &'a [String],
-    scores: Vec<f32>,
-    kept: Vec<usize>,
-}
-
-impl Scored<'_> {
-    /// The kept labels and their scores, best first.
-    fn kept(&self) -> (Vec<&str>, Vec<f32>) {
-        self.kept
-            .iter()
-            .map(|&i| (self.labels[i].as_str(), self.scores[i]))
-            .unzip()
-    }
-}
-
-impl Outcome for Scored<'_> {
-    // "prediction", not "label": inputs often have a gold "label" column.
-    const CSV_COLUMNS: &'static [&'static str] = &["prediction", "score", "scores"];
-
-    fn json_fields(&self, _doc: &Doc) -> Vec<(&'static str, String)> {
-        let (names, values) = self.kept();
-        vec![
-            ("labels", json!(names).to_string()),
-            // Through a Value, as f64s: the digits zeroshot has always written.
-            ("scores", json!(values).to_string()),
-        ]
-    }
-
-    fn csv_cells(&self, _doc: &Doc) -> Vec<String> {
-        let (names, values) = self.kept();
-        let all: serde_json::Map<String, Value> = rank(&self.scores)
-            .into_iter()
-            .map(|i| (self.labels[i].clone(), json!(self.scores[i])))
-            .collect();
-        vec![
-            names.first().copied().unwrap_or("").to_string(),
-            values
-                .first()
-                .map(|v| format!("{v:.6}"))
-                .unwrap_or_default(),
-            Value::Object(all).to_string(),
-        ]
-    }
-}
-
-impl TableRows for Scored<'_> {
-    const TABLE_HEADER: &'static [&'static str] = &["id", "labels", "scores", "text"];
-
-    fn table_rows(&self, doc: &Doc) -> Vec<Vec<String>> {
-        let (names, values) = self.kept();
-        vec![vec![
-            id_text(&doc.id),
-            names.join(", "),
-            values
-                .iter()
-                .map(|v| format!("{v:.3}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            doc.text.chars().take(60).collect(),
-        ]]
-    }
-}
-
 fn eval(args: EvalArgs) -> Result<()> {
-    let column = DocArgs::lines(RecordArgs {
-        column: Some(args.column.clone()),
-        ..RecordArgs::default()
-    });
-    let mut reader = DocReader::open(&args.input, &column, false)?;
-    let headers = reader.header().unwrap_or_default();
-    let gold_at = headers
-        .iter()
-        .position(|h| h == args.gold_column)
-        .ok_or_else(|| {
-            UsageError(format!(
-                "{}: no column {:?}; columns: {}",
-                args.input.display(),
-                args.gold_column,
-                headers.iter().collect::<Vec<_>>().join(", ")
-            ))
-        })?;
-    let (mut texts, mut gold) = (Vec::new(), Vec::new());
-    for doc in reader {
-        let doc = doc?;
-        if let Record::Csv(row) = &doc.record {
-            gold.push(row.get(gold_at).unwrap_or("").trim().to_string());
-        }
-        texts.push(doc.text);
-    }
+    let GoldTexts { texts, gold } = read_gold(&args.input, &args.column, &args.gold_column)?;
     let (mut labels, mut label_texts) = read_labels(&args.labels)?;
     if labels.is_empty() {
         let distinct: std::collections::BTreeSet<String> = gold.iter().cloned().collect();
@@ -412,28 +326,5 @@ fn eval(args: EvalArgs) -> Result<()> {
             predicted.push(model.labels[rank(&s)[0]].clone());
         }
     }
-    let e = evaluate(&gold, &predicted);
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        ReportFormat::Json => writeln!(
-            out,
-            "{}",
-            json!({
-                "texts": texts.len(),
-                "accuracy": e.accuracy,
-                "macro_f1": e.macro_f1,
-                "labels": e.labels,
-                "confusion_matrix": e.matrix,
-            })
-        )?,
-        ReportFormat::Table => {
-            writeln!(
-                out,
-                "accuracy  {:.4}\nmacro-F1  {:.4}\n",
-                e.accuracy, e.macro_f1
-            )?;
-            out.write_all(e.confusion_table("gold \\ predicted", 4).as_bytes())?;
-        }
-    }
-    Ok(())
+    write_report(args.format, texts.len(), &evaluate(&gold, &predicted))
 }

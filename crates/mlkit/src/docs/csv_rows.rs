@@ -10,19 +10,10 @@ use super::utf8::{read_error, Lossy};
 /// A CSV reading error that names the file and line and says how to mend the row (`record`
 /// counts data rows from 1).
 pub(super) fn csv_error(path: &Path, record: usize, e: csv::Error) -> anyhow::Error {
-    let name = path.display();
-    match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            pos: Some(pos),
-            expected_len,
-            len,
-        } => anyhow::anyhow!(
-            "{name}: line {}: found {len} fields where the header has {expected_len}; quote \
-             fields that contain a comma and give every row the same fields",
-            pos.line()
-        ),
-        csv::ErrorKind::Io(io) => read_error(path, io, Lossy::Refuse),
-        _ => anyhow::anyhow!("{name}: CSV record {record}: {e}"),
+    match (mlkit_csv::error_message(&e, record as u64), e.kind()) {
+        (Some(message), _) => anyhow::anyhow!("{}: {message}", path.display()),
+        (None, csv::ErrorKind::Io(io)) => read_error(path, io, Lossy::Refuse),
+        (None, _) => anyhow::anyhow!("{}: {e}", path.display()),
     }
 }
 

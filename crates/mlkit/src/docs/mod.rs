@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use csv_rows::csv_error;
 pub use csv_rows::csv_row;
+use mlkit_csv::Tracked;
 use utf8::{read_all, read_error, Lossy};
 pub use utf8::{read_text, Utf8Lines};
 
@@ -25,6 +26,8 @@ use crate::UsageError;
 pub struct Doc {
     pub id: Value,
     pub text: String,
+    /// The second text of a pair, when the subcommand reads pairs (`DocArgs::pair`).
+    pub pair: Option<String>,
     /// The JSONL record or CSV row it came from.
     pub record: Record,
 }
@@ -48,15 +51,20 @@ pub struct DocReader {
     regular_file: bool,
 }
 
+/// The input's lines, each checked for UTF-8.
+type Lines = Utf8Lines<Box<dyn BufRead + Send>>;
+
 enum Source {
-    Lines(Utf8Lines<Box<dyn BufRead + Send>>),
+    Lines(Lines),
     Json {
-        lines: Utf8Lines<Box<dyn BufRead + Send>>,
+        lines: Lines,
         field: String,
+        pair: Option<String>,
     },
     Csv {
-        reader: Box<csv::Reader<Utf8Lines<Box<dyn BufRead + Send>>>>,
+        reader: Box<csv::Reader<Tracked<Lines>>>,
         at: usize,
+        pair_at: Option<usize>,
     },
     Whole(Option<String>),
 }
@@ -79,8 +87,13 @@ impl DocReader {
         let name = path.display();
         let lossy = args.records.lossy;
         let source = if let Some(column) = &args.records.column {
-            let mut reader = csv::ReaderBuilder::new().from_reader(Utf8Lines::new(input, lossy));
-            let headers = match reader.headers() {
+            let mut reader = csv::ReaderBuilder::new()
+                .from_reader(Tracked::new(Utf8Lines::new(input, lossy), b','));
+            let headers = reader.headers().map(|_| ());
+            if let Some(line) = reader.get_ref().unclosed_quote() {
+                anyhow::bail!("{name}: {}", mlkit_csv::unclosed_quote_message(line));
+            }
+            let headers = match headers.and_then(|()| reader.headers()) {
                 Ok(h) => h,
                 Err(e) => {
                     return Err(match e.kind() {
@@ -89,20 +102,30 @@ impl DocReader {
                     })
                 }
             };
-            let at = headers.iter().position(|h| h == column).ok_or_else(|| {
-                UsageError(format!(
-                    "{name}: no column {column:?}; columns: {}",
-                    headers.iter().collect::<Vec<_>>().join(", ")
-                ))
-            })?;
+            if headers.is_empty() {
+                anyhow::bail!("{name}: {}", mlkit_csv::EMPTY_INPUT_MESSAGE);
+            }
+            let find = |column: &str| {
+                headers.iter().position(|h| h == column).ok_or_else(|| {
+                    let header: Vec<&str> = headers.iter().collect();
+                    UsageError(format!(
+                        "{name}: {}",
+                        mlkit_csv::missing_column_message(column, &header)
+                    ))
+                })
+            };
+            let at = find(column)?;
+            let pair_at = args.pair.as_deref().map(find).transpose()?;
             Source::Csv {
                 reader: Box::new(reader),
                 at,
+                pair_at,
             }
         } else if let Some(field) = &args.records.text_field {
             Source::Json {
                 lines: Utf8Lines::new(input, lossy),
                 field: field.clone(),
+                pair: args.pair.clone(),
             }
         } else if args.unit == Unit::Doc {
             Source::Whole(Some(read_all(path, input, Lossy::new(lossy))?))
@@ -146,6 +169,7 @@ impl DocReader {
             Source::Whole(text) => Ok(text.take().map(|text| Doc {
                 id: json!(name.to_string()),
                 text,
+                pair: None,
                 record: Record::None,
             })),
             Source::Lines(lines) => {
@@ -159,10 +183,11 @@ impl DocReader {
                 Ok(Some(Doc {
                     id: self.line_id(self.count),
                     text,
+                    pair: None,
                     record: Record::None,
                 }))
             }
-            Source::Json { lines, field } => loop {
+            Source::Json { lines, field, pair } => loop {
                 let Some(line) = lines
                     .next_line()
                     .map_err(|e| read_error(&self.path, &e, Lossy::Refuse))?
@@ -178,14 +203,13 @@ impl DocReader {
                 let Value::Object(map) = value else {
                     anyhow::bail!("{name}: line {n}: not a JSON object");
                 };
-                let text = match map.get(field.as_str()) {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(Value::Null) | None => {
-                        anyhow::bail!("{name}: line {n}: no text field {field:?}")
-                    }
-                    Some(other) => {
-                        anyhow::bail!("{name}: line {n}: field {field:?} is {other}, not a string")
-                    }
+                let text = string_field(&map, field)
+                    .map_err(|e| anyhow::anyhow!("{name}: line {n}: {e}"))?;
+                let pair = match pair {
+                    None => None,
+                    Some(p) => Some(string_field(&map, p).map_err(|e| {
+                        anyhow::anyhow!("{name}: line {n}: {e} (the pair's second text)")
+                    })?),
                 };
                 let id = match map.get("id") {
                     Some(id) => id.clone(),
@@ -194,15 +218,24 @@ impl DocReader {
                 return Ok(Some(Doc {
                     id,
                     text,
+                    pair,
                     record: Record::Json(map),
                 }));
             },
-            Source::Csv { reader, at } => {
+            Source::Csv {
+                reader,
+                at,
+                pair_at,
+            } => {
                 let mut row = csv::StringRecord::new();
-                let at = *at;
-                let more = reader
-                    .read_record(&mut row)
-                    .map_err(|e| csv_error(&self.path, self.count + 1, e))?;
+                let (at, pair_at) = (*at, *pair_at);
+                let read = reader.read_record(&mut row);
+                // A quote that never closes swallows the rows after it into one field (which
+                // may also leave its row short of fields): say so rather than what followed.
+                if let Some(line) = reader.get_ref().unclosed_quote() {
+                    anyhow::bail!("{name}: {}", mlkit_csv::unclosed_quote_message(line));
+                }
+                let more = read.map_err(|e| csv_error(&self.path, self.count + 1, e))?;
                 if !more {
                     return Ok(None);
                 }
@@ -210,6 +243,7 @@ impl DocReader {
                 Ok(Some(Doc {
                     id: self.line_id(self.count),
                     text: row.get(at).unwrap_or("").to_string(),
+                    pair: pair_at.map(|p| row.get(p).unwrap_or("").to_string()),
                     record: Record::Csv(row),
                 }))
             }
@@ -222,6 +256,15 @@ impl Iterator for DocReader {
 
     fn next(&mut self) -> Option<Result<Doc>> {
         self.next_doc().transpose()
+    }
+}
+
+/// A JSON record's text `field`, or what is wrong with it.
+fn string_field(map: &serde_json::Map<String, Value>, field: &str) -> Result<String, String> {
+    match map.get(field) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Null) | None => Err(format!("no text field {field:?}")),
+        Some(other) => Err(format!("field {field:?} is {other}, not a string")),
     }
 }
 
@@ -259,14 +302,11 @@ mod tests {
     use crate::flags::RecordArgs;
 
     fn args(column: Option<&str>, lossy: bool) -> DocArgs {
-        DocArgs {
-            unit: Unit::Line,
-            records: RecordArgs {
-                text_field: None,
-                column: column.map(String::from),
-                lossy,
-            },
-        }
+        DocArgs::lines(RecordArgs {
+            text_field: None,
+            column: column.map(String::from),
+            lossy,
+        })
     }
 
     /// Every text `DocReader` reads from `bytes`, or its error.
@@ -328,9 +368,14 @@ mod tests {
                 .map(|r| r.map(|r| r.get(1).unwrap_or("").to_string()))
                 .collect();
             let got = read(&csv_bytes, &args(Some("b"), true));
+            // A quote that never closes is an error, though the csv crate reads on.
+            let mut quotes = mlkit_csv::QuoteTracker::new(b',');
+            quotes.feed(lossy.as_bytes());
             match want {
-                Ok(want) => prop_assert_eq!(got.unwrap(), want),
-                Err(_) => prop_assert!(got.is_err()),
+                Ok(want) if quotes.open_quote_line().is_none() => {
+                    prop_assert_eq!(got.unwrap(), want)
+                }
+                _ => prop_assert!(got.is_err()),
             }
         }
     }
