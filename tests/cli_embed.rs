@@ -234,15 +234,23 @@ fn jsonl_records_and_csv_rows_get_the_embedding_of_their_text() {
 
 #[test]
 fn bad_models_and_long_lines_are_clear_errors() {
+    // A pickle in torch.save's legacy format (a bare pickle, no zip): refused, named.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("config.json"), "{}").unwrap();
+    let tiny = core_fixture("tiny-bert");
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(tiny.join(f), dir.path().join(f)).unwrap();
+    }
     std::fs::write(dir.path().join("pytorch_model.bin"), b"\x80\x02").unwrap();
     let o = mlkit(
         &["embed", "--model", dir.path().to_str().unwrap(), "-"],
         b"x\n",
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("safetensors"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("pytorch_model.bin") && err.contains("legacy format"),
+        "{err}"
+    );
 
     let missing = mlkit(&["embed", "--model", "no/such/dir/here", "-"], b"x\n");
     assert_eq!(missing.status.code(), Some(1));

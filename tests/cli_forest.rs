@@ -259,7 +259,10 @@ fn text_columns_become_tfidf_features() {
         .collect();
     // Only the buckets some training text fills are columns (of 1024), each named by a
     // word; then employees and country.
-    let text_columns = names.iter().filter(|n| n.starts_with("description:")).count();
+    let text_columns = names
+        .iter()
+        .filter(|n| n.starts_with("description:"))
+        .count();
     assert!((100..1024).contains(&text_columns), "{text_columns}");
     assert_eq!(names.len(), text_columns + 2);
     assert!(!names.iter().any(|n| n.starts_with("description:#")));

@@ -1,7 +1,8 @@
 //! The real Hugging Face download path, end to end, against a stand-in hub on localhost
 //! (`HF_ENDPOINT`): the repo info and resolve endpoints as hf-hub's sync client calls them
 //! (ranged GETs, etag and commit headers), the token sent, the cache written under
-//! `HF_HOME` and then read alone with `HF_HUB_OFFLINE=1`, pickle-only and missing repos.
+//! `HF_HOME` and then read alone with `HF_HUB_OFFLINE=1`, an old-style repo (PyTorch shards
+//! and vocab.txt) and missing repos.
 
 mod common;
 
@@ -142,6 +143,21 @@ fn answer(mut stream: TcpStream, repos: &HashMap<String, Repo>, log: &Mutex<Vec<
     );
 }
 
+/// A vocab.txt with tokenizer.json's WordPiece vocabulary, one token a line by id (what a
+/// repo without tokenizer.json ships).
+fn vocab_txt(tokenizer: &Path) -> Vec<u8> {
+    let t: serde_json::Value = serde_json::from_slice(&std::fs::read(tokenizer).unwrap()).unwrap();
+    let mut vocab: Vec<(&String, u64)> = t["model"]["vocab"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k, v.as_u64().unwrap()))
+        .collect();
+    vocab.sort_by_key(|(_, id)| *id);
+    let lines: Vec<&str> = vocab.iter().map(|(k, _)| k.as_str()).collect();
+    format!("{}\n", lines.join("\n")).into_bytes()
+}
+
 fn fixture_repo(dir: &Path, files: &[&str]) -> Repo {
     files
         .iter()
@@ -203,9 +219,20 @@ fn models_download_into_the_cache_and_then_run_offline() {
             &["config.json", "tokenizer.json", "model.safetensors"],
         ),
     );
-    let mut pickle = fixture_repo(&tiny, &["config.json", "tokenizer.json"]);
-    pickle.insert("pytorch_model.bin".into(), b"not really a pickle".to_vec());
-    repos.insert("someone/pickled".to_string(), pickle);
+    // The same model as an older repo has it: PyTorch shards and a slow tokenizer's
+    // vocab.txt, no tokenizer.json, no safetensors.
+    let sharded = root().join("crates/mlkit-core/tests/fixtures/tiny-bert-sharded-bin");
+    let mut old = fixture_repo(
+        &sharded,
+        &[
+            "config.json",
+            "pytorch_model.bin.index.json",
+            "pytorch_model-00001-of-00002.bin",
+            "pytorch_model-00002-of-00002.bin",
+        ],
+    );
+    old.insert("vocab.txt".into(), vocab_txt(&tiny.join("tokenizer.json")));
+    repos.insert("someone/old-style".to_string(), old);
     let hub = hub(repos);
     let home = tempfile::tempdir().unwrap();
 
@@ -283,17 +310,21 @@ fn models_download_into_the_cache_and_then_run_offline() {
         "{list}"
     );
 
-    // A repo with only a pickle checkpoint is refused before anything is downloaded.
-    let before = hub.seen.lock().unwrap().len();
-    let err = embed_fails("someone/pickled", &hub, home.path());
-    assert!(
-        err.contains("pytorch_model.bin") && err.contains("safetensors"),
-        "{err}"
+    // The old-style repo: its shards and vocab.txt downloaded, the same vectors.
+    let old = mlkit_hub(
+        &["embed", "--model", "someone/old-style", "-"],
+        &hub,
+        home.path(),
+        &[],
     );
-    let after: Vec<Seen> = hub.seen.lock().unwrap()[before..].to_vec();
     assert!(
-        after.iter().all(|s| !s.path.contains("/resolve/")),
-        "{after:?}"
+        old.status.success(),
+        "{}",
+        String::from_utf8_lossy(&old.stderr)
+    );
+    assert_eq!(
+        old.stdout, local.stdout,
+        "shards and vocab.txt, same vectors"
     );
 
     // A repo the hub does not have: the error names it.

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::parts::{ModelParts, Weights};
 use crate::resolve::{bundled_dir, ModelFiles};
+use crate::weights::WeightFormat;
 
 /// A model found on disk.
 #[derive(Clone, Debug, Serialize)]
@@ -82,10 +83,15 @@ pub struct ModelInfo {
     pub vocab_size: Option<u64>,
     /// "f32", "Q8_0", ...: the Linear weights' storage.
     pub dtype: String,
+    /// "safetensors", "pytorch (restricted unpickler)" or "gguf", with the shard count.
+    pub format: String,
     pub bytes: u64,
     /// id2label in id order, for classifiers.
     pub labels: Vec<String>,
     pub pooling: Option<String>,
+    /// Where the tokenizer comes from: tokenizer.json, or the slow tokenizer's files it is
+    /// built from.
+    pub tokenizer: String,
 }
 
 pub fn info(files: &ModelFiles) -> Result<ModelInfo> {
@@ -93,6 +99,20 @@ pub fn info(files: &ModelFiles) -> Result<ModelInfo> {
     let config = &parts.config;
     let arch = config.arch.architecture();
     let sizes = arch.map(|a| a.sizes());
+    let format = match &parts.weights {
+        Weights::Gguf(..) => "gguf".to_string(),
+        Weights::Tensors(stored, files) => {
+            let name = match stored {
+                WeightFormat::Safetensors => "safetensors",
+                WeightFormat::Pickle => "pytorch (restricted unpickler)",
+            };
+            if files.len() > 1 {
+                format!("{name}, {} shards", files.len())
+            } else {
+                name.to_string()
+            }
+        }
+    };
     let (dtype, bytes) = match &parts.weights {
         Weights::Gguf(p, content) => {
             let q = content
@@ -103,14 +123,25 @@ pub fn info(files: &ModelFiles) -> Result<ModelInfo> {
                 .unwrap_or_else(|| "unknown".into());
             (q, std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         }
-        Weights::Safetensors(p) => (
-            config
+        Weights::Tensors(stored, files) => {
+            let mut bytes = 0;
+            for p in files {
+                bytes += match stored {
+                    // A model is described only once its tensors are known to be all there.
+                    WeightFormat::Safetensors => crate::parts::check_safetensors(p)?,
+                    // The unpickler checks every storage against the archive.
+                    WeightFormat::Pickle => {
+                        crate::pickle::read_state_dict(p)?;
+                        std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+                    }
+                };
+            }
+            let dtype = config
                 .torch_dtype
                 .clone()
-                .unwrap_or_else(|| "float32".into()),
-            // A model is described only once its tensors are known to be all there.
-            crate::parts::check_safetensors(p)?,
-        ),
+                .unwrap_or_else(|| "float32".into());
+            (dtype, bytes)
+        }
     };
     let pooling =
         crate::pooling::Pooling::from_json(parts.pooling.as_deref(), parts.modules.as_deref())
@@ -130,8 +161,10 @@ pub fn info(files: &ModelFiles) -> Result<ModelInfo> {
         hidden_size: sizes.map(|s| s.hidden as u64),
         vocab_size: sizes.map(|s| s.vocab as u64),
         dtype,
+        format,
         bytes,
         labels: config.id2label.clone(),
         pooling,
+        tokenizer: parts.tokenizer_source.clone(),
     })
 }

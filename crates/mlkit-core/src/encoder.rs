@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use candle_core::quantized::GgmlDType;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::device::RunOptions;
@@ -40,7 +40,8 @@ fn bad(path: &Path, message: impl std::fmt::Display) -> CoreError {
 
 fn weights_path(parts: &ModelParts) -> &Path {
     match &parts.weights {
-        Weights::Safetensors(p) | Weights::Gguf(p, _) => p,
+        Weights::Tensors(_, files) => files.first().map_or(Path::new(""), |p| p),
+        Weights::Gguf(p, _) => p,
     }
 }
 
@@ -51,23 +52,13 @@ fn weight_store(
 ) -> Result<(VarBuilder<'static>, LinearWeights)> {
     let (device, dtype, format) = (&run.device, run.dtype, run.weights);
     match &parts.weights {
-        Weights::Safetensors(path) => {
-            let bytes = std::fs::read(path).map_err(|source| CoreError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            // The safetensors reader checks the header's size, offsets and shapes against
-            // the file before any tensor is built.
-            let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
-                .map_err(|e| bad(path, format!("not a valid safetensors file: {e}")))?;
-            Ok((
-                VarBuilder::from_tensors(tensors, dtype, device),
-                LinearWeights {
-                    format,
-                    prequantized: HashMap::new(),
-                },
-            ))
-        }
+        Weights::Tensors(stored, files) => Ok((
+            VarBuilder::from_tensors(crate::weights::load(*stored, files)?, dtype, device),
+            LinearWeights {
+                format,
+                prequantized: HashMap::new(),
+            },
+        )),
         Weights::Gguf(path, content) => {
             let file = File::open(path).map_err(|source| CoreError::Read {
                 path: path.clone(),

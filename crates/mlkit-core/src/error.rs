@@ -6,12 +6,6 @@ use std::path::PathBuf;
 pub enum CoreError {
     #[error("model {spec:?} not found: {hint}")]
     NotFound { spec: String, hint: String },
-    #[error(
-        "{path}: pickle checkpoints are not loaded, since unpickling can run arbitrary code; \
-         convert it to safetensors first, e.g. in Python: \
-         `from transformers import AutoModel; AutoModel.from_pretrained(DIR).save_pretrained(OUT, safe_serialization=True)`"
-    )]
-    Pickle { path: PathBuf },
     #[error("{path}: {message}")]
     BadFile { path: PathBuf, message: String },
     #[error("{path}: unsupported model_type {model_type:?}; mlkit runs: {supported}")]

@@ -19,10 +19,13 @@ pub mod int8;
 pub mod linear;
 pub mod models;
 pub mod parts;
+pub mod pickle;
 pub mod pooling;
 pub mod quantize;
 pub mod resolve;
 pub mod tokenize;
+pub mod tokenizer_files;
+pub mod weights;
 
 pub use device::{select_device, Precision, RunOptions};
 pub use embed::{EmbedOptions, Embedder};

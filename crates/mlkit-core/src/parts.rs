@@ -11,6 +11,7 @@ use candle_core::quantized::gguf_file;
 use crate::config::ModelConfig;
 use crate::error::{CoreError, Result};
 use crate::resolve::ModelFiles;
+use crate::weights::{self, WeightFormat};
 
 /// GGUF metadata keys under which `mlkit quantize` stores the loose files.
 pub const META_CONFIG: &str = "mlkit.config.json";
@@ -21,7 +22,8 @@ pub const META_SENTENCE: &str = "mlkit.sentence_bert_config.json";
 
 #[derive(Clone, Debug)]
 pub enum Weights {
-    Safetensors(PathBuf),
+    /// The tensor files (one, or the shards of an index) and how they are stored.
+    Tensors(WeightFormat, Vec<PathBuf>),
     /// The file and its header, read and checked once.
     Gguf(PathBuf, Arc<gguf_file::Content>),
 }
@@ -30,7 +32,10 @@ pub enum Weights {
 pub struct ModelParts {
     pub origin: String,
     pub config: ModelConfig,
+    /// tokenizer.json text, as shipped or built from a slow tokenizer's files.
     pub tokenizer: Vec<u8>,
+    /// Where the tokenizer came from, for `mlkit models info`.
+    pub tokenizer_source: String,
     pub modules: Option<String>,
     pub pooling: Option<String>,
     pub sentence_config: Option<String>,
@@ -66,19 +71,23 @@ impl ModelParts {
             .ok_or_else(|| missing(files, "config.json"))?;
         let tokenizer = files
             .tokenizer
-            .as_deref()
-            .ok_or_else(|| missing(files, "tokenizer.json"))?;
+            .as_ref()
+            .ok_or_else(|| missing(files, "tokenizer"))?;
         Ok(ModelParts {
             origin: files.origin.clone(),
             config: ModelConfig::parse(read_text(config)?, config)?,
-            tokenizer: std::fs::read(tokenizer).map_err(|source| CoreError::Read {
-                path: tokenizer.to_path_buf(),
-                source,
-            })?,
+            tokenizer: tokenizer.tokenizer_json()?,
+            tokenizer_source: tokenizer.describe(),
             modules: optional_text(files.modules.as_deref())?,
             pooling: optional_text(files.pooling.as_deref())?,
             sentence_config: optional_text(files.sentence_config.as_deref())?,
-            weights: Weights::Safetensors(files.weights.clone()),
+            weights: Weights::Tensors(
+                weights::format_of(&files.weights).ok_or_else(|| CoreError::BadFile {
+                    path: files.weights.clone(),
+                    message: "is not a safetensors, PyTorch or GGUF weights file".into(),
+                })?,
+                weights::files(&files.weights)?,
+            ),
         })
     }
 }
@@ -214,6 +223,7 @@ fn read_gguf(path: &Path, origin: &str) -> Result<ModelParts> {
             &PathBuf::from(format!("{} (metadata {META_CONFIG})", path.display())),
         )?,
         tokenizer: need(META_TOKENIZER)?.into_bytes(),
+        tokenizer_source: format!("{META_TOKENIZER} in the GGUF metadata"),
         modules: text(META_MODULES),
         pooling: text(META_POOLING),
         sentence_config: text(META_SENTENCE),

@@ -8,7 +8,7 @@
 use std::io::{Seek, Write};
 
 use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
-use candle_core::{DType, Device};
+use candle_core::DType;
 
 use crate::error::{CoreError, Result};
 use crate::parts::{
@@ -38,24 +38,15 @@ pub fn quantize<W: Write + Seek>(
     out: &mut W,
 ) -> Result<QuantizeReport> {
     let parts = ModelParts::read(files)?;
-    let Weights::Safetensors(path) = &parts.weights else {
+    let Weights::Tensors(stored, weight_files) = &parts.weights else {
         return Err(CoreError::BadFile {
             path: files.weights.clone(),
-            message: "already a GGUF file; quantize from the safetensors checkpoint".into(),
+            message: "already a GGUF file; quantize from the safetensors or PyTorch checkpoint"
+                .into(),
         });
     };
     let model_type = &parts.config.model_type;
-    let bytes = std::fs::read(path).map_err(|source| CoreError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| {
-        CoreError::BadFile {
-            path: path.clone(),
-            message: format!("not a valid safetensors file: {e}"),
-        }
-    })?;
-    drop(bytes);
+    let tensors = crate::weights::load(*stored, weight_files)?;
     let mut names: Vec<&String> = tensors.keys().collect();
     names.sort();
     let mut report = QuantizeReport::default();

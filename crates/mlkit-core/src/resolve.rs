@@ -7,6 +7,8 @@ use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo, RepoType};
 
 use crate::error::{CoreError, Result};
+use crate::tokenizer_files::TokenizerFiles;
+use crate::weights;
 
 /// The files a model is made of, wherever they came from. A GGUF file written by
 /// `mlkit quantize` carries config, tokenizer and pooling in its metadata, so for it
@@ -16,8 +18,9 @@ pub struct ModelFiles {
     /// Where the model came from, for messages and `models info`.
     pub origin: String,
     pub config: Option<PathBuf>,
-    pub tokenizer: Option<PathBuf>,
-    /// model.safetensors, or a .gguf file.
+    pub tokenizer: Option<TokenizerFiles>,
+    /// model.safetensors, pytorch_model.bin, the index of their shards (the shards beside
+    /// it), or a .gguf file.
     pub weights: PathBuf,
     /// sentence-transformers' `modules.json`, when the model has one.
     pub modules: Option<PathBuf>,
@@ -27,9 +30,7 @@ pub struct ModelFiles {
     pub sentence_config: Option<PathBuf>,
 }
 
-const WEIGHTS: &str = "model.safetensors";
 const GGUF: &str = "model.gguf";
-const PICKLE: &str = "pytorch_model.bin";
 const POOLING: &str = "1_Pooling/config.json";
 const SENTENCE: &str = "sentence_bert_config.json";
 
@@ -97,20 +98,39 @@ pub fn resolve(spec: &str) -> Result<ModelFiles> {
     })
 }
 
-fn refuse_or_explain(path: &Path, spec: &str) -> CoreError {
-    if path
-        .extension()
-        .is_some_and(|e| e == "bin" || e == "pt" || e == "pth")
-    {
-        return CoreError::Pickle {
-            path: path.to_path_buf(),
-        };
-    }
+fn refuse_or_explain(_path: &Path, spec: &str) -> CoreError {
     CoreError::NotFound {
         spec: spec.to_string(),
-        hint: "pass the model's directory (with config.json, tokenizer.json and model.safetensors)"
+        hint: "pass the model's directory (with config.json, a tokenizer and its weights), or \
+               a .gguf file written by mlkit quantize"
             .to_string(),
     }
+}
+
+/// The model's weights through `get` (see `TokenizerFiles::locate`): the first of
+/// `weights::CANDIDATES` it has and, for an index, every shard it names (so that a hub
+/// download fetches them).
+fn find_weights(
+    spec: &str,
+    place: &str,
+    mut get: impl FnMut(&str) -> Result<Option<PathBuf>>,
+) -> Result<PathBuf> {
+    for name in weights::CANDIDATES {
+        let Some(path) = get(name)? else { continue };
+        if name.ends_with(".index.json") {
+            for shard in weights::shard_names(&path)? {
+                get(&shard)?.ok_or_else(|| CoreError::NotFound {
+                    spec: spec.to_string(),
+                    hint: format!("{place} has {name} but not the shard {shard} it names"),
+                })?;
+            }
+        }
+        return Ok(path);
+    }
+    Err(CoreError::NotFound {
+        spec: spec.to_string(),
+        hint: format!("{place} has no weights: {}", weights::CANDIDATES.join(", ")),
+    })
 }
 
 fn looks_like_repo_id(spec: &str) -> bool {
@@ -139,7 +159,8 @@ fn gguf_file(path: &Path) -> ModelFiles {
 }
 
 fn from_dir(dir: &Path, spec: &str) -> Result<ModelFiles> {
-    if !dir.join(WEIGHTS).is_file() && dir.join(GGUF).is_file() {
+    let has_tensors = weights::CANDIDATES.iter().any(|w| dir.join(w).is_file());
+    if !has_tensors && dir.join(GGUF).is_file() {
         let mut files = gguf_file(&dir.join(GGUF));
         files.origin = dir.display().to_string();
         return Ok(files);
@@ -155,21 +176,32 @@ fn from_dir(dir: &Path, spec: &str) -> Result<ModelFiles> {
             })
         }
     };
-    let weights = dir.join(WEIGHTS);
-    if !weights.is_file() && dir.join(PICKLE).is_file() {
-        return Err(CoreError::Pickle {
-            path: dir.join(PICKLE),
-        });
-    }
     let optional = |name: &str| Some(dir.join(name)).filter(|p| p.is_file());
     Ok(ModelFiles {
         origin: dir.display().to_string(),
         config: Some(need("config.json")?),
-        tokenizer: Some(need("tokenizer.json")?),
-        weights: need(WEIGHTS)?,
+        tokenizer: Some(find_tokenizer(spec, &dir.display().to_string(), |name| {
+            Ok(optional(name))
+        })?),
+        weights: find_weights(spec, &dir.display().to_string(), |name| Ok(optional(name)))?,
         modules: optional("modules.json"),
         pooling: optional(POOLING),
         sentence_config: optional(SENTENCE),
+    })
+}
+
+/// The model's tokenizer files through `get` (see `TokenizerFiles::locate`), or an error
+/// saying which files a tokenizer may come from.
+fn find_tokenizer(
+    spec: &str,
+    place: &str,
+    get: impl FnMut(&str) -> Result<Option<PathBuf>>,
+) -> Result<TokenizerFiles> {
+    TokenizerFiles::locate(get)?.ok_or_else(|| CoreError::NotFound {
+        spec: spec.to_string(),
+        hint: format!(
+            "{place} has no tokenizer: tokenizer.json, vocab.json with merges.txt, or vocab.txt"
+        ),
     })
 }
 
@@ -221,16 +253,11 @@ fn from_hub(spec: &str) -> Result<ModelFiles> {
                 ),
             })
         };
-        if cached(WEIGHTS).is_none() {
-            if let Some(p) = cached(PICKLE) {
-                return Err(CoreError::Pickle { path: p });
-            }
-        }
         return Ok(ModelFiles {
             origin: format!("hf:{spec} (cache)"),
             config: Some(need("config.json")?),
-            tokenizer: Some(need("tokenizer.json")?),
-            weights: need(WEIGHTS)?,
+            tokenizer: Some(find_tokenizer(spec, "the cache", |name| Ok(cached(name)))?),
+            weights: find_weights(spec, "the cache", |name| Ok(cached(name)))?,
             modules: cached("modules.json"),
             pooling: cached(POOLING),
             sentence_config: cached(SENTENCE),
@@ -248,18 +275,6 @@ fn from_hub(spec: &str) -> Result<ModelFiles> {
         .info()
         .map_err(|e| hub_err("the file list", e.to_string()))?;
     let has = |file: &str| info.siblings.iter().any(|s| s.rfilename == file);
-    if !has(WEIGHTS) {
-        return Err(if has(PICKLE) {
-            CoreError::Pickle {
-                path: PathBuf::from(format!("{spec}/{PICKLE}")),
-            }
-        } else {
-            CoreError::NotFound {
-                spec: spec.to_string(),
-                hint: format!("the repo has no {WEIGHTS}"),
-            }
-        });
-    }
     let get = |file: &str| api.get(file).map_err(|e| hub_err(file, e.to_string()));
     let optional = |file: &str| -> Result<Option<PathBuf>> {
         if has(file) {
@@ -271,8 +286,20 @@ fn from_hub(spec: &str) -> Result<ModelFiles> {
     Ok(ModelFiles {
         origin: format!("hf:{spec}"),
         config: Some(get("config.json")?),
-        tokenizer: Some(get("tokenizer.json")?),
-        weights: get(WEIGHTS)?,
+        tokenizer: Some(find_tokenizer(spec, "the repo", |name| {
+            if has(name) {
+                get(name).map(Some)
+            } else {
+                Ok(None)
+            }
+        })?),
+        weights: find_weights(spec, "the repo", |name| {
+            if has(name) {
+                get(name).map(Some)
+            } else {
+                Ok(None)
+            }
+        })?,
         modules: optional("modules.json")?,
         pooling: optional(POOLING)?,
         sentence_config: optional(SENTENCE)?,
@@ -293,15 +320,46 @@ mod tests {
     }
 
     #[test]
-    fn pickle_only_directories_are_refused() {
+    fn pytorch_weights_are_found_and_a_bare_bin_file_is_explained() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.json"), "{}").unwrap();
-        std::fs::write(dir.path().join(PICKLE), b"\x80\x02").unwrap();
-        let err = resolve(dir.path().to_str().unwrap()).unwrap_err();
-        assert!(matches!(err, CoreError::Pickle { .. }), "{err}");
-        assert!(err.to_string().contains("safetensors"));
-        let bin = resolve(dir.path().join(PICKLE).to_str().unwrap()).unwrap_err();
-        assert!(matches!(bin, CoreError::Pickle { .. }));
+        std::fs::write(dir.path().join("tokenizer.json"), "{}").unwrap();
+        std::fs::write(dir.path().join("pytorch_model.bin"), b"PK").unwrap();
+        let files = resolve(dir.path().to_str().unwrap()).unwrap();
+        assert_eq!(files.weights, dir.path().join("pytorch_model.bin"));
+        // safetensors wins when both are there.
+        std::fs::write(dir.path().join("model.safetensors"), b"").unwrap();
+        let files = resolve(dir.path().to_str().unwrap()).unwrap();
+        assert_eq!(files.weights, dir.path().join("model.safetensors"));
+        let bin = resolve(dir.path().join("pytorch_model.bin").to_str().unwrap()).unwrap_err();
+        assert!(bin.to_string().contains("directory"), "{bin}");
+    }
+
+    #[test]
+    fn an_index_must_name_shards_that_are_there_and_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), "{}").unwrap();
+        std::fs::write(dir.path().join("tokenizer.json"), "{}").unwrap();
+        let index = dir.path().join("model.safetensors.index.json");
+        std::fs::write(&index, r#"{"weight_map": {"a": "m-1.safetensors"}}"#).unwrap();
+        let e = resolve(dir.path().to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("m-1.safetensors"), "{e}");
+        std::fs::write(dir.path().join("m-1.safetensors"), b"").unwrap();
+        assert_eq!(
+            resolve(dir.path().to_str().unwrap()).unwrap().weights,
+            index
+        );
+        std::fs::write(
+            &index,
+            r#"{"weight_map": {"a": "../etc/passwd.safetensors"}}"#,
+        )
+        .unwrap();
+        let e = resolve(dir.path().to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a weights file beside the index"), "{e}");
     }
 
     /// Both offline cases in one test: they set process-wide variables, which tests running
@@ -318,7 +376,12 @@ mod tests {
         std::fs::create_dir_all(snapshot.join("1_Pooling")).unwrap();
         std::fs::create_dir_all(repo.join("refs")).unwrap();
         std::fs::write(repo.join("refs/main"), "0123abcd").unwrap();
-        for f in ["config.json", "tokenizer.json", WEIGHTS, POOLING] {
+        for f in [
+            "config.json",
+            "tokenizer.json",
+            "model.safetensors",
+            POOLING,
+        ] {
             std::fs::write(snapshot.join(f), "{}").unwrap();
         }
         let hit = resolve("someone/some-model");
@@ -332,7 +395,7 @@ mod tests {
             "{msg}"
         );
         let files = hit.unwrap();
-        assert_eq!(files.weights, snapshot.join(WEIGHTS));
+        assert_eq!(files.weights, snapshot.join("model.safetensors"));
         assert_eq!(files.pooling, Some(snapshot.join(POOLING)));
         assert!(files.modules.is_none());
         assert!(other_revision.is_err());

@@ -122,8 +122,18 @@ impl TextTokenizer {
 
     /// Tokenizes text pairs (premise, hypothesis) with the tokenizer's pair template, as
     /// NLI models are fed; truncation, when on, cuts the first text first ("only_first").
+    /// An empty second text is no pair, as in transformers (`if text_pair` is false for "").
     pub fn encode_pairs(&self, pairs: &[(&str, &str)], first_index: usize) -> Result<Vec<Encoded>> {
-        let inputs: Vec<EncodeInput> = pairs.iter().map(|&(a, b)| (a, b).into()).collect();
+        let inputs: Vec<EncodeInput> = pairs
+            .iter()
+            .map(|&(a, b)| {
+                if b.is_empty() {
+                    a.into()
+                } else {
+                    (a, b).into()
+                }
+            })
+            .collect();
         self.encode_inputs(inputs, first_index)
     }
 

@@ -296,7 +296,8 @@ pub fn grow(
         let impurity = gini(&counts, total);
         let n = node_samples.len();
         let stop = n < params.min_samples_split
-            || n < 2 * params.min_samples_leaf
+            // (saturating: any leaf size a user asks for is a valid, if useless, one)
+            || n < params.min_samples_leaf.saturating_mul(2)
             || params.max_depth.is_some_and(|d| depth >= d)
             || impurity <= 1e-12;
         let split = if stop {

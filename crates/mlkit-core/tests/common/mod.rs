@@ -39,6 +39,7 @@ pub fn run_options() -> mlkit_core::RunOptions {
 }
 
 /// A JSON array of numbers as f32.
+#[allow(dead_code)] // Not every test file uses it.
 pub fn floats(v: &Value) -> Vec<f32> {
     v.as_array()
         .unwrap()

@@ -74,9 +74,13 @@ pub struct TrainArgs {
     /// Deepest a tree grows (default: until leaves are pure); at least 1, as scikit-learn.
     #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_depth: Option<usize>,
-    #[arg(long, default_value_t = 2)]
+    /// Fewest samples a node needs to be split; at least 2, as scikit-learn.
+    #[arg(long, default_value_t = 2,
+          value_parser = RangedU64ValueParser::<usize>::new().range(2..))]
     pub min_samples_split: usize,
-    #[arg(long, default_value_t = 1)]
+    /// Fewest samples a leaf may hold; at least 1, as scikit-learn.
+    #[arg(long, default_value_t = 1,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     pub min_samples_leaf: usize,
     /// Features tried per split: sqrt, log2, all, a count (5) or a fraction (0.3).
     #[arg(long, default_value = "sqrt")]

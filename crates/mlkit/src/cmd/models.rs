@@ -45,7 +45,14 @@ fn print_info(out: &mut dyn Write, model: &str, json: bool) -> Result<()> {
     writeln!(out, "layers        {}", opt(info.layers))?;
     writeln!(out, "hidden size   {}", opt(info.hidden_size))?;
     writeln!(out, "vocabulary    {}", opt(info.vocab_size))?;
-    writeln!(out, "weights       {} ({})", info.dtype, mb(info.bytes))?;
+    writeln!(
+        out,
+        "weights       {} ({}, {})",
+        info.dtype,
+        info.format,
+        mb(info.bytes)
+    )?;
+    writeln!(out, "tokenizer     {}", info.tokenizer)?;
     if let Some(p) = &info.pooling {
         writeln!(out, "pooling       {p}")?;
     }

@@ -1,0 +1,195 @@
+//! Tokenizers of checkpoints that ship no tokenizer.json, built from the slow tokenizer's
+//! files the way transformers' `convert_slow_tokenizer` builds them, so that ids and
+//! character offsets equal `AutoTokenizer.from_pretrained(..., use_fast=True)`'s:
+//!
+//! - `wordpiece`: `vocab.txt` (BERT, DistilBERT, ELECTRA: `BertConverter`);
+//! - `bpe`: `vocab.json` + `merges.txt` (RoBERTa: `RobertaConverter`);
+//! - `settings`: what `tokenizer_config.json` and `special_tokens_map.json` say (casing,
+//!   accents, special tokens, added tokens), shared by both.
+//!
+//! The result is a tokenizer.json in memory: everything after this (truncation, windows,
+//! `mlkit quantize` storing it in a GGUF file) treats it as if the checkpoint had shipped it.
+
+mod bpe;
+mod settings;
+mod wordpiece;
+
+use std::path::{Path, PathBuf};
+
+use tokenizers::Tokenizer;
+
+use crate::error::{CoreError, Result};
+use settings::Settings;
+
+/// Where a tokenizer comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenizerKind {
+    /// `tokenizer.json`, used as it is.
+    Json,
+    /// `vocab.txt`: BERT's WordPiece.
+    WordPiece,
+    /// `vocab.json` and `merges.txt`: RoBERTa's byte-level BPE.
+    ByteLevelBpe,
+}
+
+impl TokenizerKind {
+    /// The kinds in the order they are looked for (tokenizer.json first, as transformers
+    /// prefers it), with the files each needs.
+    const SEARCH: [(TokenizerKind, &'static [&'static str]); 3] = [
+        (TokenizerKind::Json, &["tokenizer.json"]),
+        (TokenizerKind::ByteLevelBpe, &["vocab.json", "merges.txt"]),
+        (TokenizerKind::WordPiece, &["vocab.txt"]),
+    ];
+
+    /// Every file a tokenizer may come from, for listings and downloads.
+    pub const ALL_FILES: [&'static str; 6] = [
+        "tokenizer.json",
+        "vocab.json",
+        "merges.txt",
+        "vocab.txt",
+        settings::CONFIG,
+        settings::SPECIAL_TOKENS_MAP,
+    ];
+}
+
+/// The files of one tokenizer.
+#[derive(Clone, Debug)]
+pub struct TokenizerFiles {
+    pub kind: TokenizerKind,
+    /// The files the kind needs, in the order of `TokenizerKind::SEARCH`.
+    pub files: Vec<PathBuf>,
+    /// tokenizer_config.json, when there is one (not read for tokenizer.json).
+    pub config: Option<PathBuf>,
+    /// special_tokens_map.json, when there is one (not read for tokenizer.json).
+    pub special_tokens_map: Option<PathBuf>,
+}
+
+/// A file must not be larger than this to be read (the largest vocabularies are a few MB).
+const MAX_FILE_BYTES: u64 = 256 << 20;
+
+impl TokenizerFiles {
+    /// Finds a tokenizer's files through `get`, which gives a file's local path when the
+    /// model has it (and may download it to get there). `None` when the model has none of
+    /// the kinds.
+    pub fn locate(mut get: impl FnMut(&str) -> Result<Option<PathBuf>>) -> Result<Option<Self>> {
+        for (kind, names) in TokenizerKind::SEARCH {
+            let mut files = Vec::new();
+            for name in names {
+                match get(name)? {
+                    Some(path) => files.push(path),
+                    None => break,
+                }
+            }
+            if files.len() < names.len() {
+                continue;
+            }
+            let (config, special_tokens_map) = if kind == TokenizerKind::Json {
+                (None, None)
+            } else {
+                (get(settings::CONFIG)?, get(settings::SPECIAL_TOKENS_MAP)?)
+            };
+            return Ok(Some(TokenizerFiles {
+                kind,
+                files,
+                config,
+                special_tokens_map,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// What `mlkit models info` says of the tokenizer.
+    pub fn describe(&self) -> String {
+        match self.kind {
+            TokenizerKind::Json => "tokenizer.json".into(),
+            TokenizerKind::WordPiece => {
+                "vocab.txt (WordPiece, built as transformers converts BertTokenizer)".into()
+            }
+            TokenizerKind::ByteLevelBpe => "vocab.json + merges.txt (byte-level BPE, built as \
+                                            transformers converts RobertaTokenizer)"
+                .into(),
+        }
+    }
+
+    /// The tokenizer as tokenizer.json text.
+    pub fn tokenizer_json(&self) -> Result<Vec<u8>> {
+        if self.kind == TokenizerKind::Json {
+            return read_limited(&self.files[0]);
+        }
+        let settings = Settings::read(self.config.as_deref(), self.special_tokens_map.as_deref())?;
+        let main = &self.files[0];
+        let tokenizer = match self.kind {
+            TokenizerKind::Json => unreachable!("returned above"),
+            TokenizerKind::WordPiece => wordpiece::build(main, &read_text(main)?, &settings)?,
+            TokenizerKind::ByteLevelBpe => {
+                let merges = &self.files[1];
+                bpe::build(
+                    (main, &read_text(main)?),
+                    (merges, &read_text(merges)?),
+                    &settings,
+                )?
+            }
+        };
+        tokenizer
+            .to_string(false)
+            .map(String::into_bytes)
+            .map_err(|e| CoreError::Tokenize(format!("cannot write the built tokenizer: {e}")))
+    }
+}
+
+/// A file's bytes, refused past `MAX_FILE_BYTES`.
+fn read_limited(path: &Path) -> Result<Vec<u8>> {
+    let read = |source| CoreError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(read)?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(bad(
+            path,
+            format!("is {len} bytes, more than a tokenizer file can be"),
+        ));
+    }
+    std::fs::read(path).map_err(read)
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    String::from_utf8(read_limited(path)?).map_err(|e| {
+        bad(
+            path,
+            format!("is not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+        )
+    })
+}
+
+fn bad(path: &Path, message: impl std::fmt::Display) -> CoreError {
+    CoreError::BadFile {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Adds the checkpoint's added tokens and special tokens to `tokenizer` as
+/// `PreTrainedTokenizerFast.__init__` does after the conversion: first those of
+/// `added_tokens_decoder` by id, then the special tokens not among them.
+fn add_tokens(path: &Path, tokenizer: &mut Tokenizer, settings: &Settings) -> Result<()> {
+    tokenizer
+        .add_tokens(settings.tokens_to_add())
+        .map_err(|e| bad(path, format!("cannot add its added tokens: {e}")))?;
+    Ok(())
+}
+
+/// The id of special token `token` in `vocab`, or an error naming the file.
+fn special_id(
+    vocab: &std::collections::HashMap<String, u32>,
+    token: &str,
+    role: &str,
+    path: &Path,
+) -> Result<u32> {
+    vocab.get(token).copied().ok_or_else(|| {
+        bad(
+            path,
+            format!("has no {role} token {token:?}; name the right one in tokenizer_config.json"),
+        )
+    })
+}
