@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let found = TokenizerFiles::locate(|n| Ok(Some(dir.path().join(n)).filter(|p| p.is_file())));
     let Ok(Some(files)) = found else { return };
-    let Ok(json) = files.tokenizer_json() else { return };
+    let Ok(json) = files.tokenizer_json("") else { return };
     if let Ok(tok) = TextTokenizer::load(&json, "fuzz", 512, true) {
         let text = String::from_utf8_lossy(text.unwrap_or(b"Hello world."));
         let _ = tok.encode(&[&text], 0);

@@ -73,10 +73,11 @@ impl ModelParts {
             .tokenizer
             .as_ref()
             .ok_or_else(|| missing(files, "tokenizer"))?;
+        let config = ModelConfig::parse(read_text(config)?, config)?;
         Ok(ModelParts {
             origin: files.origin.clone(),
-            config: ModelConfig::parse(read_text(config)?, config)?,
-            tokenizer: tokenizer.tokenizer_json()?,
+            tokenizer: tokenizer.tokenizer_json(&config.model_type)?,
+            config,
             tokenizer_source: tokenizer.describe(),
             modules: optional_text(files.modules.as_deref())?,
             pooling: optional_text(files.pooling.as_deref())?,

@@ -1,6 +1,8 @@
 //! Tokenizers built from slow-tokenizer files (no tokenizer.json) against transformers'
 //! fast tokenizer converted from the same files (fixture: tests/fixtures/
-//! make_tokenizer_fixtures.py, transformers 4.57.1, tokenizers 0.22.2): the same token ids,
+//! make_tokenizer_fixtures.py, transformers 4.57.1, tokenizers 0.22.2, sentencepiece 0.2.3;
+//! WordPiece, byte-level BPE, and SentencePiece Unigram and BPE with their precompiled
+//! normalizer for DeBERTa-v2, XLM-R and CamemBERT): the same token ids,
 //! token types and character offsets, exactly, on texts with accents, CJK, emoji, odd
 //! spaces, control characters and special tokens written in the text, alone and in pairs.
 
@@ -35,16 +37,18 @@ fn slow_tokenizer_files_tokenize_as_transformers_fast_tokenizer() {
         .map(|p| (p[0].as_str().unwrap(), p[1].as_str().unwrap()))
         .collect();
     let expected = fixture["tokenizers"].as_object().unwrap();
-    assert_eq!(expected.len(), 3);
+    assert_eq!(expected.len(), 6);
     for (name, want) in expected {
         let files = files(name);
-        let kind = if name.contains("bpe") {
+        let kind = if name.contains("spm") {
+            TokenizerKind::SentencePiece
+        } else if name.contains("bpe") {
             TokenizerKind::ByteLevelBpe
         } else {
             TokenizerKind::WordPiece
         };
         assert_eq!(files.kind, kind, "{name}");
-        let json = files.tokenizer_json().unwrap();
+        let json = files.tokenizer_json("").unwrap();
         let tok = TextTokenizer::load(&json, name, 100_000, false).unwrap();
         let got = tok.encode(&texts, 0).unwrap();
         let got_pairs = tok.encode_pairs(&pairs, 0).unwrap();
@@ -87,7 +91,7 @@ fn tokenizer_json_is_preferred_and_missing_special_tokens_are_named() {
     };
     let found = TokenizerFiles::locate(get(dir.path())).unwrap().unwrap();
     assert_eq!(found.kind, TokenizerKind::WordPiece);
-    assert!(found.tokenizer_json().is_ok());
+    assert!(found.tokenizer_json("bert").is_ok());
     std::fs::write(dir.path().join("tokenizer.json"), "{}").unwrap();
     let found = TokenizerFiles::locate(get(dir.path())).unwrap().unwrap();
     assert_eq!(found.kind, TokenizerKind::Json);
@@ -97,7 +101,7 @@ fn tokenizer_json_is_preferred_and_missing_special_tokens_are_named() {
     let err = TokenizerFiles::locate(get(bare.path()))
         .unwrap()
         .unwrap()
-        .tokenizer_json()
+        .tokenizer_json("bert")
         .unwrap_err()
         .to_string();
     assert!(err.contains("\"[CLS]\""), "{err}");
@@ -112,7 +116,7 @@ fn tokenizer_json_is_preferred_and_missing_special_tokens_are_named() {
     let err = TokenizerFiles::locate(get(bpe.path()))
         .unwrap()
         .unwrap()
-        .tokenizer_json()
+        .tokenizer_json("bert")
         .unwrap_err()
         .to_string();
     assert!(err.contains("line 3"), "{err}");

@@ -4,6 +4,8 @@
 //!
 //! - `wordpiece`: `vocab.txt` (BERT, DistilBERT, ELECTRA: `BertConverter`);
 //! - `bpe`: `vocab.json` + `merges.txt` (RoBERTa: `RobertaConverter`);
+//! - `sentencepiece` (with `protobuf`, its model file): `spm.model` and
+//!   `sentencepiece.bpe.model` (DeBERTa-v2/v3, XLM-R, CamemBERT: the `SpmConverter`s);
 //! - `settings`: what `tokenizer_config.json` and `special_tokens_map.json` say (casing,
 //!   accents, special tokens, added tokens), shared by both.
 //!
@@ -11,6 +13,8 @@
 //! `mlkit quantize` storing it in a GGUF file) treats it as if the checkpoint had shipped it.
 
 mod bpe;
+mod protobuf;
+mod sentencepiece;
 mod settings;
 mod wordpiece;
 
@@ -30,20 +34,26 @@ pub enum TokenizerKind {
     WordPiece,
     /// `vocab.json` and `merges.txt`: RoBERTa's byte-level BPE.
     ByteLevelBpe,
+    /// A SentencePiece model: `spm.model` or `sentencepiece.bpe.model`.
+    SentencePiece,
 }
 
 impl TokenizerKind {
     /// The kinds in the order they are looked for (tokenizer.json first, as transformers
     /// prefers it), with the files each needs.
-    const SEARCH: [(TokenizerKind, &'static [&'static str]); 3] = [
+    const SEARCH: [(TokenizerKind, &'static [&'static str]); 5] = [
         (TokenizerKind::Json, &["tokenizer.json"]),
+        (TokenizerKind::SentencePiece, &["spm.model"]),
+        (TokenizerKind::SentencePiece, &["sentencepiece.bpe.model"]),
         (TokenizerKind::ByteLevelBpe, &["vocab.json", "merges.txt"]),
         (TokenizerKind::WordPiece, &["vocab.txt"]),
     ];
 
     /// Every file a tokenizer may come from, for listings and downloads.
-    pub const ALL_FILES: [&'static str; 6] = [
+    pub const ALL_FILES: [&'static str; 8] = [
         "tokenizer.json",
+        "spm.model",
+        "sentencepiece.bpe.model",
         "vocab.json",
         "merges.txt",
         "vocab.txt",
@@ -108,11 +118,18 @@ impl TokenizerFiles {
             TokenizerKind::ByteLevelBpe => "vocab.json + merges.txt (byte-level BPE, built as \
                                             transformers converts RobertaTokenizer)"
                 .into(),
+            TokenizerKind::SentencePiece => format!(
+                "{} (SentencePiece, built as transformers converts it)",
+                self.files[0]
+                    .file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+            ),
         }
     }
 
-    /// The tokenizer as tokenizer.json text.
-    pub fn tokenizer_json(&self) -> Result<Vec<u8>> {
+    /// The tokenizer as tokenizer.json text; `model_type` (config.json's) picks the
+    /// tokenizer class where the files alone do not say.
+    pub fn tokenizer_json(&self, model_type: &str) -> Result<Vec<u8>> {
         if self.kind == TokenizerKind::Json {
             return read_limited(&self.files[0]);
         }
@@ -121,6 +138,14 @@ impl TokenizerFiles {
         let tokenizer = match self.kind {
             TokenizerKind::Json => unreachable!("returned above"),
             TokenizerKind::WordPiece => wordpiece::build(main, &read_text(main)?, &settings)?,
+            TokenizerKind::SentencePiece => {
+                let class = sentencepiece::SpmClass::pick(
+                    settings.text("tokenizer_class").as_deref(),
+                    model_type,
+                    main,
+                );
+                sentencepiece::build(main, &read_limited(main)?, &settings, class)?
+            }
             TokenizerKind::ByteLevelBpe => {
                 let merges = &self.files[1];
                 bpe::build(

@@ -134,6 +134,14 @@ impl Settings {
         self.options.get(name).and_then(Value::as_bool)
     }
 
+    /// A string option, if the config gives one.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.options
+            .get(name)
+            .and_then(Value::as_str)
+            .map(String::from)
+    }
+
     /// The special token of `role` ("cls_token", ...), or the class's `default`.
     pub fn special(&self, role: &str, default: &str) -> String {
         self.special
