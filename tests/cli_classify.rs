@@ -1,6 +1,6 @@
 //! End-to-end tests of `mlkit classify` and `mlkit classify eval`: the hf format against
 //! transformers' text-classification pipeline (`top_k=None`) on the tiny sequence
-//! classifiers of every architecture (fixture: crates/mlkit-core/tests/fixtures/
+//! classifiers of every architecture (and a one-label and a multi-label one) (fixture: crates/mlkit-core/tests/fixtures/
 //! make_classify_fixtures.py, transformers 4.57.1), scores within 1e-5.
 
 mod common;
@@ -74,7 +74,7 @@ fn hf_output_is_the_pipeline_s_for_every_architecture_and_function() {
         .map(|p| json!({"text": p[0], "pair": p[1]}))
         .collect();
     let models = f["models"].as_object().unwrap();
-    assert_eq!(models.len(), 7);
+    assert_eq!(models.len(), 9);
     for (name, want) in models {
         let got = classify_hf(name, &texts, &[]);
         assert_same(

@@ -9,11 +9,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{CoreError, Result};
-use crate::models::{bert, deberta_v2, distilbert, roberta, Architecture};
+use crate::models::{bert, deberta_v2, distilbert, electra, roberta, Architecture};
 
 /// The architectures mlkit runs, for error messages.
-pub const SUPPORTED: &str =
-    "bert (MiniLM included), distilbert, roberta, xlm-roberta, deberta-v2 (DeBERTa-v3 included)";
+pub const SUPPORTED: &str = "bert (MiniLM included), distilbert, electra, roberta, xlm-roberta, \
+                              camembert, deberta-v2 (DeBERTa-v3 included)";
 
 /// An architecture's settings, by `model_type`. A new architecture is one arm here and one
 /// in `architecture`.
@@ -22,8 +22,11 @@ pub const SUPPORTED: &str =
 pub enum ArchConfig {
     #[serde(rename = "bert")]
     Bert(bert::Config),
-    #[serde(rename = "roberta", alias = "xlm-roberta")]
+    /// CamemBERT is RoBERTa, weights and all.
+    #[serde(rename = "roberta", alias = "xlm-roberta", alias = "camembert")]
     Roberta(roberta::Config),
+    #[serde(rename = "electra")]
+    Electra(electra::Config),
     #[serde(rename = "distilbert")]
     DistilBert(distilbert::Config),
     #[serde(rename = "deberta-v2")]
@@ -40,6 +43,7 @@ impl ArchConfig {
             ArchConfig::Bert(c) => Some(c),
             ArchConfig::Roberta(c) => Some(c),
             ArchConfig::DistilBert(c) => Some(c),
+            ArchConfig::Electra(c) => Some(c),
             ArchConfig::DebertaV2(c) => Some(c),
             ArchConfig::Unsupported => None,
         }

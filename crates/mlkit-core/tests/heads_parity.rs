@@ -94,6 +94,21 @@ fn deberta_v2_and_v3_match_transformers() {
     );
 }
 
+/// ELECTRA (narrow embeddings projected up; plain, token and sequence heads) and CamemBERT
+/// (RoBERTa's weights) from `fixtures/make_arch_fixtures.py`.
+#[test]
+fn electra_and_camembert_match_transformers() {
+    check_models(
+        "tiny_arch.json",
+        &[
+            "tiny-electra",
+            "tiny-electra-tc",
+            "tiny-electra-sc",
+            "tiny-camembert-sc",
+        ],
+    );
+}
+
 fn check_models(file: &str, names: &[&str]) {
     let doc: Value =
         serde_json::from_slice(&std::fs::read(fixtures().join(file)).unwrap()).unwrap();

@@ -27,6 +27,10 @@ pub struct Config {
     /// RoBERTa numbers positions after its padding id; BERT ignores it.
     #[serde(default)]
     pub pad_token_id: Option<u32>,
+    /// ELECTRA's embeddings are narrower than its layers (`embeddings_project` widens
+    /// them); BERT's are as wide.
+    #[serde(default)]
+    pub embedding_size: Option<usize>,
 }
 
 fn default_act() -> Activation {
@@ -99,24 +103,25 @@ struct Embeddings {
 
 impl Embeddings {
     fn load(vb: VarBuilder, cfg: &Config, scheme: Positions) -> Result<Self> {
+        let width = cfg.embedding_width();
         Ok(Embeddings {
             scheme,
-            words: embedding(cfg.vocab_size, cfg.hidden_size, vb.pp("word_embeddings"))?,
+            words: embedding(cfg.vocab_size, width, vb.pp("word_embeddings"))?,
             positions: embedding(
                 cfg.max_position_embeddings,
-                cfg.hidden_size,
+                width,
                 vb.pp("position_embeddings"),
             )?,
             token_types: if cfg.type_vocab_size > 0 {
                 Some(embedding(
                     cfg.type_vocab_size,
-                    cfg.hidden_size,
+                    width,
                     vb.pp("token_type_embeddings"),
                 )?)
             } else {
                 None
             },
-            norm: norm(cfg.hidden_size, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
+            norm: norm(width, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
         })
     }
 
@@ -266,6 +271,8 @@ impl Layer {
 
 pub struct BertModel {
     embeddings: Embeddings,
+    /// ELECTRA's `embeddings_project`, when its embeddings are narrower than its layers.
+    project: Option<Linear>,
     layers: Vec<Layer>,
     dtype: DType,
 }
@@ -308,8 +315,20 @@ impl BertModel {
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| Layer::load(vb.pp(names.layers).pp(i), cfg, format, names))
             .collect::<Result<_>>()?;
+        let width = cfg.embedding_width();
+        let project = if width != cfg.hidden_size {
+            Some(Linear::load(
+                width,
+                cfg.hidden_size,
+                vb.pp("embeddings_project"),
+                format,
+            )?)
+        } else {
+            None
+        };
         Ok(BertModel {
             embeddings: Embeddings::load(vb.pp("embeddings"), cfg, positions)?,
+            project,
             layers,
             dtype: vb.dtype(),
         })
@@ -319,6 +338,9 @@ impl BertModel {
     /// `mask` (batch, seq; 1 for tokens, 0 for padding).
     pub fn forward(&self, ids: &Tensor, type_ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let mut xs = self.embeddings.forward(ids, type_ids)?;
+        if let Some(p) = &self.project {
+            xs = p.forward(&xs)?;
+        }
         let bias = attention_bias(mask, self.dtype)?;
         for layer in &self.layers {
             xs = layer.forward(&xs, &bias)?;
@@ -334,6 +356,11 @@ impl EncoderModel for BertModel {
 }
 
 impl Config {
+    /// The embeddings' width: `embedding_size` where a config gives it (ELECTRA).
+    pub(crate) fn embedding_width(&self) -> usize {
+        self.embedding_size.unwrap_or(self.hidden_size)
+    }
+
     pub(crate) fn sizes(&self) -> Sizes {
         Sizes {
             hidden: self.hidden_size,

@@ -54,6 +54,7 @@ impl Config {
             layer_norm_eps: 1e-12,
             position_embedding_type: "absolute".to_string(),
             pad_token_id: None,
+            embedding_size: None,
         }
     }
 }

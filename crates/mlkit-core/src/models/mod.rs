@@ -11,6 +11,7 @@ use bert::Activation;
 pub mod bert;
 pub mod deberta_v2;
 pub mod distilbert;
+pub mod electra;
 pub mod roberta;
 
 /// A transformer encoder: token ids in, hidden states out.
