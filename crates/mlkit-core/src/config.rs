@@ -9,11 +9,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{CoreError, Result};
-use crate::models::{bert, deberta_v2, distilbert, electra, roberta, Architecture};
+use crate::models::{bert, deberta_v2, distilbert, electra, mpnet, roberta, Architecture};
 
 /// The architectures mlkit runs, for error messages.
-pub const SUPPORTED: &str = "bert (MiniLM included), distilbert, electra, roberta, xlm-roberta, \
-                              camembert, deberta-v2 (DeBERTa-v3 included)";
+pub const SUPPORTED: &str = "bert (MiniLM included), distilbert, electra, mpnet, roberta, \
+                              xlm-roberta, camembert, deberta-v2 (DeBERTa-v3 included)";
 
 /// An architecture's settings, by `model_type`. A new architecture is one arm here and one
 /// in `architecture`.
@@ -27,6 +27,8 @@ pub enum ArchConfig {
     Roberta(roberta::Config),
     #[serde(rename = "electra")]
     Electra(electra::Config),
+    #[serde(rename = "mpnet")]
+    Mpnet(mpnet::Config),
     #[serde(rename = "distilbert")]
     DistilBert(distilbert::Config),
     #[serde(rename = "deberta-v2")]
@@ -44,6 +46,7 @@ impl ArchConfig {
             ArchConfig::Roberta(c) => Some(c),
             ArchConfig::DistilBert(c) => Some(c),
             ArchConfig::Electra(c) => Some(c),
+            ArchConfig::Mpnet(c) => Some(c),
             ArchConfig::DebertaV2(c) => Some(c),
             ArchConfig::Unsupported => None,
         }

@@ -28,6 +28,9 @@ struct PoolingFile {
     pooling_mode_mean_tokens: bool,
     #[serde(default)]
     pooling_mode_max_tokens: bool,
+    /// sentence-transformers 5 writes the mode as one name ("mean") instead of the flags.
+    #[serde(default)]
+    pooling_mode: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -52,11 +55,12 @@ impl Pooling {
             None => PoolingMode::Mean,
             Some(p) => {
                 let f: PoolingFile = parse(p, "1_Pooling/config.json")?;
-                if f.pooling_mode_cls_token {
+                let named = |m: &str| f.pooling_mode.as_deref() == Some(m);
+                if f.pooling_mode_cls_token || named("cls") {
                     PoolingMode::Cls
-                } else if f.pooling_mode_max_tokens {
+                } else if f.pooling_mode_max_tokens || named("max") {
                     PoolingMode::Max
-                } else if f.pooling_mode_mean_tokens {
+                } else if f.pooling_mode_mean_tokens || named("mean") {
                     PoolingMode::Mean
                 } else {
                     return Err(CoreError::BadFile {

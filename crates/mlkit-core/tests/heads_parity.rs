@@ -94,13 +94,17 @@ fn deberta_v2_and_v3_match_transformers() {
     );
 }
 
-/// ELECTRA (narrow embeddings projected up; plain, token and sequence heads) and CamemBERT
-/// (RoBERTa's weights) from `fixtures/make_arch_fixtures.py`.
+/// MPNet (relative position bias), ELECTRA (narrow embeddings projected up) and CamemBERT
+/// (RoBERTa's weights), plain, token and sequence heads, from
+/// `fixtures/make_arch_fixtures.py`.
 #[test]
-fn electra_and_camembert_match_transformers() {
+fn mpnet_electra_and_camembert_match_transformers() {
     check_models(
         "tiny_arch.json",
         &[
+            "tiny-mpnet",
+            "tiny-mpnet-tc",
+            "tiny-mpnet-sc",
             "tiny-electra",
             "tiny-electra-tc",
             "tiny-electra-sc",
@@ -207,5 +211,35 @@ fn text_pairs_tokenize_as_transformers_does() {
         };
         assert_eq!(enc[0].ids, want_ids[k], "pair {k} ids");
         assert_eq!(enc[0].type_ids, want_types[k], "pair {k} type ids");
+    }
+}
+
+/// A tiny MPNet packaged as all-mpnet-base-v2 is (mean pooling, then normalization):
+/// embeddings within 1e-4 of sentence-transformers 5.7 (`fixtures/tiny_arch_st.json`,
+/// from `make_arch_fixtures.py`).
+#[test]
+fn an_mpnet_sentence_model_embeds_as_sentence_transformers() {
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("tiny_arch_st.json")).unwrap())
+            .unwrap();
+    let texts: Vec<&str> = doc["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let files = resolve(fixtures().join("tiny-mpnet-st").to_str().unwrap()).unwrap();
+    let opts = mlkit_core::EmbedOptions {
+        run: run_options(),
+        ..mlkit_core::EmbedOptions::default()
+    };
+    let embedder = mlkit_core::Embedder::load(&files, &opts).unwrap();
+    let got = embedder.embed(&texts, 0).unwrap();
+    for (i, (g, w)) in got
+        .iter()
+        .zip(doc["embeddings"].as_array().unwrap())
+        .enumerate()
+    {
+        check("tiny-mpnet-st", g, &floats(w), &format!("text {i}"));
     }
 }

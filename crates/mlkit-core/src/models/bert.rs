@@ -337,11 +337,26 @@ impl BertModel {
     /// Hidden states (batch, seq, hidden) for `ids` and `type_ids` (batch, seq, u32) and
     /// `mask` (batch, seq; 1 for tokens, 0 for padding).
     pub fn forward(&self, ids: &Tensor, type_ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        self.forward_with_bias(ids, type_ids, mask, None)
+    }
+
+    /// `forward` with `extra` added to every layer's attention scores: MPNet's relative
+    /// position bias, (1, heads, seq, seq).
+    pub(crate) fn forward_with_bias(
+        &self,
+        ids: &Tensor,
+        type_ids: &Tensor,
+        mask: &Tensor,
+        extra: Option<&Tensor>,
+    ) -> Result<Tensor> {
         let mut xs = self.embeddings.forward(ids, type_ids)?;
         if let Some(p) = &self.project {
             xs = p.forward(&xs)?;
         }
-        let bias = attention_bias(mask, self.dtype)?;
+        let mut bias = attention_bias(mask, self.dtype)?;
+        if let Some(extra) = extra {
+            bias = bias.broadcast_add(&extra.to_dtype(self.dtype)?)?;
+        }
         for layer in &self.layers {
             xs = layer.forward(&xs, &bias)?;
         }

@@ -12,6 +12,7 @@ pub mod bert;
 pub mod deberta_v2;
 pub mod distilbert;
 pub mod electra;
+pub mod mpnet;
 pub mod roberta;
 
 /// A transformer encoder: token ids in, hidden states out.
