@@ -492,3 +492,46 @@ fn weights_that_add_up_past_the_largest_float_say_so() {
         "{err}"
     );
 }
+
+#[test]
+fn every_input_class_gives_one_result_per_record_or_names_the_bad_one() {
+    let fixture = |name: &str| {
+        common::root()
+            .join("crates/mlkit-core/tests/fixtures")
+            .join(name)
+            .display()
+            .to_string()
+    };
+    let (embedder, classifier) = (fixture("tiny-bert"), fixture("tiny-bert-sc"));
+    // (input, records): empty, only newlines (empty texts are texts), no final newline,
+    // CRLF, a NUL inside a line.
+    let cases: [(&[u8], usize); 5] = [
+        (b"", 0),
+        (b"\n\n\n", 3),
+        (b"a\nb", 2),
+        (b"a\r\nb\r\n", 2),
+        (b"a\0b\n", 1),
+    ];
+    for (input, records) in cases {
+        for args in [
+            &["embed", "--model", &embedder, "-"][..],
+            &["classify", "--model", &classifier, "--format", "jsonl", "-"],
+        ] {
+            let out = common::stdout(&mlkit(args, input));
+            assert_eq!(out.lines().count(), records, "{args:?} on {input:?}");
+        }
+    }
+    // A line longer than the model: embed names it and how to proceed; classify cuts it,
+    // as its other subcommands' pipelines do.
+    let long = "word ".repeat(30_000);
+    let (out, err) = failing(&["embed", "--model", &embedder, "-"], long.as_bytes(), 1);
+    assert!(
+        out.is_empty() && err.contains("line 1") && err.contains("--truncate"),
+        "{err}"
+    );
+    let out = common::stdout(&mlkit(
+        &["classify", "--model", &classifier, "--format", "jsonl", "-"],
+        long.as_bytes(),
+    ));
+    assert_eq!(out.lines().count(), 1);
+}

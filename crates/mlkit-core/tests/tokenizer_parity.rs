@@ -37,7 +37,7 @@ fn slow_tokenizer_files_tokenize_as_transformers_fast_tokenizer() {
         .map(|p| (p[0].as_str().unwrap(), p[1].as_str().unwrap()))
         .collect();
     let expected = fixture["tokenizers"].as_object().unwrap();
-    assert_eq!(expected.len(), 6);
+    assert_eq!(expected.len(), 7);
     for (name, want) in expected {
         let files = files(name);
         let kind = if name.contains("spm") {

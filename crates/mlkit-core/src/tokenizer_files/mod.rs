@@ -2,7 +2,8 @@
 //! files the way transformers' `convert_slow_tokenizer` builds them, so that ids and
 //! character offsets equal `AutoTokenizer.from_pretrained(..., use_fast=True)`'s:
 //!
-//! - `wordpiece`: `vocab.txt` (BERT, DistilBERT, ELECTRA: `BertConverter`);
+//! - `wordpiece`: `vocab.txt` (BERT, DistilBERT, ELECTRA: `BertConverter`; MPNet:
+//!   `MPNetConverter`);
 //! - `bpe`: `vocab.json` + `merges.txt` (RoBERTa: `RobertaConverter`);
 //! - `sentencepiece` (with `protobuf`, its model file): `spm.model` and
 //!   `sentencepiece.bpe.model` (DeBERTa-v2/v3, XLM-R, CamemBERT: the `SpmConverter`s);
@@ -113,7 +114,9 @@ impl TokenizerFiles {
         match self.kind {
             TokenizerKind::Json => "tokenizer.json".into(),
             TokenizerKind::WordPiece => {
-                "vocab.txt (WordPiece, built as transformers converts BertTokenizer)".into()
+                "vocab.txt (WordPiece, built as transformers converts BertTokenizer or \
+                 MPNetTokenizer)"
+                    .into()
             }
             TokenizerKind::ByteLevelBpe => "vocab.json + merges.txt (byte-level BPE, built as \
                                             transformers converts RobertaTokenizer)"
@@ -137,7 +140,13 @@ impl TokenizerFiles {
         let main = &self.files[0];
         let tokenizer = match self.kind {
             TokenizerKind::Json => unreachable!("returned above"),
-            TokenizerKind::WordPiece => wordpiece::build(main, &read_text(main)?, &settings)?,
+            TokenizerKind::WordPiece => {
+                let class = wordpiece::WordPieceClass::pick(
+                    settings.text("tokenizer_class").as_deref(),
+                    model_type,
+                );
+                wordpiece::build(main, &read_text(main)?, &settings, class)?
+            }
             TokenizerKind::SentencePiece => {
                 let class = sentencepiece::SpmClass::pick(
                     settings.text("tokenizer_class").as_deref(),

@@ -1,7 +1,9 @@
 //! `vocab.txt` to a WordPiece tokenizer, as transformers' `BertConverter` builds it from a
-//! `BertTokenizer`: BertNormalizer (clean text, Chinese characters split, accents stripped
-//! and lower-cased as the config says), BertPreTokenizer, WordPiece with "##"
-//! continuations, `[CLS] A [SEP]` / `[CLS] A [SEP] B [SEP]` with token types 0 and 1.
+//! `BertTokenizer` (DistilBERT's and ELECTRA's too): BertNormalizer (clean text, Chinese
+//! characters split, accents stripped and lower-cased as the config says),
+//! BertPreTokenizer, WordPiece with "##" continuations, `[CLS] A [SEP]` /
+//! `[CLS] A [SEP] B [SEP]` with token types 0 and 1. `MPNetConverter` is the same with
+//! MPNet's special tokens and two separators between a pair.
 
 use std::collections::HashMap;
 
@@ -15,7 +17,7 @@ use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::Tokenizer;
 
-use super::settings::{plain, Settings};
+use super::settings::{lstripped, plain, Settings};
 use super::{add_tokens, bad, special_id};
 use crate::error::Result;
 
@@ -37,20 +39,54 @@ pub fn read_vocab(text: &str) -> HashMap<String, u32> {
     vocab
 }
 
-pub fn build(path: &Path, text: &str, settings: &Settings) -> Result<Tokenizer> {
-    // BertTokenizer's defaults, for what the files do not name.
-    let settings_defaults = [
-        ("unk_token", plain("[UNK]")),
-        ("sep_token", plain("[SEP]")),
-        ("pad_token", plain("[PAD]")),
-        ("cls_token", plain("[CLS]")),
-        ("mask_token", plain("[MASK]")),
-    ];
-    let settings = settings.clone().with_defaults(&settings_defaults);
+/// Which slow tokenizer class a vocab.txt belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WordPieceClass {
+    Bert,
+    Mpnet,
+}
+
+impl WordPieceClass {
+    /// MPNet's when the config's `tokenizer_class` or the model type says so.
+    pub fn pick(tokenizer_class: Option<&str>, model_type: &str) -> WordPieceClass {
+        let class = tokenizer_class.map(|c| c.trim_end_matches("Fast"));
+        if class == Some("MPNetTokenizer") || (class.is_none() && model_type == "mpnet") {
+            WordPieceClass::Mpnet
+        } else {
+            WordPieceClass::Bert
+        }
+    }
+}
+
+pub fn build(
+    path: &Path,
+    text: &str,
+    settings: &Settings,
+    class: WordPieceClass,
+) -> Result<Tokenizer> {
+    // The class's defaults, for what the files do not name.
+    let settings = settings.clone().with_defaults(&match class {
+        WordPieceClass::Bert => vec![
+            ("unk_token", plain("[UNK]")),
+            ("sep_token", plain("[SEP]")),
+            ("pad_token", plain("[PAD]")),
+            ("cls_token", plain("[CLS]")),
+            ("mask_token", plain("[MASK]")),
+        ],
+        WordPieceClass::Mpnet => vec![
+            ("bos_token", plain("<s>")),
+            ("eos_token", plain("</s>")),
+            ("sep_token", plain("</s>")),
+            ("cls_token", plain("<s>")),
+            ("unk_token", plain("[UNK]")),
+            ("pad_token", plain("<pad>")),
+            ("mask_token", lstripped("<mask>")),
+        ],
+    });
     let vocab = read_vocab(text);
-    let unk = settings.special("unk_token", "[UNK]");
-    let cls = settings.special("cls_token", "[CLS]");
-    let sep = settings.special("sep_token", "[SEP]");
+    let unk = settings.special("unk_token", "");
+    let cls = settings.special("cls_token", "");
+    let sep = settings.special("sep_token", "");
     special_id(&vocab, &unk, "unknown", path)?;
     let cls_id = special_id(&vocab, &cls, "classifier", path)?;
     let sep_id = special_id(&vocab, &sep, "separator", path)?;
@@ -82,7 +118,12 @@ pub fn build(path: &Path, text: &str, settings: &Settings) -> Result<Tokenizer> 
     tokenizer.with_pre_tokenizer(Some(BertPreTokenizer));
     let template = TemplateProcessing::builder()
         .try_single(format!("{cls}:0 $A:0 {sep}:0"))
-        .and_then(|t| t.try_pair(format!("{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1")))
+        .and_then(|t| {
+            t.try_pair(match class {
+                WordPieceClass::Bert => format!("{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1"),
+                WordPieceClass::Mpnet => format!("{cls}:0 $A:0 {sep}:0 {sep}:0 $B:1 {sep}:1"),
+            })
+        })
         .map_err(|e| bad(path, format!("special tokens do not make a template: {e}")))?
         .special_tokens(vec![(cls.clone(), cls_id), (sep.clone(), sep_id)])
         .build()
