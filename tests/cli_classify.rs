@@ -74,7 +74,7 @@ fn hf_output_is_the_pipeline_s_for_every_architecture_and_function() {
         .map(|p| json!({"text": p[0], "pair": p[1]}))
         .collect();
     let models = f["models"].as_object().unwrap();
-    assert_eq!(models.len(), 9);
+    assert_eq!(models.len(), 11);
     for (name, want) in models {
         let got = classify_hf(name, &texts, &[]);
         assert_same(
@@ -197,4 +197,49 @@ fn a_model_without_a_sequence_head_is_refused_with_the_reason() {
         2,
     );
     assert!(err.contains("--text-field"), "{err}");
+}
+
+#[test]
+fn new_architectures_run_in_q8_and_int8_and_from_a_quantized_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = [json!({"text": "The quick brown fox jumps over the lazy dog near Berlin."})];
+    for name in [
+        "tiny-modernbert-sc",
+        "tiny-mpnet-sc",
+        "tiny-electra-sc",
+        "tiny-camembert-sc",
+    ] {
+        let exact = classify_hf(name, &text, &[]);
+        let gguf = dir.path().join(format!("{name}.gguf"));
+        let m = model(name);
+        stdout(&mlkit(&["quantize", &m, "-o", gguf.to_str().unwrap()], b""));
+        let quantized = {
+            let input = format!("{}\n", text[0]);
+            let args = [
+                "classify",
+                "--model",
+                gguf.to_str().unwrap(),
+                "--format",
+                "hf",
+                "--text-field",
+                "text",
+                "-",
+            ];
+            let out = stdout(&mlkit(&args, input.as_bytes()));
+            vec![serde_json::from_str::<Value>(out.trim()).unwrap()]
+        };
+        for (how, got) in [
+            ("q8", classify_hf(name, &text, &["--dtype", "q8"])),
+            ("int8", classify_hf(name, &text, &["--dtype", "int8"])),
+            ("gguf", quantized),
+        ] {
+            // int8 weights move scores in the third digit, never the order of these.
+            let (g, w) = (got[0].as_array().unwrap(), exact[0].as_array().unwrap());
+            assert_eq!(g[0]["label"], w[0]["label"], "{name} {how}");
+            for (a, b) in g.iter().zip(w) {
+                let d = (a["score"].as_f64().unwrap() - b["score"].as_f64().unwrap()).abs();
+                assert!(d < 0.01, "{name} {how}: {d}");
+            }
+        }
+    }
 }

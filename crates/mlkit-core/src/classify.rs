@@ -2,14 +2,13 @@
 //! `*ForSequenceClassification` compute them, with labels from config.json. Each
 //! architecture's sequence head lives beside its encoder in `models/`.
 
-use candle_core::{DType, Module, Tensor};
+use candle_core::{DType, Tensor};
 
 use crate::batch::run_padded;
 use crate::device::RunOptions;
 use crate::encoder::{Encoder, EncoderInfo, LoadedEncoder};
 use crate::error::{CoreError, Result};
-use crate::linear::Linear;
-use crate::models::SequenceHead;
+use crate::models::{SequenceHead, TokenHead};
 use crate::parts::ModelParts;
 use crate::tokenize::Encoded;
 
@@ -20,8 +19,7 @@ pub enum Task {
 }
 
 enum Head {
-    /// `classifier` on every token's hidden state (the same in every architecture).
-    Token(Linear),
+    Token(Box<dyn TokenHead>),
     Sequence(Box<dyn SequenceHead>),
 }
 
@@ -49,17 +47,14 @@ impl Classifier {
             message: format!("is not a {what} checkpoint ({e})"),
         };
         let n = labels.len();
+        let arch = parts.config.architecture()?;
         let head = match task {
             Task::TokenClassification => Head::Token(
-                Linear::load(info.hidden_size, n, vb.pp("classifier"), &linear)
+                arch.load_token_head(&vb, &linear, info.hidden_size, n)
                     .map_err(|e| not_a("token classification", e))?,
             ),
             Task::SequenceClassification => Head::Sequence(
-                parts
-                    .config
-                    .architecture()?
-                    .sequence_head()
-                    .load(&vb, &linear, info.hidden_size, n)
+                arch.load_sequence_head(&vb, &linear, info.hidden_size, n)
                     .map_err(|e| not_a("sequence classification", e))?,
             ),
         };
@@ -90,8 +85,8 @@ impl Classifier {
     pub fn logits(&self, ids: &Tensor, type_ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let hidden = self.encoder.forward(ids, type_ids, mask)?;
         let out = match &self.head {
-            Head::Token(c) => c.forward(&hidden)?,
-            Head::Sequence(head) => head.forward(&hidden)?,
+            Head::Token(c) => c.token_logits(&hidden)?,
+            Head::Sequence(head) => head.forward(&hidden, mask)?,
         };
         Ok(out.to_dtype(DType::F32)?)
     }

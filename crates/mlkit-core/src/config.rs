@@ -9,11 +9,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{CoreError, Result};
-use crate::models::{bert, deberta_v2, distilbert, electra, mpnet, roberta, Architecture};
+use crate::models::{
+    bert, deberta_v2, distilbert, electra, modernbert, mpnet, roberta, Architecture,
+};
 
 /// The architectures mlkit runs, for error messages.
 pub const SUPPORTED: &str = "bert (MiniLM included), distilbert, electra, mpnet, roberta, \
-                              xlm-roberta, camembert, deberta-v2 (DeBERTa-v3 included)";
+                              xlm-roberta, camembert, deberta-v2 (DeBERTa-v3 included), modernbert";
 
 /// An architecture's settings, by `model_type`. A new architecture is one arm here and one
 /// in `architecture`.
@@ -29,6 +31,8 @@ pub enum ArchConfig {
     Electra(electra::Config),
     #[serde(rename = "mpnet")]
     Mpnet(mpnet::Config),
+    #[serde(rename = "modernbert")]
+    ModernBert(modernbert::Config),
     #[serde(rename = "distilbert")]
     DistilBert(distilbert::Config),
     #[serde(rename = "deberta-v2")]
@@ -47,6 +51,7 @@ impl ArchConfig {
             ArchConfig::DistilBert(c) => Some(c),
             ArchConfig::Electra(c) => Some(c),
             ArchConfig::Mpnet(c) => Some(c),
+            ArchConfig::ModernBert(c) => Some(c),
             ArchConfig::DebertaV2(c) => Some(c),
             ArchConfig::Unsupported => None,
         }

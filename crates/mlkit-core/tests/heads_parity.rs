@@ -214,6 +214,21 @@ fn text_pairs_tokenize_as_transformers_does() {
     }
 }
 
+/// ModernBERT (rotary positions, GeGLU, local attention between global layers, its own
+/// prediction head with cls and mean pooling) from `fixtures/make_arch_fixtures.py`.
+#[test]
+fn modernbert_matches_transformers() {
+    check_models(
+        "tiny_arch.json",
+        &[
+            "tiny-modernbert",
+            "tiny-modernbert-tc",
+            "tiny-modernbert-sc",
+            "tiny-modernbert-sc-cls",
+        ],
+    );
+}
+
 /// A tiny MPNet packaged as all-mpnet-base-v2 is (mean pooling, then normalization):
 /// embeddings within 1e-4 of sentence-transformers 5.7 (`fixtures/tiny_arch_st.json`,
 /// from `make_arch_fixtures.py`).

@@ -12,6 +12,7 @@ pub mod bert;
 pub mod deberta_v2;
 pub mod distilbert;
 pub mod electra;
+pub mod modernbert;
 pub mod mpnet;
 pub mod roberta;
 
@@ -24,8 +25,22 @@ pub trait EncoderModel: Send + Sync {
 
 /// A `*ForSequenceClassification` head: hidden states (batch, seq, hidden) to logits
 /// (batch, labels).
+/// Logits (batch, labels) from hidden states (batch, seq, hidden) and the attention mask
+/// (batch, seq), which a mean-pooling head needs.
 pub trait SequenceHead: Send + Sync {
-    fn forward(&self, hidden: &Tensor) -> Result<Tensor>;
+    fn forward(&self, hidden: &Tensor, mask: &Tensor) -> Result<Tensor>;
+}
+
+/// Logits (batch, seq, labels) from hidden states (batch, seq, hidden).
+pub trait TokenHead: Send + Sync {
+    fn token_logits(&self, hidden: &Tensor) -> Result<Tensor>;
+}
+
+/// The token-classification head of most architectures: `classifier` on every token.
+impl TokenHead for Linear {
+    fn token_logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        self.forward(hidden)
+    }
 }
 
 /// An encoder's sizes, as its config gives them.
@@ -52,6 +67,33 @@ pub trait Architecture {
     fn encoder(&self, vb: VarBuilder, w: &LinearWeights) -> Result<Box<dyn EncoderModel>>;
     /// Where its `*ForSequenceClassification` head's weights are.
     fn sequence_head(&self) -> HeadLayout;
+    /// Its `*ForSequenceClassification` head for `labels` labels on `hidden`-wide states:
+    /// the `sequence_head` layout, unless the architecture's head is of another shape.
+    fn load_sequence_head(
+        &self,
+        vb: &VarBuilder,
+        w: &LinearWeights,
+        hidden: usize,
+        labels: usize,
+    ) -> Result<Box<dyn SequenceHead>> {
+        self.sequence_head().load(vb, w, hidden, labels)
+    }
+    /// Its `*ForTokenClassification` head: `classifier` on every token, unless the
+    /// architecture's head is of another shape.
+    fn load_token_head(
+        &self,
+        vb: &VarBuilder,
+        w: &LinearWeights,
+        hidden: usize,
+        labels: usize,
+    ) -> Result<Box<dyn TokenHead>> {
+        Ok(Box::new(Linear::load(
+            hidden,
+            labels,
+            vb.pp("classifier"),
+            w,
+        )?))
+    }
 }
 
 /// The sequence-classification head of every architecture here is
@@ -103,7 +145,7 @@ struct FirstTokenHead {
 }
 
 impl SequenceHead for FirstTokenHead {
-    fn forward(&self, hidden: &Tensor) -> Result<Tensor> {
+    fn forward(&self, hidden: &Tensor, _mask: &Tensor) -> Result<Tensor> {
         let first = hidden.narrow(1, 0, 1)?.squeeze(1)?;
         let inner = self.act.apply(&self.dense.forward(&first)?)?;
         self.out.forward(&inner)
