@@ -14,7 +14,7 @@ use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::processors::roberta::RobertaProcessing;
 use tokenizers::Tokenizer;
 
-use super::settings::{lstripped, plain, Settings};
+use super::settings::{roberta_defaults, Settings};
 use super::{add_tokens, bad, special_id};
 use crate::error::Result;
 
@@ -47,16 +47,7 @@ pub fn build(
     (merges_path, merges_text): (&Path, &str),
     settings: &Settings,
 ) -> Result<Tokenizer> {
-    // RobertaTokenizer's defaults, for what the files do not name.
-    let settings = settings.clone().with_defaults(&[
-        ("bos_token", plain("<s>")),
-        ("eos_token", plain("</s>")),
-        ("sep_token", plain("</s>")),
-        ("cls_token", plain("<s>")),
-        ("unk_token", plain("<unk>")),
-        ("pad_token", plain("<pad>")),
-        ("mask_token", lstripped("<mask>")),
-    ]);
+    let settings = settings.clone().with_defaults(&roberta_defaults());
     let vocab: HashMap<String, u32> = serde_json::from_str(vocab_text)
         .map_err(|e| bad(vocab_path, format!("is not a token -> id JSON object: {e}")))?;
     let merges = read_merges(merges_path, merges_text)?;

@@ -27,7 +27,7 @@ use tokenizers::{
 };
 
 use super::protobuf::{check_charsmap, ModelType, PieceType, SentencePieceModel};
-use super::settings::{lstripped, plain, Settings, TokenSpec};
+use super::settings::{plain, roberta_defaults, Settings, TokenSpec, ROLES};
 use super::{add_tokens, bad};
 use crate::error::Result;
 
@@ -77,15 +77,7 @@ impl SpmClass {
                 ("cls_token", plain("[CLS]")),
                 ("mask_token", plain("[MASK]")),
             ],
-            SpmClass::XlmRoberta | SpmClass::Camembert => vec![
-                ("bos_token", plain("<s>")),
-                ("eos_token", plain("</s>")),
-                ("sep_token", plain("</s>")),
-                ("cls_token", plain("<s>")),
-                ("unk_token", plain("<unk>")),
-                ("pad_token", plain("<pad>")),
-                ("mask_token", lstripped("<mask>")),
-            ],
+            SpmClass::XlmRoberta | SpmClass::Camembert => roberta_defaults(),
         }
     }
 
@@ -214,18 +206,7 @@ pub fn build(path: &Path, data: &[u8], settings: &Settings, class: SpmClass) -> 
     };
     let mut tokenizer = Tokenizer::new(model);
     // Control and user-defined pieces are added tokens (control ones special), by id.
-    let specials: Vec<String> = [
-        "bos_token",
-        "eos_token",
-        "unk_token",
-        "sep_token",
-        "pad_token",
-        "cls_token",
-        "mask_token",
-    ]
-    .iter()
-    .map(|r| settings.special(r, ""))
-    .collect();
+    let specials: Vec<String> = ROLES.iter().map(|r| settings.special(r, "")).collect();
     let spm_added: Vec<AddedToken> = m
         .pieces
         .iter()

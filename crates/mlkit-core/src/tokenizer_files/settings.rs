@@ -17,7 +17,7 @@ pub const SPECIAL_TOKENS_MAP: &str = "special_tokens_map.json";
 
 /// The special-token roles, in transformers' `SPECIAL_TOKENS_ATTRIBUTES` order (the order in
 /// which those not yet added are added).
-const ROLES: [&str; 7] = [
+pub const ROLES: [&str; 7] = [
     "bos_token",
     "eos_token",
     "unk_token",
@@ -193,6 +193,20 @@ pub fn plain(content: &str) -> TokenSpec {
         normalized: None,
         special: None,
     }
+}
+
+/// The special tokens of RoBERTa's family (RoBERTa, XLM-R, CamemBERT), for roles the files
+/// do not name.
+pub fn roberta_defaults() -> Vec<(&'static str, TokenSpec)> {
+    vec![
+        ("bos_token", plain("<s>")),
+        ("eos_token", plain("</s>")),
+        ("sep_token", plain("</s>")),
+        ("cls_token", plain("<s>")),
+        ("unk_token", plain("<unk>")),
+        ("pad_token", plain("<pad>")),
+        ("mask_token", lstripped("<mask>")),
+    ]
 }
 
 /// RoBERTa's `<mask>`, which takes the space before it (`lstrip`).

@@ -2,7 +2,6 @@
 //! text-classification pipeline; `mlkit classify eval`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
@@ -11,10 +10,10 @@ use mlkit_core::resolve;
 use mlkit_metrics::evaluate;
 use serde_json::json;
 
-use super::gold::{read_gold, write_report, GoldTexts};
+use super::gold::{GoldArgs, GoldTexts};
 use super::scored::Scored;
 use crate::docs::Doc;
-use crate::flags::{DocArgs, IoArgs, ModelArgs, ReportFormat};
+use crate::flags::{DocArgs, IoArgs, ModelArgs};
 use crate::io::Output;
 use crate::pipeline::run_documents;
 use crate::sink::{CsvSink, JsonlSink, LineSink, Sink, TableSink};
@@ -86,20 +85,9 @@ pub struct RunArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// CSV file with a text column and a gold label column, or - for stdin.
-    pub input: PathBuf,
-
-    /// The column of gold labels (the model's label names).
-    #[arg(long)]
-    pub gold_column: String,
-
-    /// The column of texts.
-    #[arg(long, default_value = "text")]
-    pub column: String,
-
-    /// table or json.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
+    /// (Gold labels are the model's label names.)
+    #[command(flatten)]
+    pub gold: GoldArgs,
 
     #[command(flatten)]
     pub model: ModelArgs,
@@ -213,7 +201,7 @@ fn classify(mut args: RunArgs) -> Result<()> {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
-    let GoldTexts { texts, gold } = read_gold(&args.input, &args.column, &args.gold_column)?;
+    let GoldTexts { texts, gold } = args.gold.read()?;
     let model = load(&args.model)?;
     // Gold labels the model does not have would be counted as errors it cannot avoid:
     // most likely the gold column uses other names for the same labels.
@@ -221,7 +209,7 @@ fn eval(args: EvalArgs) -> Result<()> {
         return Err(UsageError(format!(
             "{}: gold label {g:?} is not one of the model's labels ({}); map the gold column \
              to the model's label names first",
-            args.input.display(),
+            args.gold.input.display(),
             model.labels().join(", ")
         ))
         .into());
@@ -235,5 +223,5 @@ fn eval(args: EvalArgs) -> Result<()> {
             predicted.push(model.labels()[best].clone());
         }
     }
-    write_report(args.format, texts.len(), &evaluate(&gold, &predicted))
+    args.gold.report(texts.len(), &evaluate(&gold, &predicted))
 }

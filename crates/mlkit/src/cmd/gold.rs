@@ -4,13 +4,47 @@
 use std::io::Write;
 use std::path::Path;
 
+use std::path::PathBuf;
+
 use anyhow::Result;
+use clap::Args;
 use mlkit_metrics::Evaluation;
 use serde_json::json;
 
 use crate::docs::{DocReader, Record};
 use crate::flags::{DocArgs, RecordArgs, ReportFormat};
 use crate::UsageError;
+
+/// The flags every `eval` of texts against gold labels takes.
+#[derive(Args, Debug)]
+pub struct GoldArgs {
+    /// CSV file with a text column and a gold label column, or - for stdin.
+    pub input: PathBuf,
+
+    /// The column of gold labels.
+    #[arg(long)]
+    pub gold_column: String,
+
+    /// The column of texts.
+    #[arg(long, default_value = "text")]
+    pub column: String,
+
+    /// table or json.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+impl GoldArgs {
+    /// The texts and gold labels these flags name.
+    pub fn read(&self) -> Result<GoldTexts> {
+        read_gold(&self.input, &self.column, &self.gold_column)
+    }
+
+    /// Writes the report of `e` over `texts` texts in the chosen format.
+    pub fn report(&self, texts: usize, e: &Evaluation) -> Result<()> {
+        write_report(self.format, texts, e)
+    }
+}
 
 /// Texts and their gold labels, in input order.
 pub struct GoldTexts {
@@ -21,7 +55,7 @@ pub struct GoldTexts {
 /// Reads the `column` of texts and the `gold_column` of labels from the CSV at `input`. An
 /// empty gold label is an error naming its line: scoring it would count a label "" that no
 /// model predicts (and, where labels come from the gold column, offer "" as a label).
-pub fn read_gold(input: &Path, column: &str, gold_column: &str) -> Result<GoldTexts> {
+fn read_gold(input: &Path, column: &str, gold_column: &str) -> Result<GoldTexts> {
     let args = DocArgs::lines(RecordArgs {
         column: Some(column.to_string()),
         ..RecordArgs::default()
@@ -62,7 +96,7 @@ pub fn read_gold(input: &Path, column: &str, gold_column: &str) -> Result<GoldTe
 }
 
 /// Writes accuracy, macro-F1 and the confusion matrix of `texts` predictions to stdout.
-pub fn write_report(format: ReportFormat, texts: usize, e: &Evaluation) -> Result<()> {
+fn write_report(format: ReportFormat, texts: usize, e: &Evaluation) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
         ReportFormat::Json => writeln!(

@@ -13,10 +13,10 @@ use mlkit_zeroshot::ranking::{keep, rank};
 use mlkit_zeroshot::{check_labels, NliModel, SimilarityModel};
 use serde_json::json;
 
-use super::gold::{read_gold, write_report, GoldTexts};
+use super::gold::{GoldArgs, GoldTexts};
 use super::scored::Scored;
 use crate::docs::{id_text, Doc};
-use crate::flags::{score, DocArgs, IoArgs, ModelArgs, ReportFormat};
+use crate::flags::{score, DocArgs, IoArgs, ModelArgs};
 use crate::io::Output;
 use crate::pipeline::run_documents;
 use crate::sink::{CsvSink, JsonlSink, LineSink, Sink, TableSink};
@@ -106,23 +106,11 @@ pub struct ClassifyArgs {
 #[derive(Args, Debug)]
 #[command(mut_arg("model", |a| a.default_value(DEFAULT_MODEL).required(false)))]
 pub struct EvalArgs {
-    /// CSV file with a text column and a gold label column, or - for stdin.
-    pub input: PathBuf,
-
-    /// The column of gold labels.
-    #[arg(long)]
-    pub gold_column: String,
-
-    /// The column of texts.
-    #[arg(long, default_value = "text")]
-    pub column: String,
+    #[command(flatten)]
+    pub gold: GoldArgs,
 
     #[arg(long)]
     pub multi_label: bool,
-
-    /// table or json.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
 
     /// Labels default to the gold column's distinct values.
     #[command(flatten)]
@@ -311,7 +299,7 @@ fn classify(args: ClassifyArgs) -> Result<()> {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
-    let GoldTexts { texts, gold } = read_gold(&args.input, &args.column, &args.gold_column)?;
+    let GoldTexts { texts, gold } = args.gold.read()?;
     let (mut labels, mut label_texts) = read_labels(&args.labels)?;
     if labels.is_empty() {
         let distinct: std::collections::BTreeSet<String> = gold.iter().cloned().collect();
@@ -326,5 +314,5 @@ fn eval(args: EvalArgs) -> Result<()> {
             predicted.push(model.labels[rank(&s)[0]].clone());
         }
     }
-    write_report(args.format, texts.len(), &evaluate(&gold, &predicted))
+    args.gold.report(texts.len(), &evaluate(&gold, &predicted))
 }
