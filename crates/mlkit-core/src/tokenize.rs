@@ -62,8 +62,11 @@ impl TextTokenizer {
         };
         // JSON syntax first: tokenizers 0.23 panics (`expect("Helper")`) instead of erring on
         // malformed JSON inside `decoder` (found by the fuzz target model_config).
-        serde_json::from_slice::<serde::de::IgnoredAny>(json)
-            .map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(json).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        // A precompiled normalizer's tables are indexed without checks by its reader: check
+        // them first, as for a SentencePiece model's.
+        crate::tokenizer_files::check_precompiled_normalizers(&value).map_err(bad)?;
         let mut inner = Tokenizer::from_bytes(json)
             .map_err(|e| bad(format!("not a valid tokenizer.json: {e}")))?;
         let post = serde_json::to_value(inner.get_post_processor())

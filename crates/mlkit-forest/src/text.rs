@@ -118,10 +118,15 @@ impl TextEncoding {
             }
         }
         let idf_of = |d: usize| (((1 + n) as f64 / (1 + d) as f64).ln() + 1.0) as f32;
-        let kept: Vec<u32> = (0..buckets)
+        let mut kept: Vec<u32> = (0..buckets)
             .filter(|&b| df[b] > 0)
             .map(|b| b as u32)
             .collect();
+        // Texts without a single word still make one (all-zero) column, so that the feature
+        // and every row keep their place in the table.
+        if kept.is_empty() {
+            kept.push(0);
+        }
         // The most frequent term; the first in sorted order among equals.
         let terms = kept
             .iter()
@@ -225,5 +230,16 @@ mod tests {
                 "stores a_b"
             ]
         );
+    }
+
+    #[test]
+    fn texts_without_words_still_make_a_column() {
+        // Found by the forest_train fuzz target: a text column of empty texts gave no
+        // column at all, and the forest scored no rows.
+        let enc = TextEncoding::fit(["", "a", "!"].into_iter(), 8);
+        assert_eq!(enc.width(), 1);
+        assert_eq!(enc.row(""), []);
+        let some = TextEncoding::fit(["hello world"].into_iter(), 1 << 20);
+        assert_eq!(some.width(), 3, "two words and their pair: {:?}", some.kept);
     }
 }

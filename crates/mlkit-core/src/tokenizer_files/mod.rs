@@ -227,3 +227,77 @@ fn special_id(
         )
     })
 }
+
+/// Checks every precompiled normalizer in a tokenizer.json (`{"type": "Precompiled",
+/// "precompiled_charsmap": base64}`, at any depth) as a SentencePiece model's is checked.
+pub fn check_precompiled_normalizers(value: &serde_json::Value) -> std::result::Result<(), String> {
+    use serde_json::Value;
+    match value {
+        Value::Object(m) => {
+            if m.get("type").and_then(Value::as_str) == Some("Precompiled") {
+                let text = m
+                    .get("precompiled_charsmap")
+                    .and_then(Value::as_str)
+                    .ok_or("a precompiled normalizer without its charsmap")?;
+                let bytes =
+                    base64(text).ok_or("a precompiled normalizer whose charsmap is not base64")?;
+                protobuf::check_charsmap(&bytes)?;
+            }
+            m.values().try_for_each(check_precompiled_normalizers)
+        }
+        Value::Array(v) => v.iter().try_for_each(check_precompiled_normalizers),
+        _ => Ok(()),
+    }
+}
+
+/// Standard base64 with padding, as tokenizers writes a charsmap.
+fn base64(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let body = text.trim_end_matches('=');
+    if !text.len().is_multiple_of(4) || text.len() - body.len() > 2 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    for chunk in body.as_bytes().chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= value(c)? << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_as_tokenizers_writes_it() {
+        assert_eq!(base64("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(base64("aGVsbG8h").unwrap(), b"hello!");
+        assert_eq!(base64("aGk=").unwrap(), b"hi");
+        assert_eq!(base64("").unwrap(), b"");
+        assert!(base64("aGk").is_none() && base64("a*==").is_none());
+    }
+
+    #[test]
+    fn a_damaged_charsmap_in_a_tokenizer_json_is_refused() {
+        // Four bytes saying the trie has 4 units (16 bytes), then nothing.
+        let json = serde_json::json!({"normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "Precompiled", "precompiled_charsmap": "EAAAAA=="}]}});
+        let e = check_precompiled_normalizers(&json).unwrap_err();
+        assert!(e.contains("truncated"), "{e}");
+        assert!(check_precompiled_normalizers(&serde_json::json!({"normalizer": null})).is_ok());
+    }
+}
