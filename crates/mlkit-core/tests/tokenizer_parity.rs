@@ -37,7 +37,7 @@ fn slow_tokenizer_files_tokenize_as_transformers_fast_tokenizer() {
         .map(|p| (p[0].as_str().unwrap(), p[1].as_str().unwrap()))
         .collect();
     let expected = fixture["tokenizers"].as_object().unwrap();
-    assert_eq!(expected.len(), 7);
+    assert_eq!(expected.len(), 8);
     for (name, want) in expected {
         let files = files(name);
         let kind = if name.contains("spm") {
@@ -125,4 +125,15 @@ fn tokenizer_json_is_preferred_and_missing_special_tokens_are_named() {
             .unwrap()
             .is_none()
     );
+}
+
+#[test]
+fn the_legacy_fixture_has_its_added_token_only_in_added_tokens_json() {
+    // What makes tok-spm-deberta-legacy (checked against transformers in the test above,
+    // where a text writes its added [UNK]) a test of added_tokens.json.
+    let dir = common::fixtures().join("tok-spm-deberta-legacy");
+    let config = std::fs::read_to_string(dir.join("tokenizer_config.json")).unwrap();
+    assert!(!config.contains("added_tokens_decoder"));
+    let found = files(&dir.file_name().unwrap().to_string_lossy());
+    assert!(found.added_tokens.is_some());
 }

@@ -7,7 +7,8 @@
 //! - `bpe`: `vocab.json` + `merges.txt` (RoBERTa: `RobertaConverter`);
 //! - `sentencepiece` (with `protobuf`, its model file): `spm.model` and
 //!   `sentencepiece.bpe.model` (DeBERTa-v2/v3, XLM-R, CamemBERT: the `SpmConverter`s);
-//! - `settings`: what `tokenizer_config.json` and `special_tokens_map.json` say (casing,
+//! - `settings`: what `tokenizer_config.json`, `special_tokens_map.json` and the legacy
+//!   `added_tokens.json` say (casing,
 //!   accents, special tokens, added tokens), shared by both.
 //!
 //! The result is a tokenizer.json in memory: everything after this (truncation, windows,
@@ -51,7 +52,7 @@ impl TokenizerKind {
     ];
 
     /// Every file a tokenizer may come from, for listings and downloads.
-    pub const ALL_FILES: [&'static str; 8] = [
+    pub const ALL_FILES: [&'static str; 9] = [
         "tokenizer.json",
         "spm.model",
         "sentencepiece.bpe.model",
@@ -60,6 +61,7 @@ impl TokenizerKind {
         "vocab.txt",
         settings::CONFIG,
         settings::SPECIAL_TOKENS_MAP,
+        settings::ADDED_TOKENS,
     ];
 }
 
@@ -73,6 +75,8 @@ pub struct TokenizerFiles {
     pub config: Option<PathBuf>,
     /// special_tokens_map.json, when there is one (not read for tokenizer.json).
     pub special_tokens_map: Option<PathBuf>,
+    /// added_tokens.json, the legacy list of added tokens, when there is one.
+    pub added_tokens: Option<PathBuf>,
 }
 
 /// A file must not be larger than this to be read (the largest vocabularies are a few MB).
@@ -94,16 +98,21 @@ impl TokenizerFiles {
             if files.len() < names.len() {
                 continue;
             }
-            let (config, special_tokens_map) = if kind == TokenizerKind::Json {
-                (None, None)
+            let (config, special_tokens_map, added_tokens) = if kind == TokenizerKind::Json {
+                (None, None, None)
             } else {
-                (get(settings::CONFIG)?, get(settings::SPECIAL_TOKENS_MAP)?)
+                (
+                    get(settings::CONFIG)?,
+                    get(settings::SPECIAL_TOKENS_MAP)?,
+                    get(settings::ADDED_TOKENS)?,
+                )
             };
             return Ok(Some(TokenizerFiles {
                 kind,
                 files,
                 config,
                 special_tokens_map,
+                added_tokens,
             }));
         }
         Ok(None)
@@ -136,7 +145,11 @@ impl TokenizerFiles {
         if self.kind == TokenizerKind::Json {
             return read_limited(&self.files[0]);
         }
-        let settings = Settings::read(self.config.as_deref(), self.special_tokens_map.as_deref())?;
+        let settings = Settings::read(
+            self.config.as_deref(),
+            self.special_tokens_map.as_deref(),
+            self.added_tokens.as_deref(),
+        )?;
         let main = &self.files[0];
         let tokenizer = match self.kind {
             TokenizerKind::Json => unreachable!("returned above"),

@@ -14,6 +14,7 @@ use crate::error::Result;
 
 pub const CONFIG: &str = "tokenizer_config.json";
 pub const SPECIAL_TOKENS_MAP: &str = "special_tokens_map.json";
+pub const ADDED_TOKENS: &str = "added_tokens.json";
 
 /// The special-token roles, in transformers' `SPECIAL_TOKENS_ATTRIBUTES` order (the order in
 /// which those not yet added are added).
@@ -88,7 +89,14 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn read(config: Option<&Path>, special_tokens_map: Option<&Path>) -> Result<Settings> {
+    /// Reads the files as `from_pretrained` does: a config with `added_tokens_decoder` (any
+    /// tokenizer saved by transformers 4.34 or later) says everything; an older one is
+    /// completed by the special-tokens map, which overrides it, and `added_tokens.json`.
+    pub fn read(
+        config: Option<&Path>,
+        special_tokens_map: Option<&Path>,
+        added_tokens: Option<&Path>,
+    ) -> Result<Settings> {
         let object = |path: &Path| -> Result<Map<String, Value>> {
             match serde_json::from_str(&read_text(path)?) {
                 Ok(Value::Object(m)) => Ok(m),
@@ -97,9 +105,11 @@ impl Settings {
             }
         };
         let mut s = Settings::default();
+        let mut modern = false;
         if let Some(path) = config {
             let mut options = object(path)?;
             if let Some(Value::Object(added)) = options.remove("added_tokens_decoder") {
+                modern = true;
                 for (id, token) in &added {
                     let (Ok(id), Some(token)) = (id.parse::<u64>(), TokenSpec::parse(token)) else {
                         return Err(bad(path, format!("added token {id:?} is malformed")));
@@ -110,9 +120,36 @@ impl Settings {
             s.take_special(&mut options);
             s.options = options;
         }
+        if modern {
+            return Ok(s);
+        }
         if let Some(path) = special_tokens_map {
             let mut map = object(path)?;
             s.take_special(&mut map);
+        }
+        if let Some(path) = added_tokens {
+            // Special if it is one of the special tokens the files name (not the class's
+            // defaults), and then matched before normalization.
+            let named: Vec<String> = s
+                .special
+                .values()
+                .chain(&s.additional_special)
+                .map(|t| t.content.clone())
+                .collect();
+            for (token, id) in object(path)? {
+                let id = id
+                    .as_u64()
+                    .ok_or_else(|| bad(path, format!("{token:?} has no id")))?;
+                let special = named.contains(&token);
+                s.added.insert(
+                    id,
+                    TokenSpec {
+                        normalized: Some(!special),
+                        special: Some(special),
+                        ..plain(&token)
+                    },
+                );
+            }
         }
         Ok(s)
     }
