@@ -5,7 +5,7 @@ use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, LayerNormConfig, VarBuilder};
 use serde::Deserialize;
 
-use super::{Architecture, EncoderModel, HeadLayout, Sizes};
+use super::{encoder_root, Architecture, EncoderModel, HeadLayout, Sizes};
 use crate::linear::{Linear, LinearWeights};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -307,11 +307,7 @@ impl BertModel {
                 cfg.num_attention_heads
             );
         }
-        let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
-            vb
-        } else {
-            vb.pp(prefix)
-        };
+        let vb = encoder_root(vb, "embeddings.word_embeddings.weight", prefix);
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| Layer::load(vb.pp(names.layers).pp(i), cfg, format, names))
             .collect::<Result<_>>()?;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::bert::{norm, Activation, LayerTail, BERT_NAMES};
-use super::{Architecture, EncoderModel, HeadLayout, Sizes};
+use super::{encoder_root, Architecture, EncoderModel, HeadLayout, Sizes};
 use crate::linear::{Linear, LinearWeights};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -335,11 +335,7 @@ impl DebertaV2Model {
                 cfg.span()
             );
         }
-        let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
-            vb
-        } else {
-            vb.pp("deberta")
-        };
+        let vb = encoder_root(vb, "embeddings.word_embeddings.weight", "deberta");
         let encoder = vb.pp("encoder");
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| Layer::load(encoder.pp("layer").pp(i), cfg, format))

@@ -96,6 +96,21 @@ pub trait Architecture {
     }
 }
 
+/// Where an encoder's weights are: at the root of the checkpoint (a bare encoder, as
+/// sentence-transformers saves one), where `embedding` (its word-embedding tensor) is found,
+/// or else under `prefix` (a checkpoint saved with a task head: `bert.`, `model.`, ...).
+pub(crate) fn encoder_root<'a>(
+    vb: VarBuilder<'a>,
+    embedding: &str,
+    prefix: &str,
+) -> VarBuilder<'a> {
+    if vb.contains_tensor(embedding) {
+        vb
+    } else {
+        vb.pp(prefix)
+    }
+}
+
 /// The sequence-classification head of every architecture here is
 /// `out`(act(`dense`(first token))): where its two layers' weights are, and what lies
 /// between them.

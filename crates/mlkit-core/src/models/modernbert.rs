@@ -6,12 +6,12 @@
 //! (dense, activation, norm) on the first token or the mean of the tokens, then the
 //! classifier.
 
-use candle_core::{DType, Module, Result, Tensor, D};
+use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{embedding, Embedding, LayerNorm, VarBuilder};
 use serde::Deserialize;
 
 use super::bert::{attention_bias, Activation};
-use super::{Architecture, EncoderModel, HeadLayout, SequenceHead, Sizes, TokenHead};
+use super::{encoder_root, Architecture, EncoderModel, HeadLayout, SequenceHead, Sizes, TokenHead};
 use crate::linear::{Linear, LinearWeights};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -97,15 +97,20 @@ fn linear(i: usize, o: usize, bias: bool, vb: VarBuilder, w: &LinearWeights) -> 
 
 /// cos and sin (seq, head_dim / 2) of the rotary positions 0..seq with base `theta`, in f32
 /// as transformers computes them.
-fn rotary(seq: usize, head_dim: usize, theta: f64, like: &Tensor) -> Result<(Tensor, Tensor)> {
+fn rotary(
+    seq: usize,
+    head_dim: usize,
+    theta: f64,
+    dtype: DType,
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
     let inv: Vec<f32> = (0..head_dim / 2)
         .map(|i| 1.0 / (theta as f32).powf((2 * i) as f32 / head_dim as f32))
         .collect();
     let freqs: Vec<f32> = (0..seq)
         .flat_map(|p| inv.iter().map(move |f| p as f32 * f))
         .collect();
-    let freqs = Tensor::from_vec(freqs, (seq, head_dim / 2), like.device())?;
-    let dtype = like.dtype();
+    let freqs = Tensor::from_vec(freqs, (seq, head_dim / 2), device)?;
     Ok((freqs.cos()?.to_dtype(dtype)?, freqs.sin()?.to_dtype(dtype)?))
 }
 
@@ -119,9 +124,17 @@ struct Layer {
     act: Activation,
     heads: usize,
     head_dim: usize,
-    /// The rotary base, and for a local layer its window.
-    theta: f64,
+    /// Whether the layer attends within a window (with the local rotary base).
     local: bool,
+}
+
+/// What a layer's attention needs beyond its input, the same for every global (or every
+/// local) layer of a batch, so computed once per batch: the bias (padding, and for local
+/// layers the window) and the rotary cos and sin.
+struct AttentionInputs {
+    bias: Tensor,
+    cos: Tensor,
+    sin: Tensor,
 }
 
 impl Layer {
@@ -148,17 +161,11 @@ impl Layer {
             act: cfg.hidden_activation,
             heads: cfg.num_attention_heads,
             head_dim: h / cfg.num_attention_heads,
-            theta: if local {
-                cfg.local_rope_theta.unwrap_or(cfg.global_rope_theta)
-            } else {
-                cfg.global_rope_theta
-            },
             local,
         })
     }
 
-    /// `global` and `local` are the attention biases (batch or 1, 1, seq, seq).
-    fn forward(&self, xs: &Tensor, global: &Tensor, local: &Tensor) -> Result<Tensor> {
+    fn forward(&self, xs: &Tensor, attention: &AttentionInputs) -> Result<Tensor> {
         let (b, s, h) = xs.dims3()?;
         let normed = match &self.attn_norm {
             Some(n) => n.forward(xs)?,
@@ -175,11 +182,10 @@ impl Layer {
                 .contiguous()
         };
         let (q, k, v) = (part(0)?, part(1)?, part(2)?);
-        let (cos, sin) = rotary(s, self.head_dim, self.theta, &q)?;
-        let q = candle_nn::rotary_emb::rope(&q, &cos, &sin)?;
-        let k = candle_nn::rotary_emb::rope(&k, &cos, &sin)?;
+        let AttentionInputs { bias, cos, sin } = attention;
+        let q = candle_nn::rotary_emb::rope(&q, cos, sin)?;
+        let k = candle_nn::rotary_emb::rope(&k, cos, sin)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let bias = if self.local { local } else { global };
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
         let context = probs
@@ -203,6 +209,9 @@ pub struct ModernBertModel {
     layers: Vec<Layer>,
     final_norm: LayerNorm,
     window: usize,
+    head_dim: usize,
+    global_theta: f64,
+    local_theta: f64,
     dtype: DType,
 }
 
@@ -216,11 +225,7 @@ impl ModernBertModel {
                 cfg.num_attention_heads
             );
         }
-        let vb = if vb.contains_tensor("embeddings.tok_embeddings.weight") {
-            vb
-        } else {
-            vb.pp("model")
-        };
+        let vb = encoder_root(vb, "embeddings.tok_embeddings.weight", "model");
         let h = cfg.hidden_size;
         Ok(ModernBertModel {
             embeddings: embedding(cfg.vocab_size, h, vb.pp("embeddings.tok_embeddings"))?,
@@ -230,6 +235,9 @@ impl ModernBertModel {
                 .collect::<Result<_>>()?,
             final_norm: norm(h, cfg.norm_eps, cfg.norm_bias, vb.pp("final_norm"))?,
             window: cfg.local_attention / 2,
+            head_dim: h / cfg.num_attention_heads,
+            global_theta: cfg.global_rope_theta,
+            local_theta: cfg.local_rope_theta.unwrap_or(cfg.global_rope_theta),
             dtype: vb.dtype(),
         })
     }
@@ -238,30 +246,28 @@ impl ModernBertModel {
 impl EncoderModel for ModernBertModel {
     fn forward(&self, ids: &Tensor, _type_ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let s = ids.dim(1)?;
-        let global = attention_bias(mask, self.dtype)?;
+        let global_bias = attention_bias(mask, self.dtype)?;
         // The local layers' mask: the padding mask, and also every key further than the
         // window from the query (transformers fills those with the same minimum, so the
         // two are combined by taking the smaller, never summed into an infinity).
-        let far: Vec<f32> = (0..s)
-            .flat_map(|q| {
-                (0..s).map(move |k| {
-                    if q.abs_diff(k) <= self.window {
-                        0.0
-                    } else {
-                        1.0
-                    }
-                })
-            })
+        // Row q of `inside` is a mask over the keys within the window of query q.
+        let inside: Vec<f32> = (0..s)
+            .flat_map(|q| (0..s).map(move |k| f32::from(u8::from(q.abs_diff(k) <= self.window))))
             .collect();
-        let far = Tensor::from_vec(far, (1, 1, s, s), ids.device())?;
-        let ones = Tensor::ones_like(&far)?;
-        let outside = attention_bias(&(ones - &far)?.reshape((s, s))?, self.dtype)?;
-        let local = global.broadcast_minimum(&outside.reshape((1, 1, s, s))?)?;
+        let inside = Tensor::from_vec(inside, (s, s), ids.device())?;
+        let outside = attention_bias(&inside, self.dtype)?;
+        let local_bias = global_bias.broadcast_minimum(&outside.reshape((1, 1, s, s))?)?;
+        let inputs = |bias: Tensor, theta: f64| -> Result<AttentionInputs> {
+            let (cos, sin) = rotary(s, self.head_dim, theta, self.dtype, ids.device())?;
+            Ok(AttentionInputs { bias, cos, sin })
+        };
+        let global = inputs(global_bias, self.global_theta)?;
+        let local = inputs(local_bias, self.local_theta)?;
         let mut xs = self
             .embedding_norm
             .forward(&self.embeddings.forward(ids)?)?;
         for layer in &self.layers {
-            xs = layer.forward(&xs, &global, &local)?;
+            xs = layer.forward(&xs, if layer.local { &local } else { &global })?;
         }
         self.final_norm.forward(&xs)
     }

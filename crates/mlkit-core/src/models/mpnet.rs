@@ -7,7 +7,7 @@ use candle_nn::{embedding, Embedding, VarBuilder};
 use serde::Deserialize;
 
 use super::bert::{self, Activation, BertModel, LayerNames, Positions};
-use super::{Architecture, EncoderModel, HeadLayout, Sizes};
+use super::{encoder_root, Architecture, EncoderModel, HeadLayout, Sizes};
 use crate::linear::LinearWeights;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -97,11 +97,7 @@ pub struct MpnetModel {
 
 impl MpnetModel {
     pub fn load(vb: VarBuilder, cfg: &Config, format: &LinearWeights) -> Result<Self> {
-        let root = if vb.contains_tensor("embeddings.word_embeddings.weight") {
-            vb.clone()
-        } else {
-            vb.pp("mpnet")
-        };
+        let root = encoder_root(vb.clone(), "embeddings.word_embeddings.weight", "mpnet");
         Ok(MpnetModel {
             bert: BertModel::load_flavour(
                 vb,

@@ -50,19 +50,6 @@ impl TokenizerKind {
         (TokenizerKind::ByteLevelBpe, &["vocab.json", "merges.txt"]),
         (TokenizerKind::WordPiece, &["vocab.txt"]),
     ];
-
-    /// Every file a tokenizer may come from, for listings and downloads.
-    pub const ALL_FILES: [&'static str; 9] = [
-        "tokenizer.json",
-        "spm.model",
-        "sentencepiece.bpe.model",
-        "vocab.json",
-        "merges.txt",
-        "vocab.txt",
-        settings::CONFIG,
-        settings::SPECIAL_TOKENS_MAP,
-        settings::ADDED_TOKENS,
-    ];
 }
 
 /// The files of one tokenizer.

@@ -1,22 +1,18 @@
 //! `mlkit classify`: texts into a checkpoint's own labels, as transformers'
 //! text-classification pipeline; `mlkit classify eval`.
 
-use std::io::IsTerminal;
-
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use mlkit_classify::{ranked, ScoreFunction, TextClassifier};
 use mlkit_core::resolve;
 use mlkit_metrics::evaluate;
 use serde_json::json;
 
 use super::gold::{GoldArgs, GoldTexts};
-use super::scored::Scored;
-use crate::docs::Doc;
+use super::scored::{scored_sink, Scored, ScoredFormat};
 use crate::flags::{DocArgs, IoArgs, ModelArgs};
 use crate::io::Output;
 use crate::pipeline::run_documents;
-use crate::sink::{CsvSink, JsonlSink, LineSink, Sink, TableSink};
 use crate::UsageError;
 
 /// Text classification with any sequence-classification checkpoint (sentiment, topic,
@@ -59,7 +55,7 @@ pub struct RunArgs {
     /// adds the columns prediction, score and scores, a JSON object of every label's
     /// score). hf: the pipeline's own output, one JSON list of {"label", "score"} per text.
     #[arg(long, value_enum)]
-    pub format: Option<ClassifyFormat>,
+    pub format: Option<ScoredFormat>,
 
     /// Classify text pairs: the second text of each pair is this JSON field (with
     /// --text-field).
@@ -91,14 +87,6 @@ pub struct EvalArgs {
 
     #[command(flatten)]
     pub model: ModelArgs,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum ClassifyFormat {
-    Pretty,
-    Jsonl,
-    Csv,
-    Hf,
 }
 
 /// Texts are classified up to this many at a time.
@@ -134,14 +122,6 @@ fn classify(mut args: RunArgs) -> Result<()> {
     }
     args.docs.check()?;
     args.docs.pair = args.pair_field.clone().or(args.pair_column.clone());
-    let csv_in = args.docs.records.column.is_some();
-    let format = args.format.unwrap_or(if csv_in {
-        ClassifyFormat::Csv
-    } else if args.io.output.is_none() && std::io::stdout().is_terminal() {
-        ClassifyFormat::Pretty
-    } else {
-        ClassifyFormat::Jsonl
-    });
     let model = load(&args.model)?;
     let function = args.function.unwrap_or(model.default_function());
     let labels = model.labels().to_vec();
@@ -149,20 +129,15 @@ fn classify(mut args: RunArgs) -> Result<()> {
         .top_k
         .map_or(usize::MAX, |k| k.min(usize::MAX as u64) as usize);
     let mut output = Output::create(args.io.output.as_deref())?;
-    let mut sink: Box<dyn Sink<Scored>> = match format {
-        ClassifyFormat::Jsonl => Box::new(JsonlSink),
-        ClassifyFormat::Csv => Box::new(CsvSink::default()),
-        ClassifyFormat::Pretty => Box::new(TableSink::default()),
-        ClassifyFormat::Hf => Box::new(LineSink(|_: &Doc, s: &Scored| {
-            let (names, values) = s.kept();
-            let list: Vec<_> = names
-                .iter()
-                .zip(values)
-                .map(|(l, v)| json!({"label": l, "score": v}))
-                .collect();
-            Ok(format!("{}\n", json!(list)))
-        })),
-    };
+    let mut sink = scored_sink(args.format, &args.io, &args.docs, |_, s: &Scored| {
+        let (names, values) = s.kept();
+        let list: Vec<_> = names
+            .iter()
+            .zip(values)
+            .map(|(l, v)| json!({"label": l, "score": v}))
+            .collect();
+        Ok(format!("{}\n", json!(list)))
+    });
     run_documents(
         &args.io,
         &args.docs,

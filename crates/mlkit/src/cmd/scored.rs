@@ -1,10 +1,47 @@
-//! One text's scores over labels, as `zeroshot` and `classify` write them: jsonl fields, CSV
-//! columns and table rows.
+//! One text's scores over labels, as `zeroshot` and `classify` write them: their formats,
+//! jsonl fields, CSV columns and table rows.
 
+use std::io::IsTerminal;
+
+use anyhow::Result;
+use clap::ValueEnum;
 use serde_json::{json, Value};
 
 use crate::docs::{id_text, Doc};
-use crate::sink::{Outcome, TableRows};
+use crate::flags::{DocArgs, IoArgs};
+use crate::sink::{CsvSink, JsonlSink, LineSink, Outcome, Sink, TableRows, TableSink};
+
+/// The output formats of scores over labels; `hf` is each subcommand's pipeline's own.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ScoredFormat {
+    Pretty,
+    Jsonl,
+    Csv,
+    Hf,
+}
+
+/// The sink of `format`, or of the default (csv for CSV input, pretty on a terminal,
+/// jsonl otherwise); `hf` writes a document's line in the pipeline's own form.
+pub fn scored_sink<'a>(
+    format: Option<ScoredFormat>,
+    io: &IoArgs,
+    docs: &DocArgs,
+    hf: impl FnMut(&Doc, &Scored<'a>) -> Result<String> + 'a,
+) -> Box<dyn Sink<Scored<'a>> + 'a> {
+    let format = format.unwrap_or(if docs.records.column.is_some() {
+        ScoredFormat::Csv
+    } else if io.output.is_none() && std::io::stdout().is_terminal() {
+        ScoredFormat::Pretty
+    } else {
+        ScoredFormat::Jsonl
+    });
+    match format {
+        ScoredFormat::Jsonl => Box::new(JsonlSink),
+        ScoredFormat::Csv => Box::new(CsvSink::default()),
+        ScoredFormat::Pretty => Box::new(TableSink::default()),
+        ScoredFormat::Hf => Box::new(LineSink(hf)),
+    }
+}
 
 /// One text's scores: every label's, all labels best first (by the subcommand's rule for
 /// ties), and how many of the best are kept.

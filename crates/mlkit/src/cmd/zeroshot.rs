@@ -1,6 +1,5 @@
 //! `mlkit zeroshot`: texts into labels no model was trained on; `mlkit zeroshot eval`.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -14,12 +13,11 @@ use mlkit_zeroshot::{check_labels, NliModel, SimilarityModel};
 use serde_json::json;
 
 use super::gold::{GoldArgs, GoldTexts};
-use super::scored::Scored;
-use crate::docs::{id_text, Doc};
+use super::scored::{scored_sink, Scored, ScoredFormat};
+use crate::docs::id_text;
 use crate::flags::{score, DocArgs, IoArgs, ModelArgs};
 use crate::io::Output;
 use crate::pipeline::run_documents;
-use crate::sink::{CsvSink, JsonlSink, LineSink, Sink, TableSink};
 use crate::UsageError;
 
 /// Zero-shot classification: score each text against labels no model was trained on, by
@@ -94,7 +92,7 @@ pub struct ClassifyArgs {
     /// Output format (default: pretty on a terminal, else jsonl; csv for CSV input, which
     /// adds the columns prediction, score and scores, a JSON object of every label's score).
     #[arg(long, value_enum)]
-    pub format: Option<ZeroShotFormat>,
+    pub format: Option<ScoredFormat>,
 
     #[command(flatten)]
     pub docs: DocArgs,
@@ -121,14 +119,6 @@ pub struct EvalArgs {
 pub enum Method {
     Nli,
     Embed,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum ZeroShotFormat {
-    Pretty,
-    Jsonl,
-    Csv,
-    Hf,
 }
 
 /// Texts are scored up to this many at a time.
@@ -232,29 +222,16 @@ fn classify(args: ClassifyArgs) -> Result<()> {
     if args.top_k == Some(0) {
         return Err(UsageError("--top-k must be at least 1".into()).into());
     }
-    let csv_in = args.docs.records.column.is_some();
-    let format = args.format.unwrap_or(if csv_in {
-        ZeroShotFormat::Csv
-    } else if args.io.output.is_none() && std::io::stdout().is_terminal() {
-        ZeroShotFormat::Pretty
-    } else {
-        ZeroShotFormat::Jsonl
-    });
     let (labels, label_texts) = read_labels(&args.labels)?;
     let model = load(&args.labels, labels, &label_texts, args.multi_label)?;
     let mut output = Output::create(args.io.output.as_deref())?;
-    let mut sink: Box<dyn Sink<Scored>> = match format {
-        ZeroShotFormat::Jsonl => Box::new(JsonlSink),
-        ZeroShotFormat::Csv => Box::new(CsvSink::default()),
-        ZeroShotFormat::Pretty => Box::new(TableSink::default()),
-        ZeroShotFormat::Hf => Box::new(LineSink(|doc: &Doc, s: &Scored| {
-            let (names, values) = s.kept();
-            Ok(format!(
-                "{}\n",
-                json!({"sequence": doc.text, "labels": names, "scores": values})
-            ))
-        })),
-    };
+    let mut sink = scored_sink(args.format, &args.io, &args.docs, |doc, s: &Scored| {
+        let (names, values) = s.kept();
+        Ok(format!(
+            "{}\n",
+            json!({"sequence": doc.text, "labels": names, "scores": values})
+        ))
+    });
     run_documents(
         &args.io,
         &args.docs,

@@ -89,11 +89,12 @@ impl DocReader {
         let source = if let Some(column) = &args.records.column {
             let mut reader = csv::ReaderBuilder::new()
                 .from_reader(Tracked::new(Utf8Lines::new(input, lossy), b','));
-            let headers = reader.headers().map(|_| ());
+            let headers = reader.headers().cloned();
+            // A quote in the header that never closes takes the whole input with it.
             if let Some(line) = reader.get_ref().unclosed_quote() {
                 anyhow::bail!("{name}: {}", mlkit_csv::unclosed_quote_message(line));
             }
-            let headers = match headers.and_then(|()| reader.headers()) {
+            let headers = match headers {
                 Ok(h) => h,
                 Err(e) => {
                     return Err(match e.kind() {
