@@ -2,12 +2,17 @@
 //! `*ForSequenceClassification` compute them, with labels from config.json. Each
 //! architecture's sequence head lives beside its encoder in `models/`.
 
+use std::path::Path;
+
 use candle_core::{DType, Tensor};
+use candle_nn::VarBuilder;
 
 use crate::batch::run_padded;
+use crate::config::ModelConfig;
 use crate::device::RunOptions;
 use crate::encoder::{Encoder, EncoderInfo, LoadedEncoder};
 use crate::error::{CoreError, Result};
+use crate::linear::LinearWeights;
 use crate::models::{SequenceHead, TokenHead};
 use crate::parts::ModelParts;
 use crate::tokenize::Encoded;
@@ -35,19 +40,48 @@ impl Classifier {
     /// Loads the encoder and the head `task` needs, on `run.device` in `run.dtype` and
     /// `run.weights` (see `Encoder::load`).
     pub fn load(parts: &ModelParts, run: &RunOptions, task: Task) -> Result<Classifier> {
-        let labels = parts.config.labels();
+        let loaded = Encoder::load_with_store(parts, run)?;
+        Self::with_head(
+            loaded,
+            &parts.config,
+            Path::new(&parts.origin),
+            task,
+            parts.config.labels(),
+        )
+    }
+
+    /// The classifier `config` describes for `labels`, from the weights in `vb` (being
+    /// trained, or a snapshot of them); `origin` names them in errors.
+    pub fn build(
+        config: &ModelConfig,
+        vb: VarBuilder<'static>,
+        origin: &Path,
+        task: Task,
+        labels: Vec<String>,
+    ) -> Result<Classifier> {
+        let loaded = Encoder::build(config, vb, LinearWeights::default(), origin)?;
+        Self::with_head(loaded, config, origin, task, labels)
+    }
+
+    fn with_head(
+        loaded: LoadedEncoder,
+        config: &ModelConfig,
+        origin: &Path,
+        task: Task,
+        labels: Vec<String>,
+    ) -> Result<Classifier> {
         let LoadedEncoder {
             encoder,
             info,
             vb,
             linear,
-        } = Encoder::load_with_store(parts, run)?;
+        } = loaded;
         let not_a = |what: &str, e: candle_core::Error| CoreError::BadFile {
-            path: parts.origin.clone().into(),
+            path: origin.to_path_buf(),
             message: format!("is not a {what} checkpoint ({e})"),
         };
         let n = labels.len();
-        let arch = parts.config.architecture()?;
+        let arch = config.architecture()?;
         let head = match task {
             Task::TokenClassification => Head::Token(
                 arch.load_token_head(&vb, &linear, info.hidden_size, n)

@@ -10,6 +10,7 @@ use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::config::ModelConfig;
 use crate::device::RunOptions;
 use crate::error::{CoreError, Result};
 use crate::linear::LinearWeights;
@@ -90,6 +91,36 @@ fn weight_store(
     }
 }
 
+/// Every tensor of the checkpoint as a dense f32 tensor on the CPU (a GGUF file's quantized
+/// ones dequantized): the starting point of fine-tuning.
+pub fn dense_weights(parts: &ModelParts) -> Result<HashMap<String, Tensor>> {
+    let to_f32 = |t: Tensor| t.to_dtype(DType::F32);
+    match &parts.weights {
+        Weights::Tensors(stored, files) => crate::weights::load(*stored, files)?
+            .into_iter()
+            .map(|(name, t)| Ok((name, to_f32(t)?)))
+            .collect(),
+        Weights::Gguf(path, content) => {
+            let file = File::open(path).map_err(|source| CoreError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let mut reader = BufReader::new(file);
+            let device = candle_core::Device::Cpu;
+            content
+                .tensor_infos
+                .keys()
+                .map(|name| {
+                    let q = content
+                        .tensor(&mut reader, name, &device)
+                        .map_err(|e| bad(path, format!("tensor {name}: {e}")))?;
+                    Ok((name.clone(), to_f32(q.dequantize(&device)?)?))
+                })
+                .collect()
+        }
+    }
+}
+
 /// An encoder with the weight store it came from, for heads to load their weights.
 pub struct LoadedEncoder {
     pub encoder: Encoder,
@@ -109,14 +140,22 @@ impl Encoder {
 
     /// `load`, keeping the weight store for a head to load its own weights from.
     pub fn load_with_store(parts: &ModelParts, run: &RunOptions) -> Result<LoadedEncoder> {
-        let arch = parts.config.architecture()?;
         let (vb, linear) = weight_store(parts, run)?;
-        let model = arch.encoder(vb.clone(), &linear).map_err(|e| {
-            bad(
-                weights_path(parts),
-                format!("does not fit its config.json: {e}"),
-            )
-        })?;
+        Self::build(&parts.config, vb, linear, weights_path(parts))
+    }
+
+    /// The encoder `config` describes, from the weights in `vb` (being trained, or loaded);
+    /// `origin` names them in errors.
+    pub fn build(
+        config: &ModelConfig,
+        vb: VarBuilder<'static>,
+        linear: LinearWeights,
+        origin: &Path,
+    ) -> Result<LoadedEncoder> {
+        let arch = config.architecture()?;
+        let model = arch
+            .encoder(vb.clone(), &linear)
+            .map_err(|e| bad(origin, format!("does not fit its config.json: {e}")))?;
         let sizes = arch.sizes();
         Ok(LoadedEncoder {
             encoder: Encoder { model, sizes },

@@ -3,12 +3,13 @@
 //! degree-8 denominator on x clamped to [-4, 4], beyond which erf is +-1 in f32), a
 //! branch-free loop the compiler vectorises (plain multiply-adds: `mul_add` would call libm's
 //! software `fmaf` where the build does not target FMA). Its error against f64 erf is below 1e-6 (see
-//! the test). Other devices and dtypes use Candle's own `gelu_erf`.
+//! the test). Other devices and dtypes, and tensors being trained (this op has no backward
+//! pass), use Candle's own `gelu_erf`.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
 pub fn gelu_erf(xs: &Tensor) -> Result<Tensor> {
-    if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 {
+    if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 && !xs.track_op() {
         xs.contiguous()?.apply_op1_no_bwd(&GeluErf)
     } else {
         xs.gelu_erf()

@@ -2,11 +2,13 @@
 //! `BertModel` computes it: post-LayerNorm encoder, absolute positions, erf GELU.
 
 use candle_core::{DType, Module, Result, Tensor};
-use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, LayerNormConfig, VarBuilder};
+use candle_nn::{embedding, Embedding, VarBuilder};
 use serde::Deserialize;
 
 use super::{encoder_root, Architecture, EncoderModel, HeadLayout, Sizes};
+use crate::dropout;
 use crate::linear::{Linear, LinearWeights};
+use crate::ops::{softmax_last_dim, LayerNorm};
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Config {
@@ -70,16 +72,16 @@ impl Activation {
 
 /// Layer norm weights are `weight`/`bias`, or `gamma`/`beta` in old TF-converted checkpoints.
 pub(crate) fn norm(size: usize, eps: f64, vb: VarBuilder) -> Result<LayerNorm> {
-    let config = LayerNormConfig {
-        eps,
-        ..Default::default()
+    let (w, b) = if vb.contains_tensor("weight") || !vb.contains_tensor("gamma") {
+        ("weight", "bias")
+    } else {
+        ("gamma", "beta")
     };
-    if vb.contains_tensor("weight") {
-        return layer_norm(size, config, vb);
-    }
-    let weight = vb.get(size, "gamma")?;
-    let bias = vb.get(size, "beta")?;
-    Ok(LayerNorm::new(weight, bias, eps))
+    Ok(LayerNorm::new(
+        vb.get(size, w)?,
+        Some(vb.get(size, b)?),
+        eps,
+    ))
 }
 
 /// How position ids are made.
@@ -143,7 +145,7 @@ impl Embeddings {
             Some(t) => xs.add(&t.forward(type_ids)?)?,
             None => xs,
         };
-        self.norm.forward(&xs)
+        dropout::hidden(&self.norm.forward(&xs)?)
     }
 }
 
@@ -213,12 +215,11 @@ impl LayerTail {
             .transpose(1, 2)?
             .contiguous()?
             .reshape((b, s, h))?;
-        let attended = self
-            .attention_norm
-            .forward(&(self.attention_out.forward(&context)? + xs)?)?;
+        let attended = dropout::hidden(&self.attention_out.forward(&context)?)?;
+        let attended = self.attention_norm.forward(&(attended + xs)?)?;
         let inner = self.act.apply(&self.intermediate.forward(&attended)?)?;
-        self.output_norm
-            .forward(&(self.output.forward(&inner)? + attended)?)
+        let out = dropout::hidden(&self.output.forward(&inner)?)?;
+        self.output_norm.forward(&(out + attended)?)
     }
 }
 
@@ -264,7 +265,7 @@ impl Layer {
         let v = self.split_heads(&self.value.forward(xs)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = dropout::attention(&softmax_last_dim(&scores)?)?;
         self.tail.forward(&probs, &v, xs)
     }
 }
@@ -384,6 +385,9 @@ impl Config {
 }
 
 impl Architecture for Config {
+    fn prefix(&self) -> &'static str {
+        "bert"
+    }
     fn sizes(&self) -> Sizes {
         Config::sizes(self)
     }

@@ -4,13 +4,15 @@
 //! optional absolute positions and token types, post-LayerNorm layers as BERT's.
 
 use candle_core::{DType, Device, Module, Result, Tensor};
-use candle_nn::{embedding, Embedding, LayerNorm, VarBuilder};
+use candle_nn::{embedding, Embedding, VarBuilder};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::bert::{norm, Activation, LayerTail, BERT_NAMES};
 use super::{encoder_root, Architecture, EncoderModel, HeadLayout, Sizes};
+use crate::dropout;
 use crate::linear::{Linear, LinearWeights};
+use crate::ops::{softmax_last_dim, LayerNorm};
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Config {
@@ -160,7 +162,7 @@ impl Embeddings {
             xs = p.forward(&xs)?;
         }
         let xs = self.norm.forward(&xs)?;
-        xs.broadcast_mul(&mask.to_dtype(xs.dtype())?.unsqueeze(2)?)
+        dropout::hidden(&xs.broadcast_mul(&mask.to_dtype(xs.dtype())?.unsqueeze(2)?)?)
     }
 }
 
@@ -292,7 +294,7 @@ impl Layer {
         let scores = keep
             .broadcast_as(scores.shape())?
             .where_cond(&scores, &fill)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = dropout::attention(&softmax_last_dim(&scores)?)?;
         self.tail.forward(&probs, &v, xs)
     }
 }
@@ -408,6 +410,9 @@ impl EncoderModel for DebertaV2Model {
 }
 
 impl Architecture for Config {
+    fn prefix(&self) -> &'static str {
+        "deberta"
+    }
     fn sizes(&self) -> Sizes {
         Sizes {
             hidden: self.hidden_size,

@@ -72,6 +72,9 @@ pub fn load(vb: VarBuilder, cfg: &Config, format: &LinearWeights) -> Result<Bert
 }
 
 impl Architecture for Config {
+    fn prefix(&self) -> &'static str {
+        "distilbert"
+    }
     fn sizes(&self) -> Sizes {
         self.as_bert().sizes()
     }

@@ -15,6 +15,9 @@ use crate::linear::LinearWeights;
 pub struct Config(pub bert::Config);
 
 impl Architecture for Config {
+    fn prefix(&self) -> &'static str {
+        "electra"
+    }
     fn sizes(&self) -> Sizes {
         self.0.sizes()
     }

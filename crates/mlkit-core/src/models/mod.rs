@@ -39,7 +39,7 @@ pub trait TokenHead: Send + Sync {
 /// The token-classification head of most architectures: `classifier` on every token.
 impl TokenHead for Linear {
     fn token_logits(&self, hidden: &Tensor) -> Result<Tensor> {
-        self.forward(hidden)
+        self.forward(&crate::dropout::classifier(hidden)?)
     }
 }
 
@@ -58,6 +58,9 @@ pub struct Sizes {
 /// What an architecture's parsed config can build and tell.
 pub trait Architecture {
     fn sizes(&self) -> Sizes;
+    /// Where its `*For*Classification` checkpoints keep the encoder (transformers'
+    /// `base_model_prefix`): `bert`, `roberta`, ...
+    fn prefix(&self) -> &'static str;
     /// The unknown token of the architecture's slow tokenizer class, which transformers'
     /// pipelines use whatever tokenizer.json says; `None` to take tokenizer.json's.
     fn unk_token(&self) -> Option<&'static str> {
@@ -163,6 +166,6 @@ impl SequenceHead for FirstTokenHead {
     fn forward(&self, hidden: &Tensor, _mask: &Tensor) -> Result<Tensor> {
         let first = hidden.narrow(1, 0, 1)?.squeeze(1)?;
         let inner = self.act.apply(&self.dense.forward(&first)?)?;
-        self.out.forward(&inner)
+        self.out.forward(&crate::dropout::classifier(&inner)?)
     }
 }

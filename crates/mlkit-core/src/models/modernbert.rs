@@ -7,12 +7,13 @@
 //! classifier.
 
 use candle_core::{DType, Device, Module, Result, Tensor, D};
-use candle_nn::{embedding, Embedding, LayerNorm, VarBuilder};
+use candle_nn::{embedding, Embedding, VarBuilder};
 use serde::Deserialize;
 
 use super::bert::{attention_bias, Activation};
 use super::{encoder_root, Architecture, EncoderModel, HeadLayout, SequenceHead, Sizes, TokenHead};
 use crate::linear::{Linear, LinearWeights};
+use crate::ops::{softmax_last_dim, LayerNorm};
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Config {
@@ -81,9 +82,9 @@ fn default_pooling() -> Pooling {
 fn norm(size: usize, eps: f64, bias: bool, vb: VarBuilder) -> Result<LayerNorm> {
     let weight = vb.get(size, "weight")?;
     if bias {
-        Ok(LayerNorm::new(weight, vb.get(size, "bias")?, eps))
+        Ok(LayerNorm::new(weight, Some(vb.get(size, "bias")?), eps))
     } else {
-        Ok(LayerNorm::new_no_bias(weight, eps))
+        Ok(LayerNorm::new(weight, None, eps))
     }
 }
 
@@ -187,7 +188,7 @@ impl Layer {
         let k = candle_nn::rotary_emb::rope(&k, cos, sin)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = softmax_last_dim(&scores)?;
         let context = probs
             .matmul(&v)?
             .transpose(1, 2)?
@@ -334,6 +335,9 @@ impl Config {
 }
 
 impl Architecture for Config {
+    fn prefix(&self) -> &'static str {
+        "model"
+    }
     fn sizes(&self) -> Sizes {
         Sizes {
             hidden: self.hidden_size,

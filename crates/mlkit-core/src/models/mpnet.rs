@@ -138,6 +138,9 @@ impl EncoderModel for MpnetModel {
 }
 
 impl Architecture for Config {
+    fn prefix(&self) -> &'static str {
+        "mpnet"
+    }
     fn sizes(&self) -> Sizes {
         Sizes {
             hidden: self.hidden_size,

@@ -27,6 +27,9 @@ pub fn load(vb: VarBuilder, cfg: &Config, format: &LinearWeights) -> Result<Bert
 }
 
 impl Architecture for Config {
+    fn prefix(&self) -> &'static str {
+        "roberta"
+    }
     fn sizes(&self) -> Sizes {
         let bert = self.0.sizes();
         Sizes {
