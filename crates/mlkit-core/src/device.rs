@@ -110,3 +110,12 @@ pub fn one_thread_per_operation() {
     std::env::set_var("RAYON_NUM_THREADS", "1");
     std::env::set_var("CANDLE_NUM_THREADS", "1");
 }
+
+/// Runs each of Candle's CPU operations on `threads` threads, for callers that run one
+/// batch at a time (training). As `one_thread_per_operation`: call it before any thread
+/// exists.
+pub fn threads_per_operation(threads: usize) {
+    let n = threads.max(1).to_string();
+    std::env::set_var("RAYON_NUM_THREADS", &n);
+    std::env::set_var("CANDLE_NUM_THREADS", &n);
+}

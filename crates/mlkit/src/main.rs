@@ -46,6 +46,24 @@ enum Command {
     Models(cmd::models::ModelsArgs),
 }
 
+impl Command {
+    /// The threads of a fine-tuning run (`ner train`, `classify train`), if this is one.
+    fn training_threads(&self) -> Option<usize> {
+        let flags = match self {
+            Command::Ner(a) => match &a.command {
+                Some(cmd::ner::NerCommand::Train(t)) => &t.flags,
+                _ => return None,
+            },
+            Command::Classify(a) => match &a.command {
+                Some(cmd::classify::ClassifyCommand::Train(t)) => &t.flags,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some(flags.threads.get())
+    }
+}
+
 /// An error in how mlkit was called (exit code 2), as opposed to a failure while running (1).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -67,14 +85,19 @@ fn is_usage(e: &anyhow::Error) -> bool {
             || says(cause, mlkit_classify::ClassifyError::is_usage)
             || says(cause, mlkit_forest::ForestError::is_usage)
             || says(cause, mlkit_sample::SampleError::is_usage)
+            || says(cause, mlkit_train::TrainError::is_usage)
     })
 }
 
 fn main() -> ExitCode {
     // Before any thread starts: transformer subcommands run whole batches on parallel
-    // workers, each of Candle's operations on one thread.
-    mlkit_core::device::one_thread_per_operation();
+    // workers, each of Candle's operations on one thread; training runs one batch at a
+    // time, each operation on every thread asked for.
     let cli = Cli::parse();
+    match cli.command.training_threads() {
+        Some(threads) => mlkit_core::device::threads_per_operation(threads),
+        None => mlkit_core::device::one_thread_per_operation(),
+    }
     cleanup::install();
     messages::set_quiet(cli.quiet);
     let result = match cli.command {

@@ -15,6 +15,8 @@ pub struct Progress {
     done: usize,
     started: Instant,
     drawn: Option<Instant>,
+    /// Said after the count ("epoch 2/20, loss 0.1234").
+    note: String,
 }
 
 impl Progress {
@@ -26,7 +28,13 @@ impl Progress {
             done: 0,
             started: Instant::now(),
             drawn: None,
+            note: String::new(),
         }
+    }
+
+    /// What the line says after the count, from the next redraw on.
+    pub fn set_note(&mut self, note: String) {
+        self.note = note;
     }
 
     /// Counts `n` more done.
@@ -44,8 +52,14 @@ impl Progress {
             self.what,
             self.started.elapsed().as_secs_f64(),
         );
-        // Progress is a courtesy: a stderr that cannot be written is not an error.
-        let _ = write!(std::io::stderr(), "\r{line}");
+        let line = if self.note.is_empty() {
+            line
+        } else {
+            format!("{line}, {}", self.note)
+        };
+        // Progress is a courtesy: a stderr that cannot be written is not an error; the
+        // trailing spaces clear what a longer previous line left.
+        let _ = write!(std::io::stderr(), "\r{line}   ");
         self.drawn = Some(Instant::now());
     }
 

@@ -8,8 +8,9 @@ use mlkit_core::resolve;
 use mlkit_metrics::evaluate;
 use serde_json::json;
 
-use super::gold::{GoldArgs, GoldTexts};
+use super::gold::{read_gold, GoldArgs, GoldTexts};
 use super::scored::{scored_sink, Scored, ScoredFormat};
+use super::train::{self as training, TrainFlags};
 use crate::flags::{DocArgs, IoArgs, ModelArgs};
 use crate::io::Output;
 use crate::pipeline::run_documents;
@@ -32,6 +33,38 @@ pub struct ClassifyArgs {
 pub enum ClassifyCommand {
     /// Accuracy, macro-F1 and the confusion matrix against gold labels in a CSV column.
     Eval(EvalArgs),
+    /// Fine-tune a model on your own labelled texts.
+    Train(TrainArgs),
+}
+
+/// Fine-tune a transformer for text classification on your own labelled texts, on the CPU
+/// (or a GPU with --device cuda), and save it where `mlkit classify --model DIR`, `mlkit
+/// classify eval` and transformers load it.
+///
+/// --train and --dev are CSV files with a text column and a label column. Labels are the
+/// training file's; single-label models learn a softmax over them (dev accuracy picks the
+/// best epoch), --multi-label models a sigmoid per label (dev micro-F1 picks it). Texts
+/// longer than --max-length tokens are cut.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// The column of texts.
+    #[arg(long, default_value = "text")]
+    pub text_column: String,
+
+    /// The column of labels.
+    #[arg(long, default_value = "label")]
+    pub label_column: String,
+
+    /// A text may have any number of labels, separated by --label-delimiter (none: empty).
+    #[arg(long)]
+    pub multi_label: bool,
+
+    /// What separates the labels of one text with --multi-label.
+    #[arg(long, default_value = ",", requires = "multi_label")]
+    pub label_delimiter: String,
+
+    #[command(flatten)]
+    pub flags: TrainFlags,
 }
 
 /// `--model` is checked by `classify`, not by clap: a required flag here would be required of
@@ -95,6 +128,7 @@ const CHUNK: usize = 256;
 pub fn run(args: ClassifyArgs) -> Result<()> {
     match args.command {
         Some(ClassifyCommand::Eval(e)) => eval(e),
+        Some(ClassifyCommand::Train(t)) => train(t),
         None => classify(args.run),
     }
 }
@@ -199,4 +233,99 @@ fn eval(args: EvalArgs) -> Result<()> {
         }
     }
     args.gold.report(texts.len(), &evaluate(&gold, &predicted))
+}
+
+/// Epochs when --epochs is not given.
+const TRAIN_EPOCHS: usize = 5;
+
+fn train(args: TrainArgs) -> Result<()> {
+    use mlkit_train::data::{Example, Target};
+    use mlkit_train::Task;
+    let flags = &args.flags;
+    if args.multi_label && args.label_delimiter.is_empty() {
+        return Err(UsageError("--label-delimiter must not be empty".into()).into());
+    }
+    let base = flags.base()?;
+    let read = |path| {
+        read_gold(
+            path,
+            &args.text_column,
+            &args.label_column,
+            args.multi_label,
+        )
+    };
+    let (train, dev) = (read(&flags.train)?, read(&flags.dev)?);
+    let split = |label: &str| -> Vec<String> {
+        if args.multi_label {
+            let parts = label.split(args.label_delimiter.as_str()).map(str::trim);
+            parts.filter(|l| !l.is_empty()).map(String::from).collect()
+        } else {
+            vec![label.to_string()]
+        }
+    };
+    let labels: Vec<String> = train
+        .gold
+        .iter()
+        .flat_map(|g| split(g))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if labels.len() < 2 && !args.multi_label {
+        return Err(UsageError(format!(
+            "{}: every text has the same label; a classifier needs at least two",
+            flags.train.display()
+        ))
+        .into());
+    }
+    let tokenizer = base.tokenizer(true)?;
+    let examples = |data: &GoldTexts, path: &std::path::Path| -> Result<Vec<Example>> {
+        let texts: Vec<&str> = data.texts.iter().map(String::as_str).collect();
+        let encoded = tokenizer.encode(&texts, 0)?;
+        encoded
+            .into_iter()
+            .zip(&data.gold)
+            .enumerate()
+            .map(|(row, (encoded, gold))| {
+                let ids = split(gold)
+                    .iter()
+                    .map(|l| {
+                        labels.binary_search(l).map_err(|_| {
+                            UsageError(format!(
+                                "{}: row {}: the label {l:?} is not in the training data ({})",
+                                path.display(),
+                                row + 1,
+                                labels.join(", ")
+                            ))
+                        })
+                    })
+                    .collect::<std::result::Result<Vec<usize>, _>>()?;
+                let target = if args.multi_label {
+                    let mut t = vec![0.0; labels.len()];
+                    ids.iter().for_each(|&i| t[i] = 1.0);
+                    Target::Labels(t)
+                } else {
+                    Target::Label(ids[0] as u32)
+                };
+                Ok(Example { encoded, target })
+            })
+            .collect()
+    };
+    let train_examples = examples(&train, &flags.train)?;
+    let dev_set = mlkit_train::dev::ClassDev {
+        examples: examples(&dev, &flags.dev)?,
+    };
+    let task = if args.multi_label {
+        Task::MultiLabel
+    } else {
+        Task::SingleLabel
+    };
+    training::run(
+        flags,
+        &base,
+        task,
+        &labels,
+        &train_examples,
+        &dev_set,
+        &flags.settings(TRAIN_EPOCHS),
+    )
 }

@@ -37,7 +37,7 @@ pub struct GoldArgs {
 impl GoldArgs {
     /// The texts and gold labels these flags name.
     pub fn read(&self) -> Result<GoldTexts> {
-        read_gold(&self.input, &self.column, &self.gold_column)
+        read_gold(&self.input, &self.column, &self.gold_column, false)
     }
 
     /// Writes the report of `e` over `texts` texts in the chosen format.
@@ -53,9 +53,15 @@ pub struct GoldTexts {
 }
 
 /// Reads the `column` of texts and the `gold_column` of labels from the CSV at `input`. An
-/// empty gold label is an error naming its line: scoring it would count a label "" that no
-/// model predicts (and, where labels come from the gold column, offer "" as a label).
-fn read_gold(input: &Path, column: &str, gold_column: &str) -> Result<GoldTexts> {
+/// empty gold label is an error naming its line unless `allow_empty` (a multi-label text
+/// with no label): scoring it would count a label "" that no model predicts (and, where
+/// labels come from the gold column, offer "" as a label).
+pub fn read_gold(
+    input: &Path,
+    column: &str,
+    gold_column: &str,
+    allow_empty: bool,
+) -> Result<GoldTexts> {
     let args = DocArgs::lines(RecordArgs {
         column: Some(column.to_string()),
         ..RecordArgs::default()
@@ -78,7 +84,7 @@ fn read_gold(input: &Path, column: &str, gold_column: &str) -> Result<GoldTexts>
         let doc = doc?;
         if let Record::Csv(row) = &doc.record {
             let label = row.get(gold_at).unwrap_or("").trim();
-            if label.is_empty() {
+            if label.is_empty() && !allow_empty {
                 let line = row.position().map_or(0, |p| p.line());
                 anyhow::bail!(
                     "{name}: line {line}: the gold label (column {gold_column:?}) is empty; \

@@ -9,4 +9,5 @@ pub mod ner;
 pub mod quantize;
 pub mod sample;
 mod scored;
+pub mod train;
 pub mod zeroshot;

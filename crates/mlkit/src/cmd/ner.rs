@@ -12,6 +12,7 @@ use mlkit_ner::seqeval::{evaluate, read_conll};
 use mlkit_ner::{Aggregation, Entity, NerModel, NerOptions};
 use serde_json::json;
 
+use super::train::{self as training, TrainFlags};
 use crate::docs::{id_text, read_text, Doc};
 use crate::flags::{score, DocArgs, IoArgs, ModelArgs, ReportFormat};
 use crate::io::Output;
@@ -39,6 +40,23 @@ pub struct NerArgs {
 pub enum NerCommand {
     /// Entity-level precision, recall and F1 against a CoNLL file (as seqeval computes them).
     Eval(EvalArgs),
+    /// Fine-tune a model to find your own entity types, from CoNLL or JSONL span data.
+    Train(TrainArgs),
+}
+
+/// Fine-tune a transformer for NER on your own labelled data, on the CPU (or a GPU with
+/// --device cuda), and save it where `mlkit ner --model DIR` and transformers load it.
+///
+/// --train and --dev are CoNLL files (a token a line, its tag in the last column of IOB1,
+/// IOB2 or IOBES tags, blank lines between sentences) or, when named .jsonl, one JSON
+/// object a line: {"text": "...", "entities": [{"start": 0, "end": 5, "label": "PER"}]}
+/// with character offsets (spaCy's and Argilla's export). Each word's first sub-token
+/// carries its label (IOB2); dev is scored with seqeval's entity F1 after every epoch and
+/// the best epoch is kept.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub flags: TrainFlags,
 }
 
 /// The bundled English CoNLL-2003 model.
@@ -141,6 +159,7 @@ fn load(args: &ModelArg) -> Result<NerModel> {
 pub fn run(args: NerArgs) -> Result<()> {
     match args.command {
         Some(NerCommand::Eval(e)) => eval(e),
+        Some(NerCommand::Train(t)) => train(t),
         None => tag(args.tag),
     }
 }
@@ -299,4 +318,42 @@ fn eval(args: EvalArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Epochs when --epochs is not given: the bundled model's recipe.
+const TRAIN_EPOCHS: usize = 20;
+
+fn train(args: TrainArgs) -> Result<()> {
+    use mlkit_train::data::{encode_ner, ner_labels, read_ner};
+    let flags = &args.flags;
+    let base = flags.base()?;
+    let train = read_ner(&flags.train)?;
+    let dev = read_ner(&flags.dev)?;
+    let labels = ner_labels(&train);
+    if labels.len() < 2 {
+        return Err(UsageError(format!(
+            "{}: no entity is tagged; a model cannot learn entity types from it",
+            flags.train.display()
+        ))
+        .into());
+    }
+    let tokenizer = base.tokenizer(false)?;
+    let encode = |data, path: &PathBuf| {
+        let what = path.display().to_string();
+        encode_ner(tokenizer.inner(), data, &labels, base.max_len, &what)
+    };
+    let examples = encode(&train, &flags.train)?
+        .into_iter()
+        .map(|w| w.example)
+        .collect::<Vec<_>>();
+    let dev_set = mlkit_train::dev::NerDev::new(encode(&dev, &flags.dev)?, &dev, &labels);
+    training::run(
+        flags,
+        &base,
+        mlkit_train::Task::Tokens,
+        &labels,
+        &examples,
+        &dev_set,
+        &flags.settings(TRAIN_EPOCHS),
+    )
 }
