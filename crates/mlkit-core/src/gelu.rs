@@ -3,13 +3,16 @@
 //! degree-8 denominator on x clamped to [-4, 4], beyond which erf is +-1 in f32), a
 //! branch-free loop the compiler vectorises (plain multiply-adds: `mul_add` would call libm's
 //! software `fmaf` where the build does not target FMA). Its error against f64 erf is below 1e-6 (see
-//! the test). Other devices and dtypes, and tensors being trained (this op has no backward
-//! pass), use Candle's own `gelu_erf`.
+//! the test). Its backward pass uses the same erf. Other devices and dtypes use Candle's own
+//! `gelu_erf`.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
 pub fn gelu_erf(xs: &Tensor) -> Result<Tensor> {
-    if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 && !xs.track_op() {
+    if xs.device().is_cpu() && xs.dtype() == candle_core::DType::F32 {
+        if xs.track_op() {
+            return xs.contiguous()?.apply_op1(GeluErf);
+        }
         xs.contiguous()?.apply_op1_no_bwd(&GeluErf)
     } else {
         xs.gelu_erf()
@@ -55,6 +58,22 @@ impl CustomOp1 for GeluErf {
             .map(|&x| 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)))
             .collect();
         Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+
+    /// d/dx x Phi(x) = Phi(x) + x phi(x).
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let x = arg.flatten_all()?.to_vec1::<f32>()?;
+        let g = grad.flatten_all()?.to_vec1::<f32>()?;
+        let inv_sqrt_2pi = 0.398_942_3_f32;
+        let dx: Vec<f32> = x
+            .iter()
+            .zip(&g)
+            .map(|(&x, &g)| {
+                let cdf = 0.5 * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+                g * (cdf + x * inv_sqrt_2pi * (-0.5 * x * x).exp())
+            })
+            .collect();
+        Ok(Some(Tensor::from_vec(dx, arg.shape(), arg.device())?))
     }
 }
 

@@ -147,7 +147,14 @@ fn quantized(q: Arc<QTensor>, bias: Option<Tensor>, int8: bool) -> Result<Linear
 impl Module for Linear {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         match self {
-            Linear::Dense(l) => l.forward(xs),
+            Linear::Dense(l) => match l.bias() {
+                // Training: the bias through `add_bias`, whose gradient is one column sum.
+                Some(bias) if xs.track_op() || l.weight().track_op() => {
+                    let product = candle_nn::Linear::new(l.weight().clone(), None).forward(xs)?;
+                    crate::ops::add_bias(&product, bias)
+                }
+                _ => l.forward(xs),
+            },
             Linear::Quantized { weight, bias } => {
                 let dtype = xs.dtype();
                 // Candle's CUDA quantized matmul reads f32 rows in place: it refuses strided

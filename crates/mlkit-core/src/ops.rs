@@ -1,9 +1,14 @@
-//! Operations with two paths: Candle's fused kernels at inference, and compositions of
-//! differentiable primitives when a tensor is being trained. Candle's fused softmax and
-//! LayerNorm kernels have no backward pass; which path runs is decided per call by whether
-//! an input is tracked by autograd (`Tensor::track_op`), which no inference tensor is.
+//! Operations with two paths: Candle's fused kernels at inference, and differentiable ones
+//! when a tensor is being trained. Candle's fused softmax and LayerNorm kernels have no
+//! backward pass; which path runs is decided per call by whether an input is tracked by
+//! autograd (`Tensor::track_op`), which no inference tensor is. On the CPU in f32, training
+//! runs LayerNorm and bias additions as single-pass kernels with hand-written backward
+//! passes: Candle's composed versions reduce over leading dimensions element by element,
+//! which took a third of a MiniLM training step.
 
-use candle_core::{Module, Result, Tensor, D};
+use candle_core::{
+    CpuStorage, CustomOp2, CustomOp3, DType, Layout, Module, Result, Shape, Tensor, D,
+};
 
 /// Softmax over the last dimension.
 pub fn softmax_last_dim(xs: &Tensor) -> Result<Tensor> {
@@ -45,6 +50,15 @@ impl Module for LayerNorm {
         if !tracked {
             return self.fast.forward(xs);
         }
+        if let Some(bias) = &self.bias {
+            if host_f32(&[xs, &self.weight, bias]) {
+                return xs.contiguous()?.apply_op3(
+                    &self.weight,
+                    bias,
+                    HostLayerNorm { eps: self.eps },
+                );
+            }
+        }
         let mean = xs.mean_keepdim(D::Minus1)?;
         let centred = xs.broadcast_sub(&mean)?;
         let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
@@ -54,6 +68,173 @@ impl Module for LayerNorm {
             Some(b) => scaled.broadcast_add(b),
             None => Ok(scaled),
         }
+    }
+}
+
+/// Whether every tensor is f32 on the CPU: the single-pass training kernels' domain.
+fn host_f32(ts: &[&Tensor]) -> bool {
+    ts.iter()
+        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+}
+
+/// A tensor's values in row-major order (a copy).
+fn values(t: &Tensor) -> Result<Vec<f32>> {
+    t.flatten_all()?.to_vec1::<f32>()
+}
+
+fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(data) = s else {
+        candle_core::bail!("{op}: f32 only")
+    };
+    let Some((start, end)) = l.contiguous_offsets() else {
+        candle_core::bail!("{op}: contiguous input only")
+    };
+    Ok(&data[start..end])
+}
+
+/// `xs + bias` with `bias` (n) broadcast over the rows of `xs` (.., n): while training on
+/// the CPU in f32, one pass forward and a column sum for the bias's gradient.
+pub fn add_bias(xs: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    if (xs.track_op() || bias.track_op()) && host_f32(&[xs, bias]) {
+        return xs.contiguous()?.apply_op2(bias, HostBiasAdd);
+    }
+    xs.broadcast_add(bias)
+}
+
+struct HostBiasAdd;
+
+impl CustomOp2 for HostBiasAdd {
+    fn name(&self) -> &'static str {
+        "mlkit-bias-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let xs = contiguous_f32(s1, l1, self.name())?;
+        let bias = contiguous_f32(s2, l2, self.name())?;
+        let n = bias.len();
+        if n == 0 || xs.len() % n != 0 {
+            candle_core::bail!("mlkit-bias-add: rows of {} and a bias of {n}", xs.len())
+        }
+        let mut out = xs.to_vec();
+        for row in out.chunks_exact_mut(n) {
+            for (y, b) in row.iter_mut().zip(bias) {
+                *y += b;
+            }
+        }
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _xs: &Tensor,
+        bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let n = bias.elem_count();
+        let g = values(grad)?;
+        let mut sums = vec![0f32; n];
+        for row in g.chunks_exact(n) {
+            for (s, v) in sums.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+        Ok((
+            Some(grad.clone()),
+            Some(Tensor::from_vec(sums, bias.shape(), bias.device())?),
+        ))
+    }
+}
+
+/// LayerNorm of the last dimension with a backward pass (PyTorch's formulas).
+struct HostLayerNorm {
+    eps: f64,
+}
+
+impl HostLayerNorm {
+    /// Each row's mean and 1 / standard deviation.
+    fn stats(&self, xs: &[f32], n: usize) -> Vec<(f32, f32)> {
+        xs.chunks_exact(n)
+            .map(|row| {
+                let mean = row.iter().sum::<f32>() / n as f32;
+                let var = row.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n as f32;
+                (mean, 1.0 / (var + self.eps as f32).sqrt())
+            })
+            .collect()
+    }
+}
+
+impl CustomOp3 for HostLayerNorm {
+    fn name(&self) -> &'static str {
+        "mlkit-layer-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let xs = contiguous_f32(s1, l1, self.name())?;
+        let w = contiguous_f32(s2, l2, self.name())?;
+        let b = contiguous_f32(s3, l3, self.name())?;
+        let n = w.len();
+        if n == 0 || b.len() != n || xs.len() % n != 0 {
+            candle_core::bail!("mlkit-layer-norm: rows of {} with {n} weights", xs.len())
+        }
+        let mut out = Vec::with_capacity(xs.len());
+        for (row, (mean, rstd)) in xs.chunks_exact(n).zip(self.stats(xs, n)) {
+            out.extend(
+                row.iter()
+                    .zip(w.iter().zip(b))
+                    .map(|(x, (w, b))| (x - mean) * rstd * w + b),
+            );
+        }
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        xs: &Tensor,
+        weight: &Tensor,
+        bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let n = weight.elem_count();
+        let (x, w, g) = (values(xs)?, values(weight)?, values(grad)?);
+        let (mut dw, mut db) = (vec![0f32; n], vec![0f32; n]);
+        let mut dx = Vec::with_capacity(x.len());
+        let mut xhat = vec![0f32; n];
+        let mut dxhat = vec![0f32; n];
+        for ((row, grow), (mean, rstd)) in x
+            .chunks_exact(n)
+            .zip(g.chunks_exact(n))
+            .zip(self.stats(&x, n))
+        {
+            let (mut sum_d, mut sum_dx) = (0f32, 0f32);
+            for j in 0..n {
+                xhat[j] = (row[j] - mean) * rstd;
+                dxhat[j] = grow[j] * w[j];
+                dw[j] += grow[j] * xhat[j];
+                db[j] += grow[j];
+                sum_d += dxhat[j];
+                sum_dx += dxhat[j] * xhat[j];
+            }
+            let (mean_d, mean_dx) = (sum_d / n as f32, sum_dx / n as f32);
+            dx.extend((0..n).map(|j| rstd * (dxhat[j] - mean_d - xhat[j] * mean_dx)));
+        }
+        let t = |v: Vec<f32>, like: &Tensor| Tensor::from_vec(v, like.shape(), like.device());
+        Ok((Some(t(dx, xs)?), Some(t(dw, weight)?), Some(t(db, bias)?)))
     }
 }
 
