@@ -95,7 +95,10 @@ fn main() -> ExitCode {
     // time, each operation on every thread asked for.
     let cli = Cli::parse();
     match cli.command.training_threads() {
-        Some(threads) => mlkit_core::device::threads_per_operation(threads),
+        Some(threads) => {
+            mlkit_core::device::threads_per_operation(threads);
+            cmd::train::tune_allocator();
+        }
         None => mlkit_core::device::one_thread_per_operation(),
     }
     cleanup::install();
