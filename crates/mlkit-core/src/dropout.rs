@@ -8,7 +8,7 @@ use std::cell::RefCell;
 
 use candle_core::{Result, Tensor};
 
-use crate::rng::Rng;
+use mlkit_rng::Rng;
 
 /// Dropout probabilities, as config.json names them for BERT-like models.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -102,7 +102,7 @@ mod tests {
             classifier: 0.0,
         };
         let run = |seed| {
-            let mut rng = Rng::new(seed);
+            let mut rng = Rng::new(seed, 0);
             during(rates, &mut rng, || {
                 let a = hidden(&xs).unwrap().flatten_all().unwrap();
                 let b = attention(&xs).unwrap().flatten_all().unwrap();

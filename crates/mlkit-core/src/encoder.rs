@@ -46,6 +46,14 @@ fn weights_path(parts: &ModelParts) -> &Path {
     }
 }
 
+fn open_gguf(path: &Path) -> Result<BufReader<File>> {
+    let file = File::open(path).map_err(|source| CoreError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(BufReader::new(file))
+}
+
 /// A VarBuilder over the dense tensors, and the Linear weights kept quantized.
 fn weight_store(
     parts: &ModelParts,
@@ -61,11 +69,7 @@ fn weight_store(
             },
         )),
         Weights::Gguf(path, content) => {
-            let file = File::open(path).map_err(|source| CoreError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let mut reader = BufReader::new(file);
+            let mut reader = open_gguf(path)?;
             let mut dense: HashMap<String, Tensor> = HashMap::new();
             let mut prequantized = HashMap::new();
             for name in content.tensor_infos.keys() {
@@ -101,11 +105,7 @@ pub fn dense_weights(parts: &ModelParts) -> Result<HashMap<String, Tensor>> {
             .map(|(name, t)| Ok((name, to_f32(t)?)))
             .collect(),
         Weights::Gguf(path, content) => {
-            let file = File::open(path).map_err(|source| CoreError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let mut reader = BufReader::new(file);
+            let mut reader = open_gguf(path)?;
             let device = candle_core::Device::Cpu;
             content
                 .tensor_infos

@@ -25,7 +25,6 @@ pub mod pickle;
 pub mod pooling;
 pub mod quantize;
 pub mod resolve;
-pub mod rng;
 pub mod tokenize;
 pub mod tokenizer_files;
 pub mod trainable;
@@ -34,4 +33,6 @@ pub mod weights;
 pub use device::{select_device, Precision, RunOptions};
 pub use embed::{EmbedOptions, Embedder};
 pub use error::{CoreError, Result};
+/// The generator fine-tuning draws from.
+pub use mlkit_rng as rng;
 pub use resolve::{resolve, ModelFiles};

@@ -218,6 +218,12 @@ fn windows(e: Encoded, max_len: usize, stride: usize) -> Result<Vec<Encoded>> {
     Ok(out)
 }
 
+impl From<tokenizers::Encoding> for Encoded {
+    fn from(e: tokenizers::Encoding) -> Encoded {
+        encoded(e)
+    }
+}
+
 fn encoded(e: tokenizers::Encoding) -> Encoded {
     Encoded {
         ids: e.get_ids().to_vec(),

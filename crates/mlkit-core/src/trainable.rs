@@ -11,7 +11,7 @@ use candle_core::{DType, Device, Result, Shape, Tensor, Var};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::VarBuilder;
 
-use crate::rng::Rng;
+use mlkit_rng::Rng;
 
 #[derive(Clone)]
 pub struct TrainableWeights {
@@ -50,7 +50,7 @@ impl TrainableWeights {
                 vars: Vec::new(),
                 index: HashMap::new(),
                 created: Vec::new(),
-                rng: Rng::new(seed),
+                rng: Rng::new(seed, 0),
                 init_std,
                 prefix: under,
             })),

@@ -211,16 +211,6 @@ pub fn ner_labels(data: &[TaggedWords]) -> Vec<String> {
     labels
 }
 
-fn encoded(e: tokenizers::Encoding) -> Encoded {
-    Encoded {
-        ids: e.get_ids().to_vec(),
-        type_ids: e.get_type_ids().to_vec(),
-        offsets: e.get_offsets().to_vec(),
-        special: e.get_special_tokens_mask().to_vec(),
-        tokens: e.get_tokens().to_vec(),
-    }
-}
-
 fn encode_words(tokenizer: &Tokenizer, words: &[String]) -> Result<tokenizers::Encoding> {
     let refs: Vec<&str> = words.iter().map(|w| w.as_str()).collect();
     let input = EncodeInput::Single(InputSequence::from(refs.as_slice()));
@@ -285,7 +275,7 @@ pub fn encode_ner(
             }
             out.push(Window {
                 example: Example {
-                    encoded: encoded(enc),
+                    encoded: Encoded::from(enc),
                     target: Target::Tokens(targets),
                 },
                 sentence: n,

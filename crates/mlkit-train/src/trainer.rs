@@ -158,7 +158,7 @@ impl Trainer {
                 Rates::default()
             },
             // Dropout and shuffling draw from their own stream, apart from initialisation.
-            rng: Rng::new(settings.seed ^ 0x5EED_D80F),
+            rng: Rng::new(settings.seed ^ 0x5EED_D80F, 0),
             weights,
             model,
             optimizer,
