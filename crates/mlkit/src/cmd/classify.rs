@@ -270,10 +270,15 @@ fn train(args: TrainArgs) -> Result<()> {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    if labels.len() < 2 && !args.multi_label {
+    if labels.is_empty() || (labels.len() < 2 && !args.multi_label) {
         return Err(UsageError(format!(
-            "{}: every text has the same label; a classifier needs at least two",
-            flags.train.display()
+            "{}: {}; a classifier needs at least two labels (one, with --multi-label)",
+            flags.train.display(),
+            if labels.is_empty() {
+                "no text has a label"
+            } else {
+                "every text has the same label"
+            }
         ))
         .into());
     }
