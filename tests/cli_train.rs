@@ -261,35 +261,30 @@ fn classify_train_learns_single_and_multi_label() {
         write("dv.csv", 12, 60),
         write("te.csv", 13, 100),
     );
-    let common = |out: &Path| -> Vec<String> {
-        [
-            "classify",
-            "train",
-            "--model",
-            BASE,
-            "--train",
-            path(&train),
-            "--dev",
-            path(&dev),
-            "-o",
-            path(out),
-            "--epochs",
-            "8",
-            "--lr",
-            "3e-3",
-            "--batch-size",
-            "8",
-            "--threads",
-            "1",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
+    // Every run but for its output directory and extra flags.
+    let train_args = [
+        "classify",
+        "train",
+        "--model",
+        BASE,
+        "--train",
+        path(&train),
+        "--dev",
+        path(&dev),
+        "--epochs",
+        "8",
+        "--lr",
+        "3e-3",
+        "--batch-size",
+        "8",
+        "--threads",
+        "1",
+    ];
     let single = dir.path().join("single");
-    let args = common(&single);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    stdout(&mlkit(&refs, b""));
+    stdout(&mlkit(
+        &[&train_args[..], &["-o", path(&single)]].concat(),
+        b"",
+    ));
     let report = stdout(&mlkit(
         &[
             "classify",
@@ -309,10 +304,15 @@ fn classify_train_learns_single_and_multi_label() {
     assert!(accuracy >= 0.9, "held-out accuracy {accuracy}");
 
     let multi = dir.path().join("multi");
-    let mut args = common(&multi);
-    args.extend(["--multi-label", "--label-column", "tags"].map(String::from));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let summary: Value = serde_json::from_str(stdout(&mlkit(&refs, b"")).trim()).unwrap();
+    let extra = [
+        "-o",
+        path(&multi),
+        "--multi-label",
+        "--label-column",
+        "tags",
+    ];
+    let out = stdout(&mlkit(&[&train_args[..], &extra].concat(), b""));
+    let summary: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(summary["dev_metric"], "micro_f1");
     assert!(summary["dev_score"].as_f64().unwrap() >= 0.9, "{summary}");
     let config: Value =
@@ -351,26 +351,12 @@ fn bad_data_and_flags_are_refused_before_training() {
     let dev = dir.path().join("d.conll");
     std::fs::write(&dev, "hello O\nberlin B-CITY\n").unwrap();
     let out = dir.path().join("m");
-    let args = |dev: &Path, out: &Path| -> Vec<String> {
-        [
-            "ner",
-            "train",
-            "--model",
-            BASE,
-            "--train",
-            path(&train),
-            "--dev",
-            path(dev),
-            "-o",
-            path(out),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    let train_args = ["ner", "train", "--model", BASE, "--train", path(&train)];
+    let run = |dev: &Path, out: &Path, code| {
+        let args = [&train_args[..], &["--dev", path(dev), "-o", path(out)]].concat();
+        failing(&args, b"", code).1
     };
-    let a = args(&dev, &out);
-    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-    let (_, err) = failing(&refs, b"", 2);
+    let err = run(&dev, &out, 2);
     assert!(
         err.contains("\"B-CITY\", which the training data does not have"),
         "{err}"
@@ -378,17 +364,18 @@ fn bad_data_and_flags_are_refused_before_training() {
     assert!(!out.exists());
     // A non-empty output directory is refused.
     std::fs::write(dir.path().join("x"), "").unwrap();
-    let a = args(&train, dir.path());
-    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-    let (_, err) = failing(&refs, b"", 2);
+    let err = run(&train, dir.path(), 2);
     assert!(err.contains("exists and is not empty"), "{err}");
-    let (_, err) = failing(&[&refs[..], &["--lr", "0"]].concat(), b"", 2);
+    let args = [
+        &train_args[..],
+        &["--dev", path(&train), "-o", path(&out), "--lr", "0"],
+    ]
+    .concat();
+    let (_, err) = failing(&args, b"", 2);
     assert!(err.contains("must be above 0"), "{err}");
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"text\": \"ab\", \"entities\": [{\"start\": 0}]}\n").unwrap();
-    let a = args(&bad, &out);
-    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-    let (_, err) = failing(&refs, b"", 1);
+    let err = run(&bad, &out, 1);
     assert!(err.contains("bad.jsonl:1: not a {\"text\""), "{err}");
 }
 

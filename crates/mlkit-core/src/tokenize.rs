@@ -119,7 +119,7 @@ impl TextTokenizer {
         let inputs: Vec<EncodeInput> = texts.iter().map(|&t| t.into()).collect();
         self.encode_batch(inputs)?
             .into_iter()
-            .map(|e| windows(encoded(e), self.max_len, stride))
+            .map(|e| windows(Encoded::from(e), self.max_len, stride))
             .collect()
     }
 
@@ -160,7 +160,7 @@ impl TextTokenizer {
                         max: self.max_len,
                     });
                 }
-                Ok(encoded(e))
+                Ok(Encoded::from(e))
             })
             .collect()
     }
@@ -220,17 +220,13 @@ fn windows(e: Encoded, max_len: usize, stride: usize) -> Result<Vec<Encoded>> {
 
 impl From<tokenizers::Encoding> for Encoded {
     fn from(e: tokenizers::Encoding) -> Encoded {
-        encoded(e)
-    }
-}
-
-fn encoded(e: tokenizers::Encoding) -> Encoded {
-    Encoded {
-        ids: e.get_ids().to_vec(),
-        type_ids: e.get_type_ids().to_vec(),
-        offsets: e.get_offsets().to_vec(),
-        special: e.get_special_tokens_mask().to_vec(),
-        tokens: e.get_tokens().to_vec(),
+        Encoded {
+            ids: e.get_ids().to_vec(),
+            type_ids: e.get_type_ids().to_vec(),
+            offsets: e.get_offsets().to_vec(),
+            special: e.get_special_tokens_mask().to_vec(),
+            tokens: e.get_tokens().to_vec(),
+        }
     }
 }
 

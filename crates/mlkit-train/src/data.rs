@@ -59,21 +59,18 @@ pub fn to_iob2(tags: &[String]) -> Vec<String> {
     out
 }
 
-/// Reads NER training data: JSONL with character spans when the file name ends in `.jsonl`
-/// or `.json`, else CoNLL (tag column found as `ner eval` finds it).
-pub fn read_ner(path: &Path) -> Result<Vec<TaggedWords>> {
-    let text = std::fs::read_to_string(path).map_err(|source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+/// Parses NER training data `text`, read from `path` (its name picks the format and is
+/// named in errors): JSONL with character spans when the name ends in `.jsonl` or `.json`,
+/// else CoNLL (tag column found as `ner eval` finds it).
+pub fn parse_ner(path: &Path, text: &str) -> Result<Vec<TaggedWords>> {
     let jsonl = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("json"));
     let sentences = if jsonl {
-        read_spans(path, &text)?
+        read_spans(path, text)?
     } else {
-        let conll = mlkit_ner::seqeval::read_conll(path, &text, None)?;
+        let conll = mlkit_ner::seqeval::read_conll(path, text, None)?;
         conll
             .words
             .into_iter()
@@ -339,7 +336,8 @@ mod tests {
              {\"start\": 25, \"end\": 30, \"label\": \"LOC\"}]}\n\n{\"text\": \"nothing\"}\n",
         )
         .unwrap();
-        let d = read_ner(&p).unwrap();
+        let read = |p: &Path| parse_ner(p, &std::fs::read_to_string(p).unwrap());
+        let d = read(&p).unwrap();
         assert_eq!(d[0].words, v("Élodie met ACME Corp . in Paris"));
         assert_eq!(d[0].tags, v("B-PER O B-ORG I-ORG I-ORG O B-LOC"));
         assert_eq!(d[1].tags, v("O"));
@@ -349,7 +347,7 @@ mod tests {
             "{\"text\": \"ab\", \"entities\": [{\"start\": 1, \"end\": 9, \"label\": \"X\"}]}",
         )
         .unwrap();
-        let e = read_ner(&p).unwrap_err().to_string();
+        let e = read(&p).unwrap_err().to_string();
         assert!(e.contains("d.jsonl:1: entity 1..9"), "{e}");
     }
 }

@@ -116,11 +116,6 @@ impl Optimizer {
         self.lr * self.schedule.factor(self.done)
     }
 
-    /// Steps taken.
-    pub fn steps(&self) -> usize {
-        self.done
-    }
-
     /// What gradients of global norm `norm` are multiplied by (torch's clip_grad_norm_:
     /// max_norm / (norm + 1e-6) when that is below 1).
     pub fn clip_scale(&self, norm: f64) -> f64 {

@@ -38,6 +38,16 @@ pub enum Task {
     MultiLabel,
 }
 
+impl Task {
+    /// The head the core builds for it.
+    fn head(self) -> CoreTask {
+        match self {
+            Task::Tokens => CoreTask::TokenClassification,
+            Task::SingleLabel | Task::MultiLabel => CoreTask::SequenceClassification,
+        }
+    }
+}
+
 /// The run's settings, as the training log records them.
 #[derive(Clone, Debug, Serialize)]
 pub struct Settings {
@@ -127,15 +137,11 @@ impl Trainer {
         let init_std = number(&json, &["initializer_range"]).unwrap_or(0.02);
         let base = mlkit_core::encoder::dense_weights(parts)?;
         let weights = TrainableWeights::new(base, arch.prefix(), init_std, settings.seed);
-        let core_task = match task {
-            Task::Tokens => CoreTask::TokenClassification,
-            _ => CoreTask::SequenceClassification,
-        };
         let model = Classifier::build(
             &parts.config,
             weights.var_builder(device),
             Path::new(&parts.origin),
-            core_task,
+            task.head(),
             labels.to_vec(),
         )?;
         let schedule = Schedule {
@@ -210,17 +216,14 @@ impl Trainer {
         Ok(value)
     }
 
-    /// The model at its current weights, without autograd, for predictions.
-    pub fn snapshot_model(&self) -> Result<Classifier> {
-        let tensors = self.weights.snapshot()?;
+    /// The model with `weights` (a snapshot of the trained ones), without autograd, for
+    /// predictions.
+    pub fn model_with(&self, weights: HashMap<String, Tensor>) -> Result<Classifier> {
         Ok(Classifier::build(
             &self.config,
-            VarBuilder::from_tensors(tensors, DType::F32, &self.device),
+            VarBuilder::from_tensors(weights, DType::F32, &self.device),
             Path::new(&self.origin),
-            match self.task {
-                Task::Tokens => CoreTask::TokenClassification,
-                _ => CoreTask::SequenceClassification,
-            },
+            self.task.head(),
             self.model.labels.clone(),
         )?)
     }
@@ -363,11 +366,13 @@ pub fn fit(
             });
         }
         on_event(Event::Evaluating { epoch });
-        let model = trainer.snapshot_model()?;
-        let score = dev.score(&model, run)?;
+        // One copy of the weights serves the dev score and, if best, the model kept (the
+        // model only reads the tensors it shares with the copy).
+        let weights = trainer.weights().snapshot()?;
+        let score = dev.score(&trainer.model_with(weights.clone())?, run)?;
         let improved = best.as_ref().is_none_or(|(b, _, _)| score > *b);
         if improved {
-            best = Some((score, epoch, trainer.weights().snapshot()?));
+            best = Some((score, epoch, weights));
         }
         log.push(EpochLog {
             epoch,

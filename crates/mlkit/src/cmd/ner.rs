@@ -324,11 +324,12 @@ fn eval(args: EvalArgs) -> Result<()> {
 const TRAIN_EPOCHS: usize = 20;
 
 fn train(args: TrainArgs) -> Result<()> {
-    use mlkit_train::data::{encode_ner, ner_labels, read_ner};
+    use mlkit_train::data::{encode_ner, ner_labels, parse_ner};
     let flags = &args.flags;
     let base = flags.base()?;
-    let train = read_ner(&flags.train)?;
-    let dev = read_ner(&flags.dev)?;
+    // Read as every input is: a byte-order mark dropped, bad UTF-8 named by its line.
+    let read = |path: &PathBuf| -> Result<_> { Ok(parse_ner(path, &read_text(path)?)?) };
+    let (train, dev) = (read(&flags.train)?, read(&flags.dev)?);
     let labels = ner_labels(&train);
     if labels.len() < 2 {
         return Err(UsageError(format!(
