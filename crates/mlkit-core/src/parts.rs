@@ -93,6 +93,18 @@ impl ModelParts {
     }
 }
 
+/// A file opened for reading, with its size: what every checkpoint reader checks offsets
+/// against.
+pub(crate) fn open_sized(path: &Path) -> Result<(File, u64)> {
+    let read_err = |source| CoreError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(read_err)?;
+    let len = file.metadata().map_err(read_err)?.len();
+    Ok((file, len))
+}
+
 /// Reads and checks a GGUF file's header: every tensor's size must be computable without
 /// overflow and lie inside the file (candle checks lengths of strings and arrays).
 pub fn read_gguf_content(path: &Path) -> Result<gguf_file::Content> {
@@ -100,17 +112,7 @@ pub fn read_gguf_content(path: &Path) -> Result<gguf_file::Content> {
         path: path.to_path_buf(),
         message,
     };
-    let file = File::open(path).map_err(|source| CoreError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let len = file
-        .metadata()
-        .map_err(|source| CoreError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .len();
+    let (file, len) = open_sized(path)?;
     let content = gguf_file::Content::read(&mut BufReader::new(file))
         .map_err(|e| bad(format!("not a valid GGUF file: {e}")))?;
     for (name, info) in &content.tensor_infos {
@@ -158,8 +160,7 @@ pub fn check_safetensors(path: &Path) -> Result<u64> {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = File::open(path).map_err(read_err)?;
-    let len = file.metadata().map_err(read_err)?.len();
+    let (mut file, len) = open_sized(path)?;
     let mut size = [0u8; 8];
     file.read_exact(&mut size)
         .map_err(|_| bad("not a safetensors file: shorter than its 8-byte header size".into()))?;

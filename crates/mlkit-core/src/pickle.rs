@@ -536,10 +536,7 @@ fn bad(path: &Path, message: impl std::fmt::Display) -> CoreError {
 
 /// The name → tensor map of a torch.save'd state dict, on the CPU, in the stored dtypes.
 pub fn read_state_dict(path: &Path) -> Result<HashMap<String, Tensor>> {
-    let file = std::fs::File::open(path).map_err(|source| CoreError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let (file, file_len) = crate::parts::open_sized(path)?;
     // A zip archive starts with "PK"; the legacy format with a pickle's PROTO opcode.
     let mut first = [0u8; 1];
     let legacy = (&file).read_exact(&mut first).is_ok() && first[0] == 0x80;
@@ -550,13 +547,6 @@ pub fn read_state_dict(path: &Path) -> Result<HashMap<String, Tensor>> {
              save it again with a current PyTorch, or as safetensors",
         ));
     }
-    let file_len = file
-        .metadata()
-        .map_err(|source| CoreError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .len();
     let mut zip = zip::ZipArchive::new(file)
         .map_err(|e| bad(path, format!("is not a PyTorch zip checkpoint: {e}")))?;
     let pkl = zip
