@@ -200,77 +200,213 @@ fn calibrated_models_predict_calibrated_probabilities() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+fn company_sectors() -> String {
+    root()
+        .join("examples/company_sectors.csv")
+        .display()
+        .to_string()
+}
+
+/// Trains on examples/company_sectors.csv (sector from everything but the company name) with
+/// `extra` flags into `model`.
+fn train_sectors(model: &str, extra: &[&str]) -> std::process::Output {
+    let data = company_sectors();
+    let mut args = vec![
+        "forest",
+        "train",
+        &data,
+        "--target",
+        "sector",
+        "--exclude",
+        "company",
+        "--seed",
+        "1",
+        "-o",
+        model,
+    ];
+    args.extend(extra);
+    mlkit(&args, b"")
+}
+
+/// The importances `forest eval --format json` names, most important first.
+fn importance_names(model: &str, extra: &[&str]) -> Vec<String> {
+    let data = company_sectors();
+    let mut args = vec!["forest", "eval", model, &data, "--format", "json"];
+    args.extend(extra);
+    let e: Value = serde_json::from_str(&stdout(&mlkit(&args, b""))).unwrap();
+    e["importances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["feature"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The predictions of `forest predict` on `rows`.
+fn predictions(model: &str, rows: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["forest", "predict", model, "-"];
+    args.extend(extra);
+    let out = stdout(&mlkit(&args, rows.as_bytes()));
+    let mut r = csv::Reader::from_reader(out.as_bytes());
+    let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let p = h.iter().position(|c| c == "prediction").unwrap();
+    r.records().map(|x| x.unwrap()[p].to_string()).collect()
+}
+
+const NEW_COMPANIES: &str = "company,description,employees,country\n\
+    A,Electric cars and battery packs built in our assembly plant,900,DE\n\
+    B,Cloud software for developers with managed databases,120,US\n\
+    C,,,\n";
+
 #[test]
 fn text_columns_become_tfidf_features() {
     // The notes' recipe: a company description to its sector.
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("sectors.forest");
     let m = model.to_str().unwrap();
-    let data = root()
-        .join("examples/company_sectors.csv")
-        .display()
-        .to_string();
-    let train = |text: &str| {
-        let args = [
-            "forest",
-            "train",
-            &data,
-            "--target",
-            "sector",
-            "--exclude",
-            "company",
-            "--text",
-            text,
-            "--seed",
-            "1",
-            "-o",
-            m,
-        ];
-        mlkit(&args, b"")
-    };
-    stdout(&train("description"));
-    let rows = "company,description,employees,country\n\
-        A,Electric cars and battery packs built in our assembly plant,900,DE\n\
-        B,Cloud software for developers with managed databases,120,US\n\
-        C,,,\n";
-    let out = stdout(&mlkit(
-        &["forest", "predict", m, "-", "--votes"],
-        rows.as_bytes(),
-    ));
-    let mut r = csv::Reader::from_reader(out.as_bytes());
-    let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    let p = h.iter().position(|c| c == "prediction").unwrap();
-    let got: Vec<String> = r.records().map(|x| x.unwrap()[p].to_string()).collect();
+    stdout(&train_sectors(m, &["--text", "description"]));
+    let got = predictions(m, NEW_COMPANIES, &["--votes"]);
     // Three rows in, three out; the empty description and missing values still predict.
     assert_eq!(got.len(), 3);
     assert_eq!(got[0], "Automotive Manufacturing");
     assert_eq!(got[1], "IT & Technology");
-    // Importances name the words behind the hashed columns.
-    let e: Value = serde_json::from_str(&stdout(&mlkit(
-        &["forest", "eval", m, &data, "--format", "json"],
-        b"",
-    )))
-    .unwrap();
-    let names: Vec<&str> = e["importances"]
-        .as_array()
-        .unwrap()
+    // The learnt vocabulary: every term in at least 2 descriptions (min_df 2), words and
+    // word pairs; then employees and country.
+    let names = importance_names(m, &[]);
+    let terms: Vec<&str> = names
         .iter()
-        .map(|i| i["feature"].as_str().unwrap())
+        .filter_map(|n| n.strip_prefix("description:"))
         .collect();
-    // Only the buckets some training text fills are columns (of 1024), each named by a
-    // word; then employees and country.
-    let text_columns = names
+    assert_eq!(names.len(), terms.len() + 2);
+    let descriptions = std::fs::read_to_string(company_sectors())
+        .unwrap()
+        .to_lowercase();
+    for t in &terms {
+        assert!(
+            descriptions.matches(t).count() >= 2,
+            "{t:?} is in fewer than 2 descriptions"
+        );
+    }
+    assert!(terms.contains(&"software"), "{terms:?}");
+    assert!(
+        terms.iter().any(|t| t.contains(' ')),
+        "word pairs: {terms:?}"
+    );
+    // Options as TfidfVectorizer's: single words in at least 3 texts.
+    stdout(&train_sectors(
+        m,
+        &["--text", "description", "--ngram", "1,1", "--min-df", "3"],
+    ));
+    let fewer = importance_names(m, &[]);
+    assert!(fewer.len() < names.len());
+    assert!(!fewer.iter().any(|t| t.contains(' ')), "{fewer:?}");
+    // Hashing instead: each bucket named by its most frequent term.
+    stdout(&train_sectors(
+        m,
+        &["--text", "description", "--text-hash", "1024"],
+    ));
+    let hashed = importance_names(m, &[]);
+    let buckets = hashed
         .iter()
         .filter(|n| n.starts_with("description:"))
         .count();
-    assert!((100..1024).contains(&text_columns), "{text_columns}");
-    assert_eq!(names.len(), text_columns + 2);
-    assert!(!names.iter().any(|n| n.starts_with("description:#")));
-    assert!(
-        names.contains(&"description:software"),
-        "{:?}",
-        &names[..10]
+    assert!((100..1024).contains(&buckets), "{buckets}");
+    assert!(hashed.contains(&"description:software".to_string()));
+    assert_eq!(predictions(m, NEW_COMPANIES, &[])[1], "IT & Technology");
+    // A text column that is not a feature, bounds that leave no term, options of the
+    // other kind: usage errors or named data errors.
+    assert_eq!(train_sectors(m, &["--text", "nope"]).status.code(), Some(2));
+    let o = train_sectors(m, &["--text", "description", "--min-df", "1000"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--min-df"));
+    let o = train_sectors(
+        m,
+        &[
+            "--text",
+            "description",
+            "--text-hash",
+            "64",
+            "--min-df",
+            "3",
+        ],
     );
-    // A text column that is not a feature: a usage error.
-    assert_eq!(train("nope").status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(2));
+    let o = train_sectors(m, &["--text", "description", "--ngram", "2,1"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn embedded_text_columns_are_features_and_predict_embeds_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("sectors.forest");
+    let m = model.to_str().unwrap();
+    // The notes' newsworthiness recipe: extra trees on sentence embeddings, beside other
+    // columns, with the bundled model.
+    let o = train_sectors(
+        m,
+        &["--embed", "description", "--extra-trees", "--trees", "200"],
+    );
+    stdout(&o);
+    let got = predictions(m, NEW_COMPANIES, &[]);
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0], "Automotive Manufacturing");
+    assert_eq!(got[1], "IT & Technology");
+    let names = importance_names(m, &[]);
+    assert_eq!(
+        names.len(),
+        384 + 2,
+        "all-MiniLM-L6-v2's 384 dimensions, then the others"
+    );
+    assert!(names.contains(&"description:emb[17]".to_string()));
+    // The model file records the model by name and weights hash.
+    let bytes = std::fs::read(&model).unwrap();
+    let meta = String::from_utf8_lossy(&bytes);
+    assert!(meta.contains("\"name\":\"all-MiniLM-L6-v2\""));
+    assert!(meta.contains("\"hash\":\"sha256:"));
+    // Another model at predict time: refused, naming both.
+    let tiny = root().join("crates/mlkit-core/tests/fixtures/tiny-bert");
+    let tiny = tiny.to_str().unwrap();
+    let (_, err) = failing(
+        &["forest", "predict", m, "-", "--embed-model", tiny],
+        NEW_COMPANIES.as_bytes(),
+        2,
+    );
+    assert!(
+        err.contains("all-MiniLM-L6-v2") && err.contains(tiny),
+        "{err}"
+    );
+    // TF-IDF and embeddings of one column side by side.
+    stdout(&train_sectors(
+        m,
+        &[
+            "--text",
+            "description",
+            "--embed",
+            "description",
+            "--embed-model",
+            tiny,
+        ],
+    ));
+    let both = importance_names(m, &[]);
+    assert!(both.iter().any(|n| n == "description:software"));
+    assert!(both.iter().any(|n| n == "description:emb[0]"));
+    // An embedded column that is not a feature: a usage error.
+    let (_, err) = failing(
+        &[
+            "forest",
+            "train",
+            &company_sectors(),
+            "--target",
+            "sector",
+            "--features",
+            "employees",
+            "--embed",
+            "description",
+            "-o",
+            m,
+        ],
+        b"",
+        2,
+    );
+    assert!(err.contains("--embed description"), "{err}");
 }

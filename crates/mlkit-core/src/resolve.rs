@@ -30,6 +30,24 @@ pub struct ModelFiles {
     pub sentence_config: Option<PathBuf>,
 }
 
+impl ModelFiles {
+    /// `sha256:HEX` of the weights file, to record which exact weights made a result (for
+    /// a single-file checkpoint, the hash the hub lists for it).
+    pub fn weights_hash(&self) -> Result<String> {
+        use sha2::{Digest, Sha256};
+        let read = |source| CoreError::Read {
+            path: self.weights.clone(),
+            source,
+        };
+        let mut file = std::fs::File::open(&self.weights).map_err(read)?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher).map_err(read)?;
+        let digest = hasher.finalize();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(format!("sha256:{hex}"))
+    }
+}
+
 const GGUF: &str = "model.gguf";
 const POOLING: &str = "1_Pooling/config.json";
 const SENTENCE: &str = "sentence_bert_config.json";

@@ -1,6 +1,7 @@
 //! A table of features and a target, from CSV: numeric columns as numbers, others as
 //! categories (coded by sorted value), missing values as NaN; text columns named by the user
-//! as hashed TF-IDF columns (see `text`).
+//! as sparse TF-IDF columns (see `text`), and text columns the caller embedded as one dense
+//! column per dimension.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use mlkit_csv::Tracked;
 
-use crate::text::TextEncoding;
+use crate::matrix::{Column, Matrix, SparseColumn};
+use crate::text::{HashedText, TextOptions, Vocabulary};
 use crate::{ForestError, Result};
 
 /// Spellings of a missing value (pandas' defaults, the common ones).
@@ -26,8 +28,38 @@ pub enum Encoding {
     Numeric,
     /// Category codes 0..n in this (sorted) order; unseen values at predict time are missing.
     Categorical(Vec<String>),
-    /// Columns of hashed TF-IDF, one per kept bucket; a missing text is an empty one.
-    Text(TextEncoding),
+    /// Sparse columns of TF-IDF over a learnt vocabulary, one per term; a missing text is an
+    /// empty one.
+    Tfidf(Vocabulary),
+    /// Sparse columns of hashed TF-IDF, one per kept bucket (named `Text` in model files,
+    /// as before vocabularies).
+    #[serde(rename = "Text")]
+    Hashed(HashedText),
+    /// One dense column per dimension of a sentence embedding of the text, which the caller
+    /// computes with the model named here (the forest library runs no model).
+    Embedding(EmbeddingModel),
+}
+
+/// The widest embedding a model file may describe.
+pub const MAX_EMBEDDING_DIM: usize = 1 << 16;
+
+/// The model a text column was embedded with, so that prediction embeds the same way.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EmbeddingModel {
+    /// As the user named it (a bundled name, a directory, a hub id).
+    pub name: String,
+    /// A hash of the model's weights, e.g. `sha256:...`.
+    pub hash: String,
+    pub dim: usize,
+}
+
+/// A text column's embeddings, computed by the caller: `vectors` holds `model.dim` numbers
+/// per data row, row after row.
+#[derive(Clone, Debug)]
+pub struct Embedded {
+    pub column: String,
+    pub model: EmbeddingModel,
+    pub vectors: Vec<f32>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -40,29 +72,50 @@ impl Feature {
     /// How many numeric columns the feature becomes.
     pub fn width(&self) -> usize {
         match &self.encoding {
-            Encoding::Text(t) => t.width(),
-            _ => 1,
+            Encoding::Tfidf(v) => v.width(),
+            Encoding::Hashed(t) => t.width(),
+            Encoding::Embedding(e) => e.dim,
+            Encoding::Numeric | Encoding::Categorical(_) => 1,
         }
+    }
+
+    /// Checks a feature read from a model file.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let checked = match &self.encoding {
+            Encoding::Tfidf(v) => v.validate(),
+            Encoding::Hashed(t) => t.validate(),
+            // (No sentence-embedding model is wider; a file claiming more is damaged.)
+            Encoding::Embedding(e) if !(1..=MAX_EMBEDDING_DIM).contains(&e.dim) => Err(format!(
+                "an embedding of {} dimensions (1 to {MAX_EMBEDDING_DIM})",
+                e.dim
+            )),
+            _ => Ok(()),
+        };
+        checked.map_err(|e| format!("feature {:?}: {e}", self.name))
     }
 }
 
-/// The names of the numeric columns the features become, in order.
+/// The names of the numeric columns the features become, in order: a text feature's by
+/// term (`COL:term`), an embedding's by dimension (`COL:emb[17]`).
 pub fn column_names(features: &[Feature]) -> Vec<String> {
     features
         .iter()
         .flat_map(|f| match &f.encoding {
-            Encoding::Text(t) => t.column_names(&f.name),
-            _ => vec![f.name.clone()],
+            Encoding::Tfidf(v) => v.terms.iter().map(|t| format!("{}:{t}", f.name)).collect(),
+            Encoding::Hashed(t) => t.column_names(&f.name),
+            Encoding::Embedding(e) => (0..e.dim).map(|i| format!("{}:emb[{i}]", f.name)).collect(),
+            Encoding::Numeric | Encoding::Categorical(_) => vec![f.name.clone()],
         })
         .collect()
 }
 
-/// Rows x features, column-major, plus the target's class index per row.
+/// The features of a set of rows, plus the target's class index per row.
 #[derive(Clone, Debug)]
 pub struct Table {
     pub features: Vec<Feature>,
-    /// `columns[c][row]` (a text feature spans several columns); NaN where missing.
-    pub columns: Vec<Vec<f32>>,
+    /// One column per numeric column the features become (a text feature spans several,
+    /// sparse); NaN where missing.
+    pub matrix: Matrix,
     pub target: Vec<usize>,
     pub classes: Vec<String>,
 }
@@ -86,11 +139,7 @@ impl Table {
     pub fn subset(&self, rows: &[usize]) -> Table {
         Table {
             features: self.features.clone(),
-            columns: self
-                .columns
-                .iter()
-                .map(|c| rows.iter().map(|&r| c[r]).collect())
-                .collect(),
+            matrix: self.matrix.subset(rows),
             target: rows.iter().map(|&r| self.target[r]).collect(),
             classes: self.classes.clone(),
         }
@@ -199,31 +248,67 @@ pub fn feature_names(
     Ok(names)
 }
 
+/// Which columns are text, and how text becomes features.
+#[derive(Clone, Debug, Default)]
+pub struct TextFeatures<'a> {
+    /// Columns that become TF-IDF features.
+    pub tfidf: &'a [String],
+    pub options: TextOptions,
+    /// Columns the caller embedded.
+    pub embedded: &'a [Embedded],
+}
+
 /// Learns each feature's encoding from training data and encodes it, with the target. The
-/// `text` columns (which must be among `names`) become TF-IDF columns over `buckets` hash
-/// buckets each.
+/// text columns (which must be among `names`) become TF-IDF columns or embeddings; a column
+/// may be both.
 pub fn training_table(
     csv: &Csv,
     target: &str,
     names: &[String],
-    text: &[String],
-    buckets: usize,
+    text: &TextFeatures,
 ) -> Result<Table> {
     let t = column(csv, target)?;
     let mut features = Vec::new();
-    if let Some(name) = text.iter().find(|n| !names.contains(n)) {
-        return Err(ForestError::Schema(format!(
-            "text column {name:?} is not among the feature columns"
-        )));
+    let named = text
+        .tfidf
+        .iter()
+        .chain(text.embedded.iter().map(|e| &e.column));
+    for name in named {
+        if !names.contains(name) {
+            return Err(ForestError::Schema(format!(
+                "text column {name:?} is not among the feature columns"
+            )));
+        }
     }
     for name in names {
         let c = column(csv, name)?;
-        if text.contains(name) {
+        let embedded = text.embedded.iter().find(|e| &e.column == name);
+        if text.tfidf.contains(name) {
             let texts = csv.rows.iter().map(|r| cell_text(&r[c]));
+            let encoding = match text.options.hash {
+                Some(buckets) => Encoding::Hashed(HashedText::fit(
+                    texts,
+                    buckets,
+                    text.options.ngram,
+                    text.options.sublinear_tf,
+                )),
+                None => Encoding::Tfidf(
+                    Vocabulary::fit(texts, &text.options)
+                        .map_err(|e| ForestError::Data(format!("text column {name:?}: {e}")))?,
+                ),
+            };
             features.push(Feature {
                 name: name.clone(),
-                encoding: Encoding::Text(TextEncoding::fit(texts, buckets)),
+                encoding,
             });
+        }
+        if let Some(e) = embedded {
+            features.push(Feature {
+                name: name.clone(),
+                encoding: Encoding::Embedding(e.model.clone()),
+            });
+        }
+        if text.tfidf.contains(name) || embedded.is_some() {
             continue;
         }
         let numeric = csv
@@ -264,16 +349,17 @@ pub fn training_table(
         classes.push(l.to_string());
     }
     let target_idx = csv.rows.iter().map(|r| index[r[t].trim()]).collect();
-    let columns = encode(csv, &features)?;
+    let matrix = encode(csv, &features, text.embedded)?;
     Ok(Table {
         features,
-        columns,
+        matrix,
         target: target_idx,
         classes,
     })
 }
 
-fn cell_text(cell: &str) -> &str {
+/// A text cell as text features read it: a missing value is an empty text.
+pub fn cell_text(cell: &str) -> &str {
     if is_missing(cell) {
         ""
     } else {
@@ -281,8 +367,9 @@ fn cell_text(cell: &str) -> &str {
     }
 }
 
-/// Encodes a CSV's feature columns with a model's schema (extra columns are ignored).
-pub fn encode(csv: &Csv, features: &[Feature]) -> Result<Vec<Vec<f32>>> {
+/// Encodes a CSV's feature columns with a model's schema (extra columns are ignored);
+/// `embedded` holds the embeddings of the schema's embedding features.
+pub fn encode(csv: &Csv, features: &[Feature], embedded: &[Embedded]) -> Result<Matrix> {
     let missing: Vec<&str> = features
         .iter()
         .filter(|f| !csv.header.contains(&f.name))
@@ -296,18 +383,66 @@ pub fn encode(csv: &Csv, features: &[Feature]) -> Result<Vec<Vec<f32>>> {
             missing.join(", ")
         )));
     }
+    let rows = csv.rows.len();
     let mut columns = Vec::new();
     for f in features {
         let c = column(csv, &f.name)?;
         let values = csv.rows.iter().map(|r| &r[c]);
         match &f.encoding {
-            Encoding::Text(t) => {
+            Encoding::Tfidf(_) | Encoding::Hashed(_) => {
                 let first = columns.len();
-                columns.extend(std::iter::repeat_n(vec![0.0; csv.rows.len()], t.width()));
+                columns.extend(
+                    std::iter::repeat_with(|| Column::Sparse(SparseColumn::default()))
+                        .take(f.width()),
+                );
                 for (row, text) in values.enumerate() {
-                    for (b, x) in t.row(cell_text(text)) {
-                        columns[first + b][row] = x;
+                    let entries = match &f.encoding {
+                        Encoding::Tfidf(v) => v.row(cell_text(text)),
+                        Encoding::Hashed(t) => t.row(cell_text(text)),
+                        _ => Vec::new(),
+                    };
+                    for (b, x) in entries {
+                        if let Column::Sparse(s) = &mut columns[first + b] {
+                            s.rows.push(row as u32);
+                            s.values.push(x);
+                        }
                     }
+                }
+            }
+            Encoding::Embedding(model) => {
+                let e = embedded
+                    .iter()
+                    .find(|e| e.column == f.name)
+                    .ok_or_else(|| {
+                        ForestError::Usage(format!(
+                            "column {:?} must be embedded with {} first",
+                            f.name, model.name
+                        ))
+                    })?;
+                if e.model.hash != model.hash || e.model.dim != model.dim {
+                    return Err(ForestError::Usage(format!(
+                        "column {:?} was embedded with {} ({}), but the model was trained on \
+                         embeddings from {} ({}); embed with the model it was trained with",
+                        f.name, e.model.name, e.model.hash, model.name, model.hash
+                    )));
+                }
+                if e.vectors.len() != rows * model.dim {
+                    return Err(ForestError::Data(format!(
+                        "column {:?}: {} embedding values for {rows} rows of {} dimensions",
+                        f.name,
+                        e.vectors.len(),
+                        model.dim
+                    )));
+                }
+                for d in 0..model.dim {
+                    columns.push(Column::Dense(
+                        e.vectors
+                            .iter()
+                            .skip(d)
+                            .step_by(model.dim)
+                            .copied()
+                            .collect(),
+                    ));
                 }
             }
             Encoding::Numeric | Encoding::Categorical(_) => {
@@ -315,7 +450,7 @@ pub fn encode(csv: &Csv, features: &[Feature]) -> Result<Vec<Vec<f32>>> {
                     Encoding::Categorical(c) => Some(c.as_slice()),
                     _ => None,
                 };
-                columns.push(
+                columns.push(Column::Dense(
                     values
                         .enumerate()
                         .map(|(n, v)| {
@@ -330,11 +465,11 @@ pub fn encode(csv: &Csv, features: &[Feature]) -> Result<Vec<Vec<f32>>> {
                             })
                         })
                         .collect::<Result<_>>()?,
-                )
+                ))
             }
         }
     }
-    Ok(columns)
+    Matrix::new(rows, columns)
 }
 
 /// A numeric cell, or a categorical one's code, as a number (NaN if missing or unseen);

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::bins::{Bins, MAX_BINS};
 use crate::calibrate::{stratified_folds, Calibration, Calibrator, Fold, Method};
 use crate::data::{Feature, Table};
+use crate::matrix::{Matrix, RowIndex};
 use crate::model_file;
 use crate::rng::Rng;
 use crate::tree::{grow, Training, Tree, TreeParams};
@@ -168,7 +169,7 @@ impl Forest {
             return Err(ForestError::Usage("a forest needs at least 1 tree".into()));
         }
         let k = table.classes.len();
-        let nf = table.columns.len();
+        let nf = table.matrix.width();
         let mut all = vec![0.0; k];
         for &t in &table.target {
             all[t] += 1.0;
@@ -183,8 +184,14 @@ impl Forest {
         };
         let threads = threads.clamp(1, params.trees);
         // Extra trees draw thresholds from raw values and need no bins.
-        let bins = (!params.extra).then(|| Bins::new(&table.columns, params.max_bins));
+        let bins = (!params.extra).then(|| Bins::new(&table.matrix, params.max_bins));
         let bins = &bins;
+        let by_row = if table.matrix.has_sparse() {
+            RowIndex::new(&table.matrix, 0, table.rows())
+        } else {
+            RowIndex::default()
+        };
+        let by_row = &by_row;
         // (tree, importances, out-of-bag rows) per tree index.
         type Grown = (Tree, Vec<f64>, Vec<u32>);
         let mut grown: Vec<Option<Grown>> = vec![None; params.trees];
@@ -203,7 +210,8 @@ impl Forest {
                                     .collect();
                                 let mut imp = vec![0.0; nf];
                                 let data = Training {
-                                    columns: &table.columns,
+                                    matrix: &table.matrix,
+                                    rows: by_row,
                                     bins: bins.as_ref(),
                                     target: &table.target,
                                     n_classes: k,
@@ -254,7 +262,7 @@ impl Forest {
         for (tree, _, oob) in grown {
             if params.oob {
                 for &r in &oob {
-                    tree.leaf(|f| table.columns[f][r as usize])
+                    tree.leaf(|f| table.matrix.value(by_row, r as usize, f))
                         .add_fractions(&mut oob_sum[r as usize]);
                 }
             }
@@ -300,7 +308,7 @@ impl Forest {
             let train: Vec<usize> = (0..folds.len()).filter(|&r| folds[r] != fold).collect();
             let held: Vec<usize> = (0..folds.len()).filter(|&r| folds[r] == fold).collect();
             let forest = Forest::fit(&table.subset(&train), params, threads)?;
-            let scores = forest.score(&table.subset(&held).columns, threads);
+            let scores = forest.score(&table.subset(&held).matrix, threads)?;
             let proba: Vec<&[f64]> = scores.leaf.chunks(k).collect();
             // Two classes: one calibrator, for the second class.
             let calibrated: Vec<usize> = if k == 2 { vec![1] } else { (0..k).collect() };
@@ -338,9 +346,16 @@ impl Forest {
     /// averaged leaf fractions (scikit-learn's predict_proba) and, for a calibrated model,
     /// the calibrated probabilities. Rows are copied into row-major blocks and every tree
     /// walks a whole block before the next tree, so a tree's nodes stay in cache.
-    pub fn score(&self, columns: &[Vec<f32>], threads: usize) -> Scores {
+    pub fn score(&self, matrix: &Matrix, threads: usize) -> Result<Scores> {
         const BLOCK: usize = 2048;
-        let n = columns.first().map_or(0, Vec::len);
+        let width: usize = self.features.iter().map(Feature::width).sum();
+        if matrix.width() != width {
+            return Err(ForestError::Data(format!(
+                "{} feature columns given to a model of {width}",
+                matrix.width()
+            )));
+        }
+        let n = matrix.rows();
         let blocks: Vec<(usize, usize)> = (0..n)
             .step_by(BLOCK)
             .map(|s| (s, (s + BLOCK).min(n)))
@@ -354,7 +369,7 @@ impl Forest {
                     scope.spawn(move || {
                         (t..blocks.len())
                             .step_by(threads)
-                            .map(|b| (b, self.score_block(columns, blocks[b])))
+                            .map(|b| (b, self.score_block(matrix, blocks[b])))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -378,17 +393,12 @@ impl Forest {
                 a.extend(c);
             }
         }
-        all
+        Ok(all)
     }
 
-    fn score_block(&self, columns: &[Vec<f32>], (start, end): (usize, usize)) -> Scores {
-        let (k, nf, rows) = (self.classes.len(), columns.len(), end - start);
-        let mut x = vec![0.0f32; rows * nf];
-        for (f, column) in columns.iter().enumerate() {
-            for (r, &v) in column[start..end].iter().enumerate() {
-                x[r * nf + f] = v;
-            }
-        }
+    fn score_block(&self, matrix: &Matrix, (start, end): (usize, usize)) -> Scores {
+        let (k, rows) = (self.classes.len(), end - start);
+        let x = matrix.row_block(start, end);
         let mut votes = vec![0u32; rows * k];
         let mut leaf = vec![0.0f64; rows * k];
         // Trees in runs: one per calibration fold, or all of them.
@@ -403,8 +413,7 @@ impl Forest {
             sum.fill(0.0);
             for tree in &self.trees[first..first + count] {
                 for r in 0..rows {
-                    let row = &x[r * nf..(r + 1) * nf];
-                    let leaf = tree.leaf(|f| row[f]);
+                    let leaf = tree.leaf(|f| x.get(r, f));
                     votes[r * k + leaf.vote()] += 1;
                     leaf.add_fractions(&mut sum[r * k..(r + 1) * k]);
                 }
@@ -502,7 +511,9 @@ mod tests {
         };
         // Row 0, x = 0.8: leaves [0.6,0.4,0] -> a, [0.2,0.7,0.1] -> b, [0.5,0.3,0.2] -> a,
         // [0.1,0.2,0.7] -> c. Row 1, missing: right everywhere: c, c, a, b.
-        let s = forest.score(&[vec![0.8, f32::NAN]], 1);
+        let s = forest
+            .score(&Matrix::dense(vec![vec![0.8, f32::NAN]]).unwrap(), 1)
+            .unwrap();
         assert_eq!(s.votes, [2, 1, 1, 1, 1, 2]);
         let want = [
             (0.6 + 0.2 + 0.5 + 0.1) / 4.0,

@@ -2,8 +2,10 @@
 //! vote for a class ("35 of 100 trees voted Consumer Goods"), with scikit-learn's averaged
 //! leaf probabilities beside it.
 //!
-//! - `data`: CSV to numeric, categorical and text feature columns, the schema kept in the model;
-//! - `text`: hashed TF-IDF word n-grams of a text column;
+//! - `data`: CSV to numeric, categorical, text and embedding feature columns, the schema
+//!   kept in the model;
+//! - `text`: TF-IDF of a text column's word n-grams (learnt vocabulary or hashed);
+//! - `matrix`: the feature matrix, dense columns beside sparse (text) ones;
 //! - `bins`: features cut into at most 255 bins for the split search;
 //! - `calibrate`: CalibratedClassifierCV's sigmoid and isotonic calibration over folds;
 //! - `tree`: one CART tree on flat arrays;
@@ -16,6 +18,7 @@ pub mod bins;
 pub mod calibrate;
 pub mod data;
 pub mod forest;
+pub mod matrix;
 mod model_file;
 pub mod plot;
 pub mod rng;

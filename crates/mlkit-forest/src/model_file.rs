@@ -133,28 +133,20 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Forest> {
         return Err(model_error("a model with no classes"));
     }
     for f in &mut forest.features {
-        if let Encoding::Text(t) = &mut f.encoding {
+        if let Encoding::Hashed(t) = &mut f.encoding {
             // Files written before buckets were kept only where training texts fell keep
             // every bucket.
             if t.kept.is_empty() && t.idf.len() == t.buckets && t.buckets <= u32::MAX as usize {
                 t.kept = (0..t.buckets as u32).collect();
             }
-            let ascending = t.kept.windows(2).all(|w| w[0] < w[1]);
-            let in_range = t.kept.last().is_none_or(|&b| (b as usize) < t.buckets);
-            if t.buckets == 0
-                || !ascending
-                || !in_range
-                || t.idf.len() != t.kept.len()
-                || t.terms.len() != t.kept.len()
-            {
-                return Err(model_error(format!(
-                    "text feature {:?} is malformed",
-                    f.name
-                )));
-            }
         }
+        f.validate().map_err(model_error)?;
     }
-    let width: usize = forest.features.iter().map(|f| f.width()).sum();
+    let width = forest
+        .features
+        .iter()
+        .try_fold(0usize, |w, f| w.checked_add(f.width()))
+        .ok_or_else(|| model_error("the features are too wide"))?;
     if width == 0 {
         return Err(model_error("a model with no features"));
     }

@@ -5,10 +5,15 @@
 //! (NaN) go to the right branch of every split: they compare as larger than every threshold.
 //! A node's rows are a range of one index array, partitioned in place. The grown tree is
 //! stored compactly (`Tree`): 16 bytes per internal node, pure leaves folded into references.
-
+//!
+//! A sparse feature (text) is searched through its stored values only: the node's share of
+//! them is found either by walking the column and asking where each row sits in the index
+//! array, or by looking each of the node's rows up in the row index, whichever is cheaper;
+//! the node's zeros are what its class totals leave.
 use mlkit_metrics::argmax;
 
 use crate::bins::{Bins, MAX_BINS, MISSING};
+use crate::matrix::{Column, Matrix, RowIndex, SparseColumn};
 use crate::rng::Rng;
 
 #[derive(Clone, Debug)]
@@ -16,7 +21,8 @@ pub struct TreeParams {
     pub max_depth: Option<usize>,
     pub min_samples_split: usize,
     pub min_samples_leaf: usize,
-    /// Features examined per split (at least one non-constant feature is always found).
+    /// Features examined per split, constant ones included; past it only while every
+    /// feature examined was constant in the node (scikit-learn's rule).
     pub max_features: usize,
     /// Extra trees: one random threshold per feature instead of the best one.
     pub extra: bool,
@@ -238,7 +244,9 @@ struct Split {
 /// What a tree is grown on: feature columns (raw, and binned for the best-split search),
 /// class indices, and per-row weights (bootstrap counts times class weights).
 pub struct Training<'a> {
-    pub columns: &'a [Vec<f32>],
+    pub matrix: &'a Matrix,
+    /// The sparse columns by row, over all rows (empty without sparse columns).
+    pub rows: &'a RowIndex,
     /// Needed unless the tree is an extra tree (which draws thresholds from raw values).
     pub bins: Option<&'a Bins>,
     pub target: &'a [usize],
@@ -255,6 +263,12 @@ struct Scratch {
     rows: Vec<u32>,
     left: Vec<f64>,
     right: Vec<f64>,
+    /// A sparse feature's stored values in the node (positions in its column).
+    entries: Vec<u32>,
+    /// Their class weights.
+    stored: Vec<f64>,
+    /// Where each row is in the sample array (`u32::MAX` when out of the tree's sample).
+    position: Vec<u32>,
 }
 
 /// Grows a tree on `samples` (row indices); `importance` accumulates each feature's
@@ -272,13 +286,22 @@ pub fn grow(
         ..Growing::default()
     };
     let mut scratch = Scratch {
-        order: (0..data.columns.len()).collect(),
+        order: (0..data.matrix.width()).collect(),
         codes: Vec::new(),
         hist: vec![0.0; (MAX_BINS + 1) * n_classes],
         rows: vec![0; MAX_BINS + 1],
         left: vec![0.0; n_classes],
         right: vec![0.0; n_classes],
+        entries: Vec::new(),
+        stored: vec![0.0; n_classes],
+        position: Vec::new(),
     };
+    if data.matrix.has_sparse() {
+        scratch.position = vec![u32::MAX; data.matrix.rows()];
+        for (i, &s) in samples.iter().enumerate() {
+            scratch.position[s as usize] = i as u32;
+        }
+    }
     // Each node owns a range of `samples`, split in place: (start, end, depth, node index).
     let mut stack = vec![(0, samples.len(), 0usize, 0usize)];
     tree.push_node();
@@ -306,6 +329,7 @@ pub fn grow(
             best_split(
                 data,
                 node_samples,
+                start,
                 params,
                 rng,
                 &counts,
@@ -315,8 +339,21 @@ pub fn grow(
         };
         let Some(split) = split else { continue };
         importance[split.feature] += split.gain;
-        let column = &data.columns[split.feature];
-        let mid = partition(node_samples, |s| column[s as usize] <= split.threshold);
+        let f = split.feature;
+        let mid = match &data.matrix.columns()[f] {
+            Column::Dense(column) => {
+                partition(node_samples, |s| column[s as usize] <= split.threshold)
+            }
+            Column::Sparse(_) => partition(node_samples, |s| {
+                data.rows.value(s as usize, f) <= split.threshold
+            }),
+        };
+        // Sparse searches find the node's rows by their place in the sample array.
+        if !scratch.position.is_empty() {
+            for (i, &s) in node_samples.iter().enumerate() {
+                scratch.position[s as usize] = (start + i) as u32;
+            }
+        }
         let li = tree.push_node();
         let ri = tree.push_node();
         tree.feature[node] = split.feature as u32;
@@ -370,16 +407,20 @@ impl Best<'_> {
     }
 }
 
+/// The best split of the node whose rows are `samples`, which start at `start` in the tree's
+/// sample array.
+#[allow(clippy::too_many_arguments)]
 fn best_split(
     data: &Training,
     samples: &[u32],
+    start: usize,
     params: &TreeParams,
     rng: &mut Rng,
     counts: &[f64],
     total: f64,
     scratch: &mut Scratch,
 ) -> Option<Split> {
-    let n_features = data.columns.len();
+    let n_features = data.matrix.width();
     let mut best = Best {
         parent: total * gini(counts, total),
         total,
@@ -388,23 +429,36 @@ fn best_split(
         min_leaf: params.min_samples_leaf,
         found: None,
     };
-    let mut visited = 0;
+    let mut any_varies = false;
     for i in 0..n_features {
-        if visited >= params.max_features {
+        // As scikit-learn: max_features features are examined, constant ones (or all
+        // missing) included, and more only until one varies in the node.
+        if i >= params.max_features && any_varies {
             break;
         }
         // Fisher-Yates, one draw at a time: features in a random order.
         let j = i + rng.below(n_features - i);
         scratch.order.swap(i, j);
         let f = scratch.order[i];
-        // A feature constant (or all missing) in the node is not counted, as scikit-learn.
-        let tried = match data.bins {
-            Some(bins) if !params.extra => {
+        let varies = match (&data.matrix.columns()[f], data.bins) {
+            (Column::Dense(_), Some(bins)) if !params.extra => {
                 binned_search(data, bins, f, samples, scratch, &mut best)
             }
-            _ => random_threshold(data, f, samples, rng, scratch, &mut best),
+            (Column::Dense(column), _) => {
+                random_threshold(data, column, f, samples, rng, scratch, &mut best)
+            }
+            (Column::Sparse(column), bins) => {
+                let node = Sparse {
+                    column,
+                    f,
+                    samples,
+                    start,
+                };
+                let bins = bins.filter(|_| !params.extra);
+                sparse_search(data, &node, bins, rng, scratch, &mut best)
+            }
         };
-        visited += usize::from(tried);
+        any_varies |= varies;
     }
     best.found.map(|(gain, feature, threshold)| Split {
         feature,
@@ -498,13 +552,13 @@ fn binned_search(
 /// of feature `f`. Returns false when the feature is constant in the node.
 fn random_threshold(
     data: &Training,
+    column: &[f32],
     f: usize,
     samples: &[u32],
     rng: &mut Rng,
     scratch: &mut Scratch,
     best: &mut Best,
 ) -> bool {
-    let column = &data.columns[f];
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
     for &s in samples {
         let x = column[s as usize];
@@ -516,11 +570,7 @@ fn random_threshold(
     if lo >= hi {
         return false;
     }
-    let (lo64, hi64) = (lo as f64, hi as f64);
-    let mut threshold = (lo64 + rng.unit() * (hi64 - lo64)) as f32;
-    if threshold >= hi {
-        threshold = lo;
-    }
+    let threshold = draw_threshold(rng, lo, hi);
     let Scratch { left, right, .. } = scratch;
     left.fill(0.0);
     let mut nl = 0;
@@ -531,5 +581,173 @@ fn random_threshold(
         }
     }
     best.consider(f, nl, left, right, threshold);
+    true
+}
+
+/// A threshold drawn uniformly in [lo, hi), as a float32 below `hi`.
+fn draw_threshold(rng: &mut Rng, lo: f32, hi: f32) -> f32 {
+    let (lo64, hi64) = (lo as f64, hi as f64);
+    let threshold = (lo64 + rng.unit() * (hi64 - lo64)) as f32;
+    if threshold >= hi {
+        lo
+    } else {
+        threshold
+    }
+}
+
+/// A sparse feature in a node.
+struct Sparse<'a> {
+    column: &'a SparseColumn,
+    f: usize,
+    samples: &'a [u32],
+    /// Where `samples` start in the tree's sample array.
+    start: usize,
+}
+
+/// Looking a row up in the row index costs about this many column entries walked (a binary
+/// search over a text's few dozen terms).
+const LOOKUP_COST: usize = 6;
+
+/// Fills `scratch.entries` with the node's stored values of the feature (their positions
+/// in the column) and `scratch.stored` with their class weights.
+fn node_entries(data: &Training, node: &Sparse, scratch: &mut Scratch) {
+    let Scratch {
+        entries,
+        stored,
+        position,
+        ..
+    } = scratch;
+    entries.clear();
+    let (start, end) = (node.start, node.start + node.samples.len());
+    if node.column.rows.len() <= node.samples.len() * LOOKUP_COST {
+        for (e, &r) in node.column.rows.iter().enumerate() {
+            let p = position[r as usize] as usize;
+            if (start..end).contains(&p) {
+                entries.push(e as u32);
+            }
+        }
+    } else {
+        entries.extend(
+            node.samples
+                .iter()
+                .filter_map(|&s| data.rows.entry(s as usize, node.f)),
+        );
+    }
+    stored.fill(0.0);
+    for &e in entries.iter() {
+        let r = node.column.rows[e as usize] as usize;
+        stored[data.target[r]] += data.weight[r];
+    }
+}
+
+/// The best split of a sparse feature: at a bin boundary when `bins` are given, else at
+/// one random threshold (extra trees). The node's zeros are one group, weighed by what its
+/// class totals leave after the stored values. Returns false when the feature is constant
+/// in the node.
+fn sparse_search(
+    data: &Training,
+    node: &Sparse,
+    bins: Option<&Bins>,
+    rng: &mut Rng,
+    scratch: &mut Scratch,
+    best: &mut Best,
+) -> bool {
+    node_entries(data, node, scratch);
+    let (target, weight, k) = (data.target, data.weight, data.n_classes);
+    let (f, column) = (node.f, node.column);
+    let zeros = node.samples.len() - scratch.entries.len();
+    if scratch.entries.is_empty() {
+        return false;
+    }
+    let Scratch {
+        entries,
+        stored,
+        hist,
+        rows,
+        left,
+        right,
+        ..
+    } = scratch;
+    // The zeros' class weights: the node's totals less the stored values' (never below 0
+    // from rounding).
+    let zero_weight = |j: usize| (best.counts[j] - stored[j]).max(0.0);
+    let Some(bins) = bins else {
+        let (mut lo, mut hi) = if zeros > 0 {
+            (0.0f32, 0.0f32)
+        } else {
+            (f32::INFINITY, f32::NEG_INFINITY)
+        };
+        for &e in entries.iter() {
+            let x = column.values[e as usize];
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+        if lo >= hi {
+            return false;
+        }
+        let threshold = draw_threshold(rng, lo, hi);
+        left.fill(0.0);
+        let mut nl = 0;
+        for &e in entries.iter() {
+            if column.values[e as usize] <= threshold {
+                let r = column.rows[e as usize] as usize;
+                left[target[r]] += weight[r];
+                nl += 1;
+            }
+        }
+        if zeros > 0 && 0.0 <= threshold {
+            for (j, l) in left.iter_mut().enumerate() {
+                *l += zero_weight(j);
+            }
+            nl += zeros;
+        }
+        best.consider(f, nl, left, right, threshold);
+        return true;
+    };
+    let codes = &bins.codes[f];
+    let zero = bins.zero[f];
+    let (mut lo, mut hi) = if zeros > 0 {
+        (zero, zero)
+    } else {
+        (MISSING, 0)
+    };
+    for &e in entries.iter() {
+        let c = codes[e as usize];
+        lo = lo.min(c);
+        hi = hi.max(c);
+    }
+    if lo == hi {
+        return false;
+    }
+    let (lo, hi) = (lo as usize, hi as usize);
+    hist[lo * k..(hi + 1) * k].fill(0.0);
+    rows[lo..=hi].fill(0);
+    for &e in entries.iter() {
+        let c = codes[e as usize] as usize;
+        let r = column.rows[e as usize] as usize;
+        hist[c * k + target[r]] += weight[r];
+        rows[c] += 1;
+    }
+    if zeros > 0 {
+        let z = zero as usize;
+        for j in 0..k {
+            hist[z * k + j] += zero_weight(j);
+        }
+        rows[z] += zeros as u32;
+    }
+    left.fill(0.0);
+    let mut nl = 0;
+    for b in lo..=hi {
+        if rows[b] == 0 {
+            continue;
+        }
+        for (l, h) in left.iter_mut().zip(&hist[b * k..(b + 1) * k]) {
+            *l += h;
+        }
+        nl += rows[b] as usize;
+        if b < hi {
+            best.consider(f, nl, left, right, bins.threshold(f, b as u8));
+        }
+    }
     true
 }

@@ -78,7 +78,7 @@ fn calibrated_forest_is_no_worse_calibrated_than_scikit_learn() {
                     None => Forest::fit(&sub, &params, 2).unwrap(),
                     Some(m) => Forest::fit_calibrated(&sub, &params, m, 5, 2).unwrap(),
                 };
-                let scores = forest.score(&table.subset(&held).columns, 2);
+                let scores = forest.score(&table.subset(&held).matrix, 2).unwrap();
                 let proba: Vec<Vec<f64>> = scores
                     .calibrated
                     .as_ref()
@@ -118,8 +118,8 @@ fn a_calibrated_model_file_scores_exactly_as_trained() {
         let forest = Forest::fit_calibrated(&table, &params, method, 3, 2).unwrap();
         let loaded = Forest::from_bytes(&forest.to_bytes().unwrap()).unwrap();
         let (a, b) = (
-            forest.score(&table.columns, 2),
-            loaded.score(&table.columns, 2),
+            forest.score(&table.matrix, 2).unwrap(),
+            loaded.score(&table.matrix, 2).unwrap(),
         );
         assert_eq!(a.votes, b.votes);
         assert_eq!(a.leaf, b.leaf);

@@ -23,7 +23,7 @@ fn cv_accuracy(table: &Table, folds: &[usize], extra: bool, seeds: &[u64]) -> f6
                 ..ForestParams::default()
             };
             let forest = Forest::fit(&table.subset(&train), &params, 2).unwrap();
-            let scores = forest.score(&table.subset(&test).columns, 2);
+            let scores = forest.score(&table.subset(&test).matrix, 2).unwrap();
             let right = scores
                 .leaf
                 .chunks(scores.classes)

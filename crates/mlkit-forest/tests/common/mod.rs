@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use mlkit_forest::data::{read_csv, training_table, Table};
+use mlkit_forest::data::{read_csv, training_table, Table, TextFeatures};
 use serde_json::Value;
 
 pub fn fixtures() -> PathBuf {
@@ -25,7 +25,7 @@ pub fn dataset(name: &str) -> Table {
         .filter(|h| *h != "target")
         .cloned()
         .collect();
-    training_table(&csv, "target", &names, &[], 0).unwrap()
+    training_table(&csv, "target", &names, &TextFeatures::default()).unwrap()
 }
 
 /// The seeds of `doc` and, per dataset, each row's fold in sklearn.json (StratifiedKFold,

@@ -6,10 +6,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::builder::RangedU64ValueParser;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Subcommand, ValueEnum};
+use mlkit_core::device::RunOptions;
+use mlkit_core::{resolve, EmbedOptions, Embedder};
 use mlkit_forest::calibrate::Method;
-use mlkit_forest::data::{column_names, encode, feature_names, read_csv, training_table, Csv};
+use mlkit_forest::data::{
+    cell_text, column_names, encode, feature_names, read_csv, training_table, Csv, Embedded,
+    EmbeddingModel, Encoding, TextFeatures,
+};
+use mlkit_forest::matrix::Matrix;
 use mlkit_forest::plot::{reliability_png, reliability_svg};
+use mlkit_forest::text::{DocFreq, TextOptions};
 use mlkit_forest::{ClassWeight, Forest, ForestParams, MaxFeatures};
 use mlkit_metrics::{argmax, evaluate, probability_scores};
 use serde_json::json;
@@ -24,9 +31,10 @@ use crate::UsageError;
 /// trees that voted for it ("35 of 100 trees voted Consumer Goods": 0.35).
 ///
 /// Columns whose every value is a number are numeric; others are categories (coded by
-/// sorted value), and columns named with --text become hashed TF-IDF features. Missing values
-/// (empty, NA, NaN, null, None) go to the right branch of every split, as if larger than any
-/// threshold; a category unseen in training counts as missing, a missing text as empty.
+/// sorted value); columns named with --text become sparse TF-IDF features and columns named
+/// with --embed sentence embeddings. Missing values (empty, NA, NaN, null, None) go to the
+/// right branch of every split, as if larger than any threshold; a category unseen in
+/// training counts as missing, a missing text as empty.
 /// With --calibrate, confidences are calibrated probabilities (CalibratedClassifierCV).
 #[derive(Args, Debug)]
 pub struct ForestArgs {
@@ -37,7 +45,7 @@ pub struct ForestArgs {
 #[derive(Subcommand, Debug)]
 pub enum ForestCommand {
     /// Train a forest and write it to a model file.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Predict each row's class with its confidence (vote share, leaf or calibrated probability).
     Predict(PredictArgs),
     /// Accuracy, macro-F1, log loss, Brier score, ECE, confusion matrix and importances.
@@ -57,13 +65,45 @@ pub struct TrainArgs {
     /// Use every column but the target and these.
     #[arg(long, value_delimiter = ',')]
     pub exclude: Vec<String>,
-    /// Free-text feature columns (e.g. a company description): each becomes
-    /// --text-features columns of hashed TF-IDF over its words and word pairs.
+    /// Free-text feature columns (e.g. a company description): each becomes sparse TF-IDF
+    /// features, one per term of a vocabulary learnt from the training texts. The defaults
+    /// are scikit-learn's TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
+    /// not its own defaults (words alone, min_df=1, raw counts): word pairs and sublinear
+    /// counts classify short texts better. --text-hash hashes terms instead.
     #[arg(long, value_delimiter = ',')]
     pub text: Vec<String>,
-    /// Hashed TF-IDF columns per text column.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
-    pub text_features: u32,
+    /// Word n-grams of --text columns: MIN,MAX words (1,1 for single words).
+    #[arg(long, default_value = "1,2", value_parser = ngram_range)]
+    pub ngram: (usize, usize),
+    /// Drop terms found in fewer training texts than this: a count (2) or a share (0.01).
+    #[arg(long, default_value = "2", value_parser = doc_freq)]
+    pub min_df: DocFreq,
+    /// Drop terms found in more training texts than this: a count or a share (0.5).
+    #[arg(long, default_value = "1.0", value_parser = doc_freq)]
+    pub max_df: DocFreq,
+    /// Keep at most this many terms per text column, the most frequent overall.
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_text_features: Option<usize>,
+    /// Weigh a term by 1 + ln(count) instead of its count in the text.
+    #[arg(long, default_value_t = true, action = ArgAction::Set)]
+    pub sublinear_tf: bool,
+    /// Hash terms into this many buckets (HashingVectorizer) instead of learning a
+    /// vocabulary: a fixed width whatever the data, at the cost of colliding terms (1,024
+    /// buckets lose about 16 points of accuracy on news topics).
+    #[arg(long, alias = "text-features", value_parser = clap::value_parser!(u32).range(1..=1 << 20),
+          conflicts_with_all = ["min_df", "max_df", "max_text_features"])]
+    pub text_hash: Option<u32>,
+    /// Text columns to turn into sentence embeddings, one numeric feature per dimension (as
+    /// the notes' ExtraTrees on Sentence-BERT vectors). Texts longer than the model's limit
+    /// are cut to it, as sentence-transformers does; a missing text is embedded as empty.
+    /// A column may be both --text and --embed.
+    #[arg(long, value_delimiter = ',')]
+    pub embed: Vec<String>,
+    /// The embedding model for --embed: a bundled name, a directory, a .gguf file or a
+    /// Hugging Face repo id. The model file records its name and weights hash, and predict
+    /// and eval embed with it.
+    #[arg(long, default_value = "all-MiniLM-L6-v2")]
+    pub embed_model: String,
     /// The model file to write.
     #[arg(short, long)]
     pub output: PathBuf,
@@ -120,6 +160,8 @@ pub struct PredictArgs {
     pub model: PathBuf,
     /// Data (CSV) with the model's feature columns, or - for stdin.
     pub data: PathBuf,
+    #[command(flatten)]
+    pub embed: EmbedModelArg,
     /// Add each class's votes as "35/100".
     #[arg(long)]
     pub votes: bool,
@@ -133,6 +175,16 @@ pub struct PredictArgs {
     pub threads: ThreadsArg,
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
+}
+
+/// `--embed-model` of predict and eval.
+#[derive(Args, Debug)]
+pub struct EmbedModelArg {
+    /// Where to find the embedding model of a forest trained with --embed, when not where
+    /// its name (recorded in the model file) says: its weights must be the same (checked by
+    /// their hash).
+    #[arg(long)]
+    pub embed_model: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -170,6 +222,8 @@ pub struct EvalArgs {
     pub model: PathBuf,
     /// Labelled data (CSV) with the model's target column.
     pub data: PathBuf,
+    #[command(flatten)]
+    pub embed: EmbedModelArg,
     /// The confidence to score: votes, leaf or calibrated (as for predict).
     #[arg(long, value_enum)]
     pub proba: Option<ProbaArg>,
@@ -188,7 +242,7 @@ pub struct EvalArgs {
 
 pub fn run(args: ForestArgs) -> Result<()> {
     match args.command {
-        ForestCommand::Train(a) => train(a),
+        ForestCommand::Train(a) => train(*a),
         ForestCommand::Predict(a) => predict(a),
         ForestCommand::Eval(a) => eval(a),
     }
@@ -197,6 +251,101 @@ pub fn run(args: ForestArgs) -> Result<()> {
 fn read(path: &Path) -> Result<Csv> {
     let text = read_text(path)?;
     Ok(read_csv(&path.display().to_string(), &text)?)
+}
+
+/// `--ngram MIN,MAX`.
+fn ngram_range(s: &str) -> std::result::Result<(usize, usize), String> {
+    let parse = |x: &str| {
+        x.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| (1..=10).contains(&n))
+    };
+    let range = match s.split_once(',') {
+        Some((a, b)) => parse(a).zip(parse(b)),
+        None => parse(s).map(|n| (n, n)),
+    };
+    match range {
+        Some((a, b)) if a <= b => Ok((a, b)),
+        _ => Err(format!(
+            "{s:?}: give MIN,MAX word counts from 1 to 10, MIN first (e.g. 1,2)"
+        )),
+    }
+}
+
+/// `--min-df`/`--max-df`: a count of texts (an integer) or a share of them (0.0 to 1.0), as
+/// scikit-learn reads an int or a float.
+fn doc_freq(s: &str) -> std::result::Result<DocFreq, String> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<usize>() {
+        return Ok(DocFreq::Count(n));
+    }
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(DocFreq::Fraction(f)),
+        _ => Err(format!(
+            "{s:?}: give a count of texts (2) or a share of them from 0.0 to 1.0 (0.5)"
+        )),
+    }
+}
+
+/// Embeds each of `columns` of the data with the model `spec` (texts cut to its limit, a
+/// missing text as empty), on `threads` threads; `expect` is the model a forest was trained
+/// with, whose weights must be the same.
+fn embed_columns(
+    csv: &Csv,
+    columns: &[String],
+    spec: &str,
+    expect: Option<&EmbeddingModel>,
+    threads: usize,
+) -> Result<Vec<Embedded>> {
+    if columns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let files = resolve(spec)?;
+    let hash = files.weights_hash()?;
+    if let Some(m) = expect.filter(|m| m.hash != hash) {
+        return Err(UsageError(format!(
+            "the forest was trained on embeddings from {} ({}), but {spec} is {hash}; pass \
+             --embed-model with the model it was trained with",
+            m.name, m.hash
+        ))
+        .into());
+    }
+    let opts = EmbedOptions {
+        run: RunOptions {
+            workers: threads,
+            ..RunOptions::default()
+        },
+        truncate: true,
+        ..EmbedOptions::default()
+    };
+    let embedder = Embedder::load(&files, &opts)
+        .with_context(|| format!("cannot load model {}", files.origin))?;
+    let model = EmbeddingModel {
+        name: expect.map_or_else(|| spec.to_string(), |m| m.name.clone()),
+        hash,
+        dim: embedder.dim(),
+    };
+    columns
+        .iter()
+        .map(|name| {
+            let c =
+                csv.header.iter().position(|h| h == name).ok_or_else(|| {
+                    UsageError(format!("{}: no column {name:?} to embed", csv.name))
+                })?;
+            messages::note(format_args!(
+                "embedding {} texts of column {name:?} with {spec}",
+                csv.rows.len()
+            ));
+            let texts: Vec<&str> = csv.rows.iter().map(|r| cell_text(&r[c])).collect();
+            let vectors = embedder.embed(&texts, 0)?.concat();
+            Ok(Embedded {
+                column: name.clone(),
+                model: model.clone(),
+                vectors,
+            })
+        })
+        .collect()
 }
 
 fn max_features(s: &str) -> Result<MaxFeatures> {
@@ -226,13 +375,27 @@ fn train(args: TrainArgs) -> Result<()> {
         );
     }
     let names = feature_names(&csv, &args.target, &args.features, &args.exclude)?;
-    let table = training_table(
-        &csv,
-        &args.target,
-        &names,
-        &args.text,
-        args.text_features as usize,
-    )?;
+    if let Some(c) = args.embed.iter().find(|c| !names.contains(c)) {
+        return Err(UsageError(format!(
+            "--embed {c}: the column is not among the feature columns"
+        ))
+        .into());
+    }
+    let threads = args.threads.get();
+    let embedded = embed_columns(&csv, &args.embed, &args.embed_model, None, threads)?;
+    let text = TextFeatures {
+        tfidf: &args.text,
+        options: TextOptions {
+            ngram: args.ngram,
+            min_df: args.min_df,
+            max_df: args.max_df,
+            max_features: args.max_text_features,
+            sublinear_tf: args.sublinear_tf,
+            hash: args.text_hash.map(|n| n as usize),
+        },
+        embedded: &embedded,
+    };
+    let table = training_table(&csv, &args.target, &names, &text)?;
     let params = ForestParams {
         trees: args.trees,
         max_depth: args.max_depth,
@@ -249,7 +412,6 @@ fn train(args: TrainArgs) -> Result<()> {
     if params.oob && !params.bootstrap {
         return Err(UsageError("--oob needs bootstrap samples (--bootstrap true)".into()).into());
     }
-    let threads = args.threads.get();
     let mut forest = match args.calibrate {
         None => Forest::fit(&table, &params, threads)?,
         Some(method) => Forest::fit_calibrated(&table, &params, method, args.cv, threads)?,
@@ -262,7 +424,7 @@ fn train(args: TrainArgs) -> Result<()> {
         "{} trees on {} rows, {} feature columns, {} classes{}; wrote {}",
         forest.trees.len(),
         table.rows(),
-        table.columns.len(),
+        table.matrix.width(),
         table.classes.len(),
         forest
             .oob_score
@@ -281,8 +443,8 @@ fn load(path: &Path) -> Result<Forest> {
 /// Per row: (predicted class, confidence, votes, probabilities unless scoring votes).
 type Scored = (usize, f64, Vec<u32>, Option<Vec<f64>>);
 
-fn score(forest: &Forest, columns: &[Vec<f32>], proba: ProbaArg, threads: usize) -> Vec<Scored> {
-    let scores = forest.score(columns, threads);
+fn score(forest: &Forest, matrix: &Matrix, proba: ProbaArg, threads: usize) -> Result<Vec<Scored>> {
+    let scores = forest.score(matrix, threads)?;
     let k = scores.classes;
     let n = forest.trees.len() as f64;
     let p = match proba {
@@ -290,7 +452,7 @@ fn score(forest: &Forest, columns: &[Vec<f32>], proba: ProbaArg, threads: usize)
         ProbaArg::Leaf => Some(&scores.leaf),
         ProbaArg::Calibrated => scores.calibrated.as_ref(),
     };
-    scores
+    Ok(scores
         .votes
         .chunks(k)
         .enumerate()
@@ -308,13 +470,28 @@ fn score(forest: &Forest, columns: &[Vec<f32>], proba: ProbaArg, threads: usize)
                 }
             }
         })
-        .collect()
+        .collect())
 }
 
-/// Encodes the data with the model's schema; columns the model does not use are named on
-/// stderr (predict still copies them to its output).
-fn encode_for(forest: &Forest, csv: &Csv, data: &Path) -> Result<Vec<Vec<f32>>> {
-    let columns = encode(csv, &forest.features)?;
+/// Encodes the data with the model's schema (embedding its embedded columns with the model
+/// it was trained with, or `embed_model` holding the same weights); columns the model does
+/// not use are named on stderr (predict still copies them to its output).
+fn encode_for(
+    forest: &Forest,
+    csv: &Csv,
+    data: &Path,
+    embed_model: &EmbedModelArg,
+    threads: usize,
+) -> Result<Matrix> {
+    let mut embedded = Vec::new();
+    for f in &forest.features {
+        if let Encoding::Embedding(m) = &f.encoding {
+            let spec = embed_model.embed_model.as_deref().unwrap_or(&m.name);
+            let names = std::slice::from_ref(&f.name);
+            embedded.extend(embed_columns(csv, names, spec, Some(m), threads)?);
+        }
+    }
+    let columns = encode(csv, &forest.features, &embedded)?;
     let unused: Vec<&str> = csv
         .header
         .iter()
@@ -334,7 +511,8 @@ fn encode_for(forest: &Forest, csv: &Csv, data: &Path) -> Result<Vec<Vec<f32>>> 
 fn predict(args: PredictArgs) -> Result<()> {
     let forest = load(&args.model)?;
     let csv = read(&args.data)?;
-    let columns = encode_for(&forest, &csv, &args.data)?;
+    let threads = args.threads.get();
+    let columns = encode_for(&forest, &csv, &args.data, &args.embed, threads)?;
     let proba = ProbaArg::resolve(args.proba, &forest)?;
     let mut output = Output::create(args.output.as_deref())?;
     let out = output.writer();
@@ -353,10 +531,10 @@ fn predict(args: PredictArgs) -> Result<()> {
     }
     out.write_all(&csv_row(None, &header)?)?;
     let n = forest.trees.len();
-    for (row, (best, conf, votes, proba)) in
-        csv.rows
-            .iter()
-            .zip(score(&forest, &columns, proba, args.threads.get()))
+    for (row, (best, conf, votes, proba)) in csv
+        .rows
+        .iter()
+        .zip(score(&forest, &columns, proba, threads)?)
     {
         let mut rec: csv::StringRecord = row.iter().collect();
         rec.push_field(&forest.classes[best]);
@@ -396,9 +574,10 @@ fn eval(args: EvalArgs) -> Result<()> {
                 forest.target
             ))
         })?;
-    let columns = encode_for(&forest, &csv, &args.data)?;
+    let threads = args.threads.get();
+    let columns = encode_for(&forest, &csv, &args.data, &args.embed, threads)?;
     let proba_arg = ProbaArg::resolve(args.proba, &forest)?;
-    let scored = score(&forest, &columns, proba_arg, args.threads.get());
+    let scored = score(&forest, &columns, proba_arg, threads)?;
     let gold: Vec<String> = csv.rows.iter().map(|r| r[t].trim().to_string()).collect();
     let predicted: Vec<String> = scored.iter().map(|s| forest.classes[s.0].clone()).collect();
     let e = evaluate(&gold, &predicted);
