@@ -1,9 +1,19 @@
 """mlkit forest against scikit-learn: training and prediction time, peak memory and test
-accuracy on digits and on a make_classification set, same thread count, one run each.
+accuracy on digits and on a make_classification set, and on text (the topic set of
+crates/mlkit-forest/tests/fixtures/make_topics.py), same thread count, one run each.
 
-    python -m venv .venv && .venv/bin/pip install scikit-learn==1.9.1 numpy==2.1.3
+    python -m venv .venv && .venv/bin/pip install scikit-learn==1.9.1 numpy==2.1.3 \
+        sentence-transformers==5.7.0 torch==2.15.0
     cargo build --release -p mlkit
-    .venv/bin/python benches/forest_vs_sklearn.py [--threads 2] [--rows 200000] [--trees 100]
+    .venv/bin/python benches/forest_vs_sklearn.py [--threads 2] [--rows 200000] [--trees 100] \
+        [--no-embed]
+
+Text runs, 200 trees: a random forest on TF-IDF (mlkit `--text`, a learnt vocabulary; and
+`--text-hash 1024`; scikit-learn TfidfVectorizer(ngram_range=(1, 2), min_df=2,
+sublinear_tf=True) on sparse input, vectorising timed with fit and predict), and extra trees
+on all-MiniLM-L6-v2 embeddings of ../shared/models (mlkit `--embed` with that model, the
+embedding inside the timed commands; scikit-learn SentenceTransformer.encode timed with fit
+and predict).
 
 The synthetic set is make_classification(n_samples=rows, n_features=50, n_informative=20,
 n_classes=5, random_state=0), 80% to train; digits is split the same way. mlkit is timed as
@@ -25,6 +35,17 @@ from sklearn.model_selection import train_test_split
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+
+
+def cpu_features():
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    keep = ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"]
+    return " ".join(k for k in keep if k in flags)
 
 
 def write_csv(path, x, y):
@@ -51,7 +72,9 @@ def main():
     ap.add_argument("--trees", type=int, default=100)
     ap.add_argument("--mlkit", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlkit"))
+    ap.add_argument("--no-embed", action="store_true", help="skip the sentence-embedding runs")
     args = ap.parse_args()
+    print(f"CPU features: {cpu_features()}; {args.threads} threads")
     tmp = tempfile.mkdtemp()
     sets = [("digits", *load_digits(return_X_y=True))]
     if args.rows > 0:
@@ -82,6 +105,63 @@ def main():
         predict_s = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"{name:30} {'scikit-learn':14} {train_s:8.2f} {predict_s:9.2f} {acc:8.4f} {max(peak, before):9.0f}")
+    text_runs(args, tmp)
+
+
+def mlkit_text(args, tmp, label, flags):
+    """Whole mlkit commands on the topic set: (train s, predict s, accuracy, peak MiB)."""
+    fixtures = os.path.join(ROOT, "crates", "mlkit-forest", "tests", "fixtures")
+    train, test = os.path.join(fixtures, "topics_train.csv"), os.path.join(fixtures, "topics_test.csv")
+    model = os.path.join(tmp, "text.forest")
+    train_s, peak, _ = timed([args.mlkit, "-q", "forest", "train", train, "--target", "topic",
+                              "--trees", "200", "--threads", str(args.threads), "-o", model] + flags)
+    predict_s, _, result = timed([args.mlkit, "-q", "forest", "predict", model, test, "--proba", "leaf",
+                                  "--threads", str(args.threads)], capture_output=True, text=True)
+    import csv
+    rows = list(csv.DictReader(result.stdout.splitlines()))
+    acc = np.mean([r["prediction"] == r["topic"] for r in rows])
+    print(f"{'topics ' + label:30} {'mlkit':14} {train_s:8.2f} {predict_s:9.2f} {acc:8.4f} {peak:9.0f}")
+
+
+def text_runs(args, tmp):
+    import csv
+    from sklearn.ensemble import ExtraTreesClassifier
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    fixtures = os.path.join(ROOT, "crates", "mlkit-forest", "tests", "fixtures")
+    read = lambda n: list(csv.DictReader(open(os.path.join(fixtures, n), newline="")))
+    train, test = read("topics_train.csv"), read("topics_test.csv")
+    xtr, ytr = [r["text"] for r in train], np.array([r["topic"] for r in train])
+    xte, yte = [r["text"] for r in test], np.array([r["topic"] for r in test])
+    print(f"topic set: {len(train)} training and {len(test)} test texts, 200 trees")
+    mlkit_text(args, tmp, "TF-IDF", ["--text", "text"])
+    mlkit_text(args, tmp, "hashed 1024", ["--text", "text", "--text-hash", "1024"])
+    start = time.perf_counter()
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    rf = RandomForestClassifier(n_estimators=200, n_jobs=args.threads, random_state=0)
+    rf.fit(vec.fit_transform(xtr), ytr)
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    acc = (rf.predict(vec.transform(xte)) == yte).mean()
+    predict_s = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{'topics TF-IDF':30} {'scikit-learn':14} {train_s:8.2f} {predict_s:9.2f} {acc:8.4f} {peak:9.0f}")
+    if args.no_embed:
+        return
+    minilm = os.path.join(ROOT, "..", "shared", "models", "all-MiniLM-L6-v2")
+    mlkit_text(args, tmp, "embeddings", ["--embed", "text", "--embed-model", minilm, "--extra-trees"])
+    import torch
+    from sentence_transformers import SentenceTransformer
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    model = SentenceTransformer(minilm, device="cpu")
+    et = ExtraTreesClassifier(n_estimators=200, n_jobs=args.threads, random_state=0)
+    et.fit(model.encode(xtr, batch_size=64), ytr)
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    acc = (et.predict(model.encode(xte, batch_size=64)) == yte).mean()
+    predict_s = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{'topics embeddings':30} {'scikit-learn':14} {train_s:8.2f} {predict_s:9.2f} {acc:8.4f} {peak:9.0f}")
 
 
 if __name__ == "__main__":

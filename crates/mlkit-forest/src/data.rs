@@ -311,12 +311,7 @@ pub fn training_table(
         if text.tfidf.contains(name) || embedded.is_some() {
             continue;
         }
-        let numeric = csv
-            .rows
-            .iter()
-            .map(|r| r[c].trim())
-            .filter(|v| !is_missing(v))
-            .all(|v| v.parse::<f64>().is_ok());
+        let numeric = csv.rows.iter().all(|r| number(&r[c]).is_some());
         let encoding = if numeric {
             Encoding::Numeric
         } else {
@@ -454,7 +449,7 @@ pub fn encode(csv: &Csv, features: &[Feature], embedded: &[Embedded]) -> Result<
                     values
                         .enumerate()
                         .map(|(n, v)| {
-                            scalar(categories, v.trim()).ok_or_else(|| {
+                            scalar(categories, v).ok_or_else(|| {
                                 ForestError::Data(format!(
                                     "{}, column {:?}: {:?} is not a number; the model was \
                                      trained on numbers in this column",
@@ -472,17 +467,28 @@ pub fn encode(csv: &Csv, features: &[Feature], embedded: &[Embedded]) -> Result<
     Matrix::new(rows, columns)
 }
 
+/// A numeric cell as a number (NaN if missing), `None` if it is not one. A plain number
+/// parses at once; only what does not is trimmed and checked for a spelling of missing.
+fn number(cell: &str) -> Option<f32> {
+    if let Ok(x) = cell.parse::<f32>() {
+        return Some(x);
+    }
+    let v = cell.trim();
+    if MISSING.contains(&v) {
+        return Some(f32::NAN);
+    }
+    v.parse::<f32>().ok()
+}
+
 /// A numeric cell, or a categorical one's code, as a number (NaN if missing or unseen);
 /// `None` for a numeric column's cell that is not a number.
 fn scalar(categories: Option<&[String]>, v: &str) -> Option<f32> {
-    if is_missing(v) {
-        return Some(f32::NAN);
-    }
     match categories {
-        None => v.parse::<f32>().ok(),
+        None => number(v),
+        Some(_) if is_missing(v) => Some(f32::NAN),
         Some(values) => Some(
             values
-                .binary_search_by(|x| x.as_str().cmp(v))
+                .binary_search_by(|x| x.as_str().cmp(v.trim()))
                 .map_or(f32::NAN, |i| i as f32),
         ),
     }

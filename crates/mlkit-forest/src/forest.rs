@@ -10,7 +10,7 @@ use crate::data::{Feature, Table};
 use crate::matrix::{Matrix, RowIndex};
 use crate::model_file;
 use crate::rng::Rng;
-use crate::tree::{grow, Training, Tree, TreeParams};
+use crate::tree::{grow, Leaf, Training, Tree, TreeParams};
 use crate::{ForestError, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -411,11 +411,22 @@ impl Forest {
         let mut first = 0;
         for (fold, &count) in runs.iter().enumerate() {
             sum.fill(0.0);
-            for tree in &self.trees[first..first + count] {
-                for r in 0..rows {
-                    let leaf = tree.leaf(|f| x.get(r, f));
-                    votes[r * k + leaf.vote()] += 1;
-                    leaf.add_fractions(&mut sum[r * k..(r + 1) * k]);
+            let trees = &self.trees[first..first + count];
+            let mut add = |r: usize, leaf: Leaf| {
+                votes[r * k + leaf.vote()] += 1;
+                leaf.add_fractions(&mut sum[r * k..(r + 1) * k]);
+            };
+            // (All-dense rows skip the per-feature look-up of where a value is.)
+            match x.dense_only() {
+                Some((values, width)) => {
+                    for tree in trees {
+                        tree.leaves(rows, |r, f| values[r * width + f], &mut add);
+                    }
+                }
+                None => {
+                    for tree in trees {
+                        tree.leaves(rows, |r, f| x.get(r, f), &mut add);
+                    }
                 }
             }
             first += count;

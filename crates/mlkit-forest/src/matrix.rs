@@ -269,6 +269,13 @@ pub struct RowBlock {
 }
 
 impl RowBlock {
+    /// The rows' values row-major, and how many per row, when every column is dense (then
+    /// feature f of row r is `values[r * width + f]`).
+    pub fn dense_only(&self) -> Option<(&[f32], usize)> {
+        let all_dense = self.slot.iter().all(|&s| s != SPARSE);
+        all_dense.then_some((self.dense.as_slice(), self.width))
+    }
+
     /// Feature `f` of the block's row `r`.
     #[inline]
     pub fn get(&self, r: usize, f: usize) -> f32 {

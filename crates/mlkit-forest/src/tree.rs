@@ -108,6 +108,49 @@ impl Tree {
                 node.right
             };
         }
+        self.leaf_of(at)
+    }
+
+    /// The leaves that `rows` rows reach, `visit(row, leaf)`; `get(row, f)` reads a row's
+    /// feature f. Rows walk in groups of 16, a level at a time, so that the group's node
+    /// loads (cache misses on a deep tree) overlap instead of waiting one after another.
+    #[inline]
+    pub fn leaves(
+        &self,
+        rows: usize,
+        get: impl Fn(usize, usize) -> f32,
+        mut visit: impl FnMut(usize, Leaf<'_>),
+    ) {
+        const GROUP: usize = 16;
+        for first in (0..rows).step_by(GROUP) {
+            let n = GROUP.min(rows - first);
+            let mut at = [self.root; GROUP];
+            loop {
+                let mut walking = false;
+                for (i, a) in at[..n].iter_mut().enumerate() {
+                    if *a & Child::LEAF == 0 {
+                        let node = &self.nodes[*a as usize];
+                        *a = if get(first + i, node.feature as usize) <= node.threshold {
+                            node.left
+                        } else {
+                            node.right
+                        };
+                        walking = true;
+                    }
+                }
+                if !walking {
+                    break;
+                }
+            }
+            for (i, &a) in at[..n].iter().enumerate() {
+                visit(first + i, self.leaf_of(a));
+            }
+        }
+    }
+
+    /// The leaf a [`Child`] reference to a leaf names.
+    #[inline]
+    fn leaf_of(&self, at: u32) -> Leaf<'_> {
         if at & Child::PURE != 0 {
             Leaf::Pure((at & !(Child::LEAF | Child::PURE)) as usize)
         } else {
@@ -237,6 +280,9 @@ fn gini(counts: &[f64], total: f64) -> f64 {
 struct Split {
     feature: usize,
     threshold: f32,
+    /// For a split found among a dense feature's bins: the last bin that goes left (the
+    /// rows are then partitioned by their bin codes, which say the same as the threshold).
+    bin: Option<u8>,
     /// Weighted impurity decrease of the node (for importances).
     gain: f64,
 }
@@ -257,18 +303,27 @@ pub struct Training<'a> {
 /// Buffers reused by every node of a tree.
 struct Scratch {
     order: Vec<usize>,
-    codes: Vec<(u8, u32)>,
-    /// Weighted class counts per bin, then rows per bin.
+    /// Weighted class counts per bin, then rows per bin; all zero between searches.
     hist: Vec<f64>,
     rows: Vec<u32>,
     left: Vec<f64>,
-    right: Vec<f64>,
     /// A sparse feature's stored values in the node (positions in its column).
     entries: Vec<u32>,
     /// Their class weights.
     stored: Vec<f64>,
     /// Where each row is in the sample array (`u32::MAX` when out of the tree's sample).
     position: Vec<u32>,
+}
+
+/// A node's rows: their row numbers, classes and weights side by side, so that a split
+/// search reads classes and weights in order (only the feature's values are looked up by
+/// row number).
+struct NodeRows<'a> {
+    samples: &'a [u32],
+    class: &'a [u32],
+    weight: &'a [f64],
+    /// Where `samples` start in the tree's sample array.
+    start: usize,
 }
 
 /// Grows a tree on `samples` (row indices); `importance` accumulates each feature's
@@ -280,18 +335,21 @@ pub fn grow(
     rng: &mut Rng,
     importance: &mut [f64],
 ) -> Tree {
-    let (target, n_classes, weight) = (data.target, data.n_classes, data.weight);
+    let n_classes = data.n_classes;
+    let mut class: Vec<u32> = samples
+        .iter()
+        .map(|&s| data.target[s as usize] as u32)
+        .collect();
+    let mut weight: Vec<f64> = samples.iter().map(|&s| data.weight[s as usize]).collect();
     let mut tree = Growing {
         n_classes,
         ..Growing::default()
     };
     let mut scratch = Scratch {
         order: (0..data.matrix.width()).collect(),
-        codes: Vec::new(),
         hist: vec![0.0; (MAX_BINS + 1) * n_classes],
         rows: vec![0; MAX_BINS + 1],
         left: vec![0.0; n_classes],
-        right: vec![0.0; n_classes],
         entries: Vec::new(),
         stored: vec![0.0; n_classes],
         position: Vec::new(),
@@ -307,17 +365,22 @@ pub fn grow(
     tree.push_node();
     let mut counts = vec![0.0; n_classes];
     while let Some((start, end, depth, node)) = stack.pop() {
-        let node_samples = &mut samples[start..end];
+        let rows = NodeRows {
+            samples: &samples[start..end],
+            class: &class[start..end],
+            weight: &weight[start..end],
+            start,
+        };
         counts.fill(0.0);
-        for &s in node_samples.iter() {
-            counts[target[s as usize]] += weight[s as usize];
+        for (&c, &w) in rows.class.iter().zip(rows.weight) {
+            counts[c as usize] += w;
         }
         let total: f64 = counts.iter().sum();
         for (k, c) in counts.iter().enumerate() {
             tree.value[node * n_classes + k] = if total > 0.0 { (c / total) as f32 } else { 0.0 };
         }
         let impurity = gini(&counts, total);
-        let n = node_samples.len();
+        let n = rows.samples.len();
         let stop = n < params.min_samples_split
             // (saturating: any leaf size a user asks for is a valid, if useless, one)
             || n < params.min_samples_leaf.saturating_mul(2)
@@ -326,31 +389,38 @@ pub fn grow(
         let split = if stop {
             None
         } else {
-            best_split(
-                data,
-                node_samples,
-                start,
-                params,
-                rng,
-                &counts,
-                total,
-                &mut scratch,
-            )
+            best_split(data, &rows, params, rng, &counts, total, &mut scratch)
         };
         let Some(split) = split else { continue };
         importance[split.feature] += split.gain;
         let f = split.feature;
-        let mid = match &data.matrix.columns()[f] {
-            Column::Dense(column) => {
-                partition(node_samples, |s| column[s as usize] <= split.threshold)
+        let range = start..end;
+        let mid = match (&data.matrix.columns()[f], split.bin, data.bins) {
+            (Column::Dense(_), Some(bin), Some(bins)) => {
+                let codes = &bins.codes[f];
+                partition(
+                    &mut samples[range.clone()],
+                    &mut class[range.clone()],
+                    &mut weight[range],
+                    |s| codes[s as usize] <= bin,
+                )
             }
-            Column::Sparse(_) => partition(node_samples, |s| {
-                data.rows.value(s as usize, f) <= split.threshold
-            }),
+            (Column::Dense(column), _, _) => partition(
+                &mut samples[range.clone()],
+                &mut class[range.clone()],
+                &mut weight[range],
+                |s| column[s as usize] <= split.threshold,
+            ),
+            (Column::Sparse(_), _, _) => partition(
+                &mut samples[range.clone()],
+                &mut class[range.clone()],
+                &mut weight[range],
+                |s| data.rows.value(s as usize, f) <= split.threshold,
+            ),
         };
         // Sparse searches find the node's rows by their place in the sample array.
         if !scratch.position.is_empty() {
-            for (i, &s) in node_samples.iter().enumerate() {
+            for (i, &s) in samples[start..end].iter().enumerate() {
                 scratch.position[s as usize] = (start + i) as u32;
             }
         }
@@ -366,12 +436,20 @@ pub fn grow(
     tree.compact()
 }
 
-/// Moves the samples for which `left` holds to the front; returns how many there are.
-fn partition(samples: &mut [u32], left: impl Fn(u32) -> bool) -> usize {
+/// Moves the samples for which `left` holds (with their classes and weights) to the front;
+/// returns how many there are.
+fn partition(
+    samples: &mut [u32],
+    class: &mut [u32],
+    weight: &mut [f64],
+    left: impl Fn(u32) -> bool,
+) -> usize {
     let mut mid = 0;
     for i in 0..samples.len() {
         if left(samples[i]) {
             samples.swap(i, mid);
+            class.swap(i, mid);
+            weight.swap(i, mid);
             mid += 1;
         }
     }
@@ -379,41 +457,48 @@ fn partition(samples: &mut [u32], left: impl Fn(u32) -> bool) -> usize {
 }
 
 /// The best split of a node, or none when no feature separates it; both searches keep the
-/// first best candidate in the order features were drawn.
+/// first best candidate in the order features were drawn. As scikit-learn, any valid
+/// candidate of an impure node is taken, even one that decreases no impurity (a later split
+/// may: two features that only separate the classes together).
 struct Best<'p> {
-    parent: f64,
+    /// The node's sum over classes of squared weight, over its total weight.
+    base: f64,
     total: f64,
     counts: &'p [f64],
     n: usize,
     min_leaf: usize,
-    found: Option<(f64, usize, f32)>,
+    /// (gain, feature, threshold, bin)
+    found: Option<(f64, usize, f32, Option<u8>)>,
 }
 
 impl Best<'_> {
-    /// A candidate: `nl` rows with class weights `left` go left.
-    fn consider(&mut self, f: usize, nl: usize, left: &[f64], right: &mut [f64], threshold: f32) {
+    /// A candidate: `nl` rows with class weights `left` go left. The weighted Gini decrease
+    /// of a node is, with lw + rw = total, `sum(l^2)/lw + sum(r^2)/rw - sum(c^2)/total`: two
+    /// divisions per candidate instead of one per class.
+    #[inline]
+    fn consider(&mut self, f: usize, nl: usize, left: &[f64], threshold: f32, bin: Option<u8>) {
         if nl < self.min_leaf || self.n - nl < self.min_leaf {
             return;
         }
-        for ((r, c), l) in right.iter_mut().zip(self.counts).zip(left) {
-            *r = c - l;
+        let (mut lw, mut l2, mut r2) = (0.0, 0.0, 0.0);
+        for (l, c) in left.iter().zip(self.counts) {
+            let r = c - l;
+            lw += l;
+            l2 += l * l;
+            r2 += r * r;
         }
-        let lw: f64 = left.iter().sum();
         let rw = self.total - lw;
-        let gain = self.parent - lw * gini(left, lw) - rw * gini(right, rw);
-        if gain > 1e-12 && self.found.is_none_or(|b| gain > b.0) {
-            self.found = Some((gain, f, threshold));
+        let share = |sq: f64, w: f64| if w > 0.0 { sq / w } else { 0.0 };
+        let gain = share(l2, lw) + share(r2, rw) - self.base;
+        if self.found.is_none_or(|b| gain > b.0) {
+            self.found = Some((gain, f, threshold, bin));
         }
     }
 }
 
-/// The best split of the node whose rows are `samples`, which start at `start` in the tree's
-/// sample array.
-#[allow(clippy::too_many_arguments)]
 fn best_split(
     data: &Training,
-    samples: &[u32],
-    start: usize,
+    rows: &NodeRows,
     params: &TreeParams,
     rng: &mut Rng,
     counts: &[f64],
@@ -422,10 +507,14 @@ fn best_split(
 ) -> Option<Split> {
     let n_features = data.matrix.width();
     let mut best = Best {
-        parent: total * gini(counts, total),
+        base: if total > 0.0 {
+            counts.iter().map(|c| c * c).sum::<f64>() / total
+        } else {
+            0.0
+        },
         total,
         counts,
-        n: samples.len(),
+        n: rows.samples.len(),
         min_leaf: params.min_samples_leaf,
         found: None,
     };
@@ -442,125 +531,105 @@ fn best_split(
         let f = scratch.order[i];
         let varies = match (&data.matrix.columns()[f], data.bins) {
             (Column::Dense(_), Some(bins)) if !params.extra => {
-                binned_search(data, bins, f, samples, scratch, &mut best)
+                binned_search(data, bins, f, rows, scratch, &mut best)
             }
             (Column::Dense(column), _) => {
-                random_threshold(data, column, f, samples, rng, scratch, &mut best)
+                random_threshold(column, f, rows, rng, scratch, &mut best)
             }
             (Column::Sparse(column), bins) => {
-                let node = Sparse {
-                    column,
-                    f,
-                    samples,
-                    start,
-                };
+                let node = Sparse { column, f, rows };
                 let bins = bins.filter(|_| !params.extra);
                 sparse_search(data, &node, bins, rng, scratch, &mut best)
             }
         };
         any_varies |= varies;
     }
-    best.found.map(|(gain, feature, threshold)| Split {
+    best.found.map(|(gain, feature, threshold, bin)| Split {
         feature,
         threshold,
+        bin,
         gain,
     })
 }
 
-/// The best split of feature `f` at a bin boundary. Large nodes fill a histogram of class
-/// weights per bin; small ones (fewer rows than bins in their range) sort their codes.
-/// Returns false when the feature is constant in the node.
+/// The best split of feature `f` at a bin boundary: one pass over the node's rows fills a
+/// histogram of class weights per bin, marking the bins it touches, and the scan visits
+/// only those, in order (a small node touches few of the 255 bins), leaving the histogram
+/// empty again. Returns false when the feature is constant in the node.
 fn binned_search(
     data: &Training,
     bins: &Bins,
     f: usize,
-    samples: &[u32],
+    node: &NodeRows,
     scratch: &mut Scratch,
     best: &mut Best,
 ) -> bool {
-    let (target, weight, k) = (data.target, data.weight, data.n_classes);
-    let codes = &bins.codes[f];
-    let (mut lo, mut hi, mut missing) = (MISSING, 0u8, 0usize);
-    for &s in samples {
-        let c = codes[s as usize];
-        if c == MISSING {
-            missing += 1;
-        } else {
-            lo = lo.min(c);
-            hi = hi.max(c);
-        }
-    }
-    if missing == samples.len() || lo == hi {
-        return false;
-    }
+    let k = data.n_classes;
+    let column = &bins.codes[f];
     let Scratch {
-        codes: pairs,
-        hist,
-        rows,
-        left,
-        right,
-        ..
+        hist, rows, left, ..
     } = scratch;
-    left.fill(0.0);
-    let mut nl = 0;
-    let span = (hi - lo) as usize + 1;
-    if samples.len() < span * 2 {
-        pairs.clear();
-        pairs.extend(samples.iter().map(|&s| (codes[s as usize], s)));
-        pairs.sort_unstable();
-        let finite = samples.len() - missing;
-        for pos in 0..finite {
-            let (c, s) = pairs[pos];
-            left[target[s as usize]] += weight[s as usize];
-            nl += 1;
-            if pos + 1 < finite && pairs[pos + 1].0 == c {
-                continue;
-            }
-            // After the last finite bin, a split remains only if missing rows go right.
-            if pos + 1 < finite || missing > 0 {
-                best.consider(f, nl, left, right, bins.threshold(f, c));
-            }
-        }
-        return true;
-    }
-    let (lo, hi) = (lo as usize, hi as usize);
-    hist[lo * k..(hi + 1) * k].fill(0.0);
-    rows[lo..=hi].fill(0);
-    for &s in samples {
-        let c = codes[s as usize] as usize;
-        if c != MISSING as usize {
-            hist[c * k + target[s as usize]] += weight[s as usize];
-            rows[c] += 1;
-        }
-    }
-    for b in lo..=hi {
-        if rows[b] == 0 {
+    let mut touched = [0u64; 4];
+    let mut missing = 0;
+    for ((&s, &y), &w) in node.samples.iter().zip(node.class).zip(node.weight) {
+        let c = column[s as usize] as usize;
+        if c == MISSING as usize {
+            missing += 1;
             continue;
         }
-        for (l, h) in left.iter_mut().zip(&hist[b * k..(b + 1) * k]) {
-            *l += h;
-        }
-        nl += rows[b] as usize;
-        if b < hi || missing > 0 {
-            best.consider(f, nl, left, right, bins.threshold(f, b as u8));
+        touched[c / 64] |= 1 << (c % 64);
+        hist[c * k + y as usize] += w;
+        rows[c] += 1;
+    }
+    let distinct: u32 = touched.iter().map(|t| t.count_ones()).sum();
+    // (A single finite value beside missing ones is no split either.)
+    if distinct > 1 {
+        left.fill(0.0);
+        let mut nl = 0;
+        let mut seen = 0;
+        for_each_bin(&touched, |b| {
+            for (l, h) in left.iter_mut().zip(&hist[b * k..(b + 1) * k]) {
+                *l += h;
+            }
+            nl += rows[b] as usize;
+            seen += 1;
+            // After the last finite bin, a split remains only if missing rows go right.
+            if seen < distinct || missing > 0 {
+                best.consider(f, nl, left, bins.threshold(f, b as u8), Some(b as u8));
+            }
+        });
+    }
+    for_each_bin(&touched, |b| {
+        hist[b * k..(b + 1) * k].fill(0.0);
+        rows[b] = 0;
+    });
+    distinct > 1
+}
+
+/// Calls `visit` with each bin whose bit is set, in ascending order.
+#[inline]
+fn for_each_bin(bits: &[u64; 4], mut visit: impl FnMut(usize)) {
+    for (word, &w) in bits.iter().enumerate() {
+        let mut w = w;
+        while w != 0 {
+            visit(word * 64 + w.trailing_zeros() as usize);
+            w &= w - 1;
         }
     }
-    true
 }
 
 /// Extra trees: one threshold drawn uniformly between the node's smallest and largest value
 /// of feature `f`. Returns false when the feature is constant in the node.
 fn random_threshold(
-    data: &Training,
     column: &[f32],
     f: usize,
-    samples: &[u32],
+    node: &NodeRows,
     rng: &mut Rng,
     scratch: &mut Scratch,
     best: &mut Best,
 ) -> bool {
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-    for &s in samples {
+    for &s in node.samples {
         let x = column[s as usize];
         if !x.is_nan() {
             lo = lo.min(x);
@@ -571,16 +640,16 @@ fn random_threshold(
         return false;
     }
     let threshold = draw_threshold(rng, lo, hi);
-    let Scratch { left, right, .. } = scratch;
+    let Scratch { left, .. } = scratch;
     left.fill(0.0);
     let mut nl = 0;
-    for &s in samples {
+    for ((&s, &y), &w) in node.samples.iter().zip(node.class).zip(node.weight) {
         if column[s as usize] <= threshold {
-            left[data.target[s as usize]] += data.weight[s as usize];
+            left[y as usize] += w;
             nl += 1;
         }
     }
-    best.consider(f, nl, left, right, threshold);
+    best.consider(f, nl, left, threshold, None);
     true
 }
 
@@ -599,9 +668,7 @@ fn draw_threshold(rng: &mut Rng, lo: f32, hi: f32) -> f32 {
 struct Sparse<'a> {
     column: &'a SparseColumn,
     f: usize,
-    samples: &'a [u32],
-    /// Where `samples` start in the tree's sample array.
-    start: usize,
+    rows: &'a NodeRows<'a>,
 }
 
 /// Looking a row up in the row index costs about this many column entries walked (a binary
@@ -618,8 +685,9 @@ fn node_entries(data: &Training, node: &Sparse, scratch: &mut Scratch) {
         ..
     } = scratch;
     entries.clear();
-    let (start, end) = (node.start, node.start + node.samples.len());
-    if node.column.rows.len() <= node.samples.len() * LOOKUP_COST {
+    let samples = node.rows.samples;
+    let (start, end) = (node.rows.start, node.rows.start + samples.len());
+    if node.column.rows.len() <= samples.len() * LOOKUP_COST {
         for (e, &r) in node.column.rows.iter().enumerate() {
             let p = position[r as usize] as usize;
             if (start..end).contains(&p) {
@@ -628,7 +696,7 @@ fn node_entries(data: &Training, node: &Sparse, scratch: &mut Scratch) {
         }
     } else {
         entries.extend(
-            node.samples
+            samples
                 .iter()
                 .filter_map(|&s| data.rows.entry(s as usize, node.f)),
         );
@@ -655,7 +723,7 @@ fn sparse_search(
     node_entries(data, node, scratch);
     let (target, weight, k) = (data.target, data.weight, data.n_classes);
     let (f, column) = (node.f, node.column);
-    let zeros = node.samples.len() - scratch.entries.len();
+    let zeros = node.rows.samples.len() - scratch.entries.len();
     if scratch.entries.is_empty() {
         return false;
     }
@@ -665,7 +733,6 @@ fn sparse_search(
         hist,
         rows,
         left,
-        right,
         ..
     } = scratch;
     // The zeros' class weights: the node's totals less the stored values' (never below 0
@@ -701,53 +768,46 @@ fn sparse_search(
             }
             nl += zeros;
         }
-        best.consider(f, nl, left, right, threshold);
+        best.consider(f, nl, left, threshold, None);
         return true;
     };
     let codes = &bins.codes[f];
     let zero = bins.zero[f];
-    let (mut lo, mut hi) = if zeros > 0 {
-        (zero, zero)
-    } else {
-        (MISSING, 0)
-    };
-    for &e in entries.iter() {
-        let c = codes[e as usize];
-        lo = lo.min(c);
-        hi = hi.max(c);
-    }
-    if lo == hi {
-        return false;
-    }
-    let (lo, hi) = (lo as usize, hi as usize);
-    hist[lo * k..(hi + 1) * k].fill(0.0);
-    rows[lo..=hi].fill(0);
+    let mut touched = [0u64; 4];
     for &e in entries.iter() {
         let c = codes[e as usize] as usize;
         let r = column.rows[e as usize] as usize;
+        touched[c / 64] |= 1 << (c % 64);
         hist[c * k + target[r]] += weight[r];
         rows[c] += 1;
     }
     if zeros > 0 {
         let z = zero as usize;
+        touched[z / 64] |= 1 << (z % 64);
         for j in 0..k {
             hist[z * k + j] += zero_weight(j);
         }
         rows[z] += zeros as u32;
     }
-    left.fill(0.0);
-    let mut nl = 0;
-    for b in lo..=hi {
-        if rows[b] == 0 {
-            continue;
-        }
-        for (l, h) in left.iter_mut().zip(&hist[b * k..(b + 1) * k]) {
-            *l += h;
-        }
-        nl += rows[b] as usize;
-        if b < hi {
-            best.consider(f, nl, left, right, bins.threshold(f, b as u8));
-        }
+    let distinct: u32 = touched.iter().map(|t| t.count_ones()).sum();
+    if distinct > 1 {
+        left.fill(0.0);
+        let (mut nl, mut seen) = (0, 0);
+        for_each_bin(&touched, |b| {
+            for (l, h) in left.iter_mut().zip(&hist[b * k..(b + 1) * k]) {
+                *l += h;
+            }
+            nl += rows[b] as usize;
+            seen += 1;
+            if seen < distinct {
+                best.consider(f, nl, left, bins.threshold(f, b as u8), None);
+            }
+        });
     }
-    true
+    // Leave the histogram empty for the next search.
+    for_each_bin(&touched, |b| {
+        hist[b * k..(b + 1) * k].fill(0.0);
+        rows[b] = 0;
+    });
+    distinct > 1
 }

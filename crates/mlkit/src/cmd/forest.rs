@@ -21,7 +21,7 @@ use mlkit_forest::{ClassWeight, Forest, ForestParams, MaxFeatures};
 use mlkit_metrics::{argmax, evaluate, probability_scores};
 use serde_json::json;
 
-use crate::docs::{csv_row, read_text};
+use crate::docs::read_text;
 use crate::flags::{ReportFormat, ThreadsArg};
 use crate::io::Output;
 use crate::messages;
@@ -529,28 +529,41 @@ fn predict(args: PredictArgs) -> Result<()> {
             header.push_field(&format!("proba_{c}"));
         }
     }
-    out.write_all(&csv_row(None, &header)?)?;
+    // One CSV writer for the whole output (a writer per row costs its buffer every time).
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(&header)?;
     let n = forest.trees.len();
+    let mut cell = String::new();
+    let mut field = |w: &mut csv::Writer<&mut dyn Write>, args: std::fmt::Arguments| {
+        use std::fmt::Write as _;
+        cell.clear();
+        let _ = cell.write_fmt(args);
+        w.write_field(&cell)
+    };
     for (row, (best, conf, votes, proba)) in csv
         .rows
         .iter()
         .zip(score(&forest, &columns, proba, threads)?)
     {
-        let mut rec: csv::StringRecord = row.iter().collect();
-        rec.push_field(&forest.classes[best]);
-        rec.push_field(&format!("{conf:.4}"));
+        for f in row {
+            w.write_field(f)?;
+        }
+        w.write_field(&forest.classes[best])?;
+        field(&mut w, format_args!("{conf:.4}"))?;
         if args.votes {
             for v in &votes {
-                rec.push_field(&format!("{v}/{n}"));
+                field(&mut w, format_args!("{v}/{n}"))?;
             }
         }
         if let Some(p) = proba {
             for x in p {
-                rec.push_field(&format!("{x:.6}"));
+                field(&mut w, format_args!("{x:.6}"))?;
             }
         }
-        out.write_all(&csv_row(None, &rec)?)?;
+        w.write_record(None::<&[u8]>)?;
     }
+    w.flush()?;
+    drop(w);
     output.finish()
 }
 
