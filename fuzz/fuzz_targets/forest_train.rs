@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
         },
         embedded: &[],
     };
-    let Ok(table) = training_table(&csv, &target, &names, &text) else {
+    let Ok(table) = training_table(&csv, &target, &names, &text, 2) else {
         return;
     };
     let params = ForestParams {
@@ -73,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(forest) = trained else {
         return;
     };
-    let columns = encode(&csv, &forest.features, &[]).expect("a forest encodes its training data");
+    let columns = encode(&csv, &forest.features, &[], 2).expect("a forest encodes its training data");
     let scores = forest.score(&columns, 2).expect("a forest scores its training data");
     let rows = csv.rows.len();
     let k = forest.classes.len();

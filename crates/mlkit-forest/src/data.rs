@@ -266,6 +266,7 @@ pub fn training_table(
     target: &str,
     names: &[String],
     text: &TextFeatures,
+    threads: usize,
 ) -> Result<Table> {
     let t = column(csv, target)?;
     let mut features = Vec::new();
@@ -280,7 +281,12 @@ pub fn training_table(
             )));
         }
     }
-    for name in names {
+    // Whether each column is numeric: every cell a number or missing (`threads` columns at
+    // a time: it parses the whole table).
+    let numeric = parallel_map(names, threads, |name| {
+        column(csv, name).map(|c| csv.rows.iter().all(|r| number(&r[c]).is_some()))
+    });
+    for (name, numeric) in names.iter().zip(numeric) {
         let c = column(csv, name)?;
         let embedded = text.embedded.iter().find(|e| &e.column == name);
         if text.tfidf.contains(name) {
@@ -311,8 +317,7 @@ pub fn training_table(
         if text.tfidf.contains(name) || embedded.is_some() {
             continue;
         }
-        let numeric = csv.rows.iter().all(|r| number(&r[c]).is_some());
-        let encoding = if numeric {
+        let encoding = if numeric? {
             Encoding::Numeric
         } else {
             let values: BTreeSet<&str> = csv
@@ -344,7 +349,7 @@ pub fn training_table(
         classes.push(l.to_string());
     }
     let target_idx = csv.rows.iter().map(|r| index[r[t].trim()]).collect();
-    let matrix = encode(csv, &features, text.embedded)?;
+    let matrix = encode(csv, &features, text.embedded, threads)?;
     Ok(Table {
         features,
         matrix,
@@ -363,8 +368,14 @@ pub fn cell_text(cell: &str) -> &str {
 }
 
 /// Encodes a CSV's feature columns with a model's schema (extra columns are ignored);
-/// `embedded` holds the embeddings of the schema's embedding features.
-pub fn encode(csv: &Csv, features: &[Feature], embedded: &[Embedded]) -> Result<Matrix> {
+/// `embedded` holds the embeddings of the schema's embedding features. Numeric and
+/// categorical columns are parsed `threads` at a time.
+pub fn encode(
+    csv: &Csv,
+    features: &[Feature],
+    embedded: &[Embedded],
+    threads: usize,
+) -> Result<Matrix> {
     let missing: Vec<&str> = features
         .iter()
         .filter(|f| !csv.header.contains(&f.name))
@@ -379,6 +390,12 @@ pub fn encode(csv: &Csv, features: &[Feature], embedded: &[Embedded]) -> Result<
         )));
     }
     let rows = csv.rows.len();
+    let scalar_features: Vec<&Feature> = features
+        .iter()
+        .filter(|f| matches!(f.encoding, Encoding::Numeric | Encoding::Categorical(_)))
+        .collect();
+    let mut scalars =
+        parallel_map(&scalar_features, threads, |f| scalar_column(csv, f)).into_iter();
     let mut columns = Vec::new();
     for f in features {
         let c = column(csv, &f.name)?;
@@ -441,30 +458,73 @@ pub fn encode(csv: &Csv, features: &[Feature], embedded: &[Embedded]) -> Result<
                 }
             }
             Encoding::Numeric | Encoding::Categorical(_) => {
-                let categories = match &f.encoding {
-                    Encoding::Categorical(c) => Some(c.as_slice()),
-                    _ => None,
-                };
-                columns.push(Column::Dense(
-                    values
-                        .enumerate()
-                        .map(|(n, v)| {
-                            scalar(categories, v).ok_or_else(|| {
-                                ForestError::Data(format!(
-                                    "{}, column {:?}: {:?} is not a number; the model was \
-                                     trained on numbers in this column",
-                                    csv.at(n),
-                                    f.name,
-                                    v.trim()
-                                ))
-                            })
-                        })
-                        .collect::<Result<_>>()?,
-                ))
+                let parsed = scalars
+                    .next()
+                    .expect("one parsed column per scalar feature");
+                columns.push(Column::Dense(parsed?));
             }
         }
     }
     Matrix::new(rows, columns)
+}
+
+/// A numeric or categorical feature's column, parsed.
+fn scalar_column(csv: &Csv, f: &Feature) -> Result<Vec<f32>> {
+    let c = column(csv, &f.name)?;
+    let categories = match &f.encoding {
+        Encoding::Categorical(c) => Some(c.as_slice()),
+        _ => None,
+    };
+    csv.rows
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            let v = &r[c];
+            scalar(categories, v).ok_or_else(|| {
+                ForestError::Data(format!(
+                    "{}, column {:?}: {:?} is not a number; the model was trained on numbers \
+                     in this column",
+                    csv.at(n),
+                    f.name,
+                    v.trim()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `f` of each item, `threads` items at a time, in the items' order.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let mut out: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let f = &f;
+                scope.spawn(move || {
+                    (t..items.len())
+                        .step_by(threads)
+                        .map(|i| (i, f(&items[i])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            for (i, r) in h.join().expect("an encoding thread panicked") {
+                out[i] = Some(r);
+            }
+        }
+    });
+    out.into_iter()
+        .map(|r| r.expect("every item mapped"))
+        .collect()
 }
 
 /// A numeric cell as a number (NaN if missing), `None` if it is not one. A plain number

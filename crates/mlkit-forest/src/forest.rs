@@ -536,6 +536,21 @@ mod tests {
         }
         // Votes say a (2 of 4 = 50%); leaf probabilities say b (0.4 against 0.35).
         assert_eq!(argmax(&s.leaf[..3]), 1);
+        // Rows walked in groups reach the leaves they reach one at a time (37 rows: two
+        // full groups and a part).
+        let x: Vec<f32> = (0..37).map(|i| i as f32 / 10.0).collect();
+        for tree in &forest.trees {
+            let mut reached = Vec::new();
+            tree.leaves(
+                x.len(),
+                |r, _| x[r],
+                |r, leaf| reached.push((r, leaf.vote())),
+            );
+            let one_by_one: Vec<(usize, usize)> = (0..x.len())
+                .map(|r| (r, tree.leaf(|_| x[r]).vote()))
+                .collect();
+            assert_eq!(reached, one_by_one);
+        }
         // The model file round-trips, and damage is caught.
         let bytes = forest.to_bytes().unwrap();
         let back = Forest::from_bytes(&bytes).unwrap();

@@ -26,7 +26,7 @@ fn company_table(options: TextOptions) -> Table {
         options,
         embedded: &[],
     };
-    training_table(&csv, "sector", &names, &text).unwrap()
+    training_table(&csv, "sector", &names, &text, 2).unwrap()
 }
 
 /// The same matrix with every column dense.

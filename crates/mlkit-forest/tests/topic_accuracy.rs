@@ -56,8 +56,8 @@ fn mean_accuracy(
     extra: bool,
 ) -> (f64, f64, usize) {
     let names = vec!["text".to_string()];
-    let table = training_table(train, "topic", &names, text).unwrap();
-    let matrix = encode(test, &table.features, test_embedded).unwrap();
+    let table = training_table(train, "topic", &names, text, 2).unwrap();
+    let matrix = encode(test, &table.features, test_embedded, 2).unwrap();
     let t = test.header.iter().position(|h| h == "topic").unwrap();
     let (mut accs, mut seconds) = (Vec::new(), 0.0);
     for seed in doc["seeds"].as_array().unwrap() {

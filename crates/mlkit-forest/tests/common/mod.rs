@@ -25,7 +25,7 @@ pub fn dataset(name: &str) -> Table {
         .filter(|h| *h != "target")
         .cloned()
         .collect();
-    training_table(&csv, "target", &names, &TextFeatures::default()).unwrap()
+    training_table(&csv, "target", &names, &TextFeatures::default(), 2).unwrap()
 }
 
 /// The seeds of `doc` and, per dataset, each row's fold in sklearn.json (StratifiedKFold,

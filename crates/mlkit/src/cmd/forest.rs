@@ -395,7 +395,7 @@ fn train(args: TrainArgs) -> Result<()> {
         },
         embedded: &embedded,
     };
-    let table = training_table(&csv, &args.target, &names, &text)?;
+    let table = training_table(&csv, &args.target, &names, &text, threads)?;
     let params = ForestParams {
         trees: args.trees,
         max_depth: args.max_depth,
@@ -491,7 +491,7 @@ fn encode_for(
             embedded.extend(embed_columns(csv, names, spec, Some(m), threads)?);
         }
     }
-    let columns = encode(csv, &forest.features, &embedded)?;
+    let columns = encode(csv, &forest.features, &embedded, threads)?;
     let unused: Vec<&str> = csv
         .header
         .iter()
@@ -508,9 +508,18 @@ fn encode_for(
     Ok(columns)
 }
 
+/// The model and the data, read at the same time (each is a large file to parse).
+fn load_both(model: &Path, data: &Path) -> Result<(Forest, Csv)> {
+    std::thread::scope(|scope| {
+        let forest = scope.spawn(|| load(model));
+        let csv = read(data);
+        let forest = forest.join().expect("the model reading thread panicked");
+        Ok((forest?, csv?))
+    })
+}
+
 fn predict(args: PredictArgs) -> Result<()> {
-    let forest = load(&args.model)?;
-    let csv = read(&args.data)?;
+    let (forest, csv) = load_both(&args.model, &args.data)?;
     let threads = args.threads.get();
     let columns = encode_for(&forest, &csv, &args.data, &args.embed, threads)?;
     let proba = ProbaArg::resolve(args.proba, &forest)?;
@@ -568,8 +577,7 @@ fn predict(args: PredictArgs) -> Result<()> {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
-    let forest = load(&args.model)?;
-    let csv = read(&args.data)?;
+    let (forest, csv) = load_both(&args.model, &args.data)?;
     if csv.rows.is_empty() {
         anyhow::bail!(
             "{}: no rows to evaluate, only a header",
