@@ -24,7 +24,7 @@ model=$(mktemp -d)/newsworthiness.forest
 import csv, sys
 rows = sorted(csv.DictReader(sys.stdin), key=lambda r: -float(r["proba_high"]))
 for r in rows:
-    print(f"{float(r[\"proba_high\"]):.3f}  {r[\"newsworthy\"]:4}  {r[\"title\"]}")
+    print("%.3f  %-4s  %s" % (float(r["proba_high"]), r["newsworthy"], r["title"]))
 '
 
 "$mlkit" -q forest eval "$model" candidates.csv --proba leaf | head -7

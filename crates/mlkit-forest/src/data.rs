@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use mlkit_csv::Tracked;
 
 use crate::matrix::{Column, Matrix, SparseColumn};
+use crate::parallel::parallel_map;
 use crate::text::{HashedText, TextOptions, Vocabulary};
 use crate::{ForestError, Result};
 
@@ -490,40 +491,6 @@ fn scalar_column(csv: &Csv, f: &Feature) -> Result<Vec<f32>> {
                 ))
             })
         })
-        .collect()
-}
-
-/// `f` of each item, `threads` items at a time, in the items' order.
-fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    let threads = threads.clamp(1, items.len().max(1));
-    if threads == 1 {
-        return items.iter().map(f).collect();
-    }
-    let mut out: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let f = &f;
-                scope.spawn(move || {
-                    (t..items.len())
-                        .step_by(threads)
-                        .map(|i| (i, f(&items[i])))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            for (i, r) in h.join().expect("an encoding thread panicked") {
-                out[i] = Some(r);
-            }
-        }
-    });
-    out.into_iter()
-        .map(|r| r.expect("every item mapped"))
         .collect()
 }
 

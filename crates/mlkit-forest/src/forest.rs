@@ -9,6 +9,7 @@ use crate::calibrate::{stratified_folds, Calibration, Calibrator, Fold, Method};
 use crate::data::{Feature, Table};
 use crate::matrix::{Matrix, RowIndex};
 use crate::model_file;
+use crate::parallel::parallel_map;
 use crate::rng::Rng;
 use crate::tree::{grow, Leaf, Training, Tree, TreeParams};
 use crate::{ForestError, Result};
@@ -192,48 +193,26 @@ impl Forest {
             RowIndex::default()
         };
         let by_row = &by_row;
-        // (tree, importances, out-of-bag rows) per tree index.
-        type Grown = (Tree, Vec<f64>, Vec<u32>);
-        let mut grown: Vec<Option<Grown>> = vec![None; params.trees];
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let (tree_params, balanced) = (&tree_params, &balanced);
-                    scope.spawn(move || {
-                        (t..params.trees)
-                            .step_by(threads)
-                            .map(|i| {
-                                let mut rng = Rng::new(params.seed, i as u64);
-                                let (weight, rows) = sample(table, params, &mut rng, balanced);
-                                let oob: Vec<u32> = (0..table.rows() as u32)
-                                    .filter(|&r| weight[r as usize] == 0.0)
-                                    .collect();
-                                let mut imp = vec![0.0; nf];
-                                let data = Training {
-                                    matrix: &table.matrix,
-                                    rows: by_row,
-                                    bins: bins.as_ref(),
-                                    target: &table.target,
-                                    n_classes: k,
-                                    weight: &weight,
-                                };
-                                let tree = grow(&data, rows, tree_params, &mut rng, &mut imp);
-                                (i, (tree, imp, oob))
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
+        // (tree, importances, out-of-bag rows) per tree index; tree i draws from stream i.
+        let indices: Vec<usize> = (0..params.trees).collect();
+        let grown = parallel_map(&indices, threads, |&i| {
+            let mut rng = Rng::new(params.seed, i as u64);
+            let (weight, rows) = sample(table, params, &mut rng, &balanced);
+            let oob: Vec<u32> = (0..table.rows() as u32)
+                .filter(|&r| weight[r as usize] == 0.0)
                 .collect();
-            for h in handles {
-                for (i, g) in h.join().expect("a training thread panicked") {
-                    grown[i] = Some(g);
-                }
-            }
+            let mut imp = vec![0.0; nf];
+            let data = Training {
+                matrix: &table.matrix,
+                rows: by_row,
+                bins: bins.as_ref(),
+                target: &table.target,
+                n_classes: k,
+                weight: &weight,
+            };
+            let tree = grow(&data, rows, &tree_params, &mut rng, &mut imp);
+            (tree, imp, oob)
         });
-        let grown: Vec<Grown> = grown
-            .into_iter()
-            .map(|g| g.expect("every tree grown"))
-            .collect();
         // Importances: each tree's normalised, then averaged (as scikit-learn).
         let mut importances = vec![0.0; nf];
         for (_, imp, _) in &grown {
@@ -360,33 +339,14 @@ impl Forest {
             .step_by(BLOCK)
             .map(|s| (s, (s + BLOCK).min(n)))
             .collect();
-        let threads = threads.clamp(1, blocks.len().max(1));
-        let mut parts: Vec<Option<Scores>> = vec![None; blocks.len()];
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let blocks = &blocks;
-                    scope.spawn(move || {
-                        (t..blocks.len())
-                            .step_by(threads)
-                            .map(|b| (b, self.score_block(matrix, blocks[b])))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            for h in handles {
-                for (b, s) in h.join().expect("a scoring thread panicked") {
-                    parts[b] = Some(s);
-                }
-            }
-        });
+        let parts = parallel_map(&blocks, threads, |&b| self.score_block(matrix, b));
         let mut all = Scores {
             classes: self.classes.len(),
             votes: Vec::with_capacity(n * self.classes.len()),
             leaf: Vec::with_capacity(n * self.classes.len()),
             calibrated: self.calibration.as_ref().map(|_| Vec::new()),
         };
-        for p in parts.into_iter().flatten() {
+        for p in parts {
             all.votes.extend(p.votes);
             all.leaf.extend(p.leaf);
             if let (Some(a), Some(c)) = (&mut all.calibrated, p.calibrated) {

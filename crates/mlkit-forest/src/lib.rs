@@ -20,6 +20,7 @@ pub mod data;
 pub mod forest;
 pub mod matrix;
 mod model_file;
+mod parallel;
 pub mod plot;
 pub mod rng;
 pub mod text;

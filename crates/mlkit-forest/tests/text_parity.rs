@@ -20,15 +20,19 @@ fn doc_freq(v: &Value, default: DocFreq) -> DocFreq {
     }
 }
 
-#[test]
-fn vocabulary_tfidf_matches_scikit_learn() {
-    let doc = common::json("tfidf.json");
-    let texts: Vec<&str> = doc["texts"]
-        .as_array()
+/// A JSON array of strings.
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
         .unwrap()
         .iter()
         .map(|t| t.as_str().unwrap())
-        .collect();
+        .collect()
+}
+
+#[test]
+fn vocabulary_tfidf_matches_scikit_learn() {
+    let doc = common::json("tfidf.json");
+    let texts = strings(&doc["texts"]);
     let cases = doc["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 4);
     for case in cases {
@@ -50,12 +54,7 @@ fn vocabulary_tfidf_matches_scikit_learn() {
             hash: None,
         };
         let v = Vocabulary::fit(texts.iter().copied(), &options).unwrap();
-        let want: Vec<&str> = case["terms"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t.as_str().unwrap())
-            .collect();
+        let want = strings(&case["terms"]);
         assert_eq!(v.terms, want, "{name}: vocabulary");
         for (i, w) in case["idf"].as_array().unwrap().iter().enumerate() {
             let w = w.as_f64().unwrap();
@@ -94,12 +93,7 @@ fn vocabulary_tfidf_matches_scikit_learn() {
 #[test]
 fn hashed_tfidf_matches_scikit_learn() {
     let doc = common::json("text.json");
-    let texts: Vec<&str> = doc["texts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap())
-        .collect();
+    let texts = strings(&doc["texts"]);
     let buckets = doc["buckets"].as_u64().unwrap() as usize;
     let enc = HashedText::fit(texts.iter().copied(), buckets, (1, 2), false);
     for (b, want) in doc["idf"].as_array().unwrap().iter().enumerate() {
