@@ -390,6 +390,14 @@ fn embedded_text_columns_are_features_and_predict_embeds_the_same_way() {
     let both = importance_names(m, &[]);
     assert!(both.iter().any(|n| n == "description:software"));
     assert!(both.iter().any(|n| n == "description:emb[0]"));
+    // Data without the embedded column: the model's need, named (exit 1, as for any
+    // missing column).
+    let (_, err) = failing(
+        &["forest", "predict", m, "-"],
+        b"company,employees\nA,3\n",
+        1,
+    );
+    assert!(err.contains("not in the data: description"), "{err}");
     // An embedded column that is not a feature: a usage error.
     let (_, err) = failing(
         &[

@@ -329,10 +329,13 @@ fn embed_columns(
     columns
         .iter()
         .map(|name| {
-            let c =
-                csv.header.iter().position(|h| h == name).ok_or_else(|| {
-                    UsageError(format!("{}: no column {name:?} to embed", csv.name))
-                })?;
+            let c = csv.header.iter().position(|h| h == name).ok_or_else(|| {
+                // Data that lacks a column the model needs, worded as `encode` words it.
+                anyhow::anyhow!(
+                    "{}: the model needs columns that are not in the data: {name}",
+                    csv.name
+                )
+            })?;
             messages::note(format_args!(
                 "embedding {} texts of column {name:?} with {spec}",
                 csv.rows.len()
