@@ -402,26 +402,14 @@ pub fn encode(
         let c = column(csv, &f.name)?;
         let values = csv.rows.iter().map(|r| &r[c]);
         match &f.encoding {
-            Encoding::Tfidf(_) | Encoding::Hashed(_) => {
-                let first = columns.len();
-                columns.extend(
-                    std::iter::repeat_with(|| Column::Sparse(SparseColumn::default()))
-                        .take(f.width()),
-                );
-                for (row, text) in values.enumerate() {
-                    let entries = match &f.encoding {
-                        Encoding::Tfidf(v) => v.row(cell_text(text)),
-                        Encoding::Hashed(t) => t.row(cell_text(text)),
-                        _ => Vec::new(),
-                    };
-                    for (b, x) in entries {
-                        if let Column::Sparse(s) = &mut columns[first + b] {
-                            s.rows.push(row as u32);
-                            s.values.push(x);
-                        }
-                    }
-                }
-            }
+            Encoding::Tfidf(v) => columns.extend(sparse_columns(
+                f.width(),
+                values.map(|t| v.row(cell_text(t))),
+            )),
+            Encoding::Hashed(h) => columns.extend(sparse_columns(
+                f.width(),
+                values.map(|t| h.row(cell_text(t))),
+            )),
             Encoding::Embedding(model) => {
                 let e = embedded
                     .iter()
@@ -467,6 +455,18 @@ pub fn encode(
         }
     }
     Matrix::new(rows, columns)
+}
+
+/// `width` sparse columns from each row's (column, value) entries, rows in order.
+fn sparse_columns(width: usize, rows: impl Iterator<Item = Vec<(usize, f32)>>) -> Vec<Column> {
+    let mut columns = vec![SparseColumn::default(); width];
+    for (row, entries) in rows.enumerate() {
+        for (c, x) in entries {
+            columns[c].rows.push(row as u32);
+            columns[c].values.push(x);
+        }
+    }
+    columns.into_iter().map(Column::Sparse).collect()
 }
 
 /// A numeric or categorical feature's column, parsed.

@@ -183,7 +183,6 @@ impl Forest {
             max_features: params.max_features.resolve(nf),
             extra: params.extra,
         };
-        let threads = threads.clamp(1, params.trees);
         // Extra trees draw thresholds from raw values and need no bins.
         let bins = (!params.extra).then(|| Bins::new(&table.matrix, params.max_bins));
         let bins = &bins;

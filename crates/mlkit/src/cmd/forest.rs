@@ -486,13 +486,20 @@ fn encode_for(
     embed_model: &EmbedModelArg,
     threads: usize,
 ) -> Result<Matrix> {
-    let mut embedded = Vec::new();
+    // Each embedding model is loaded (and its weights hashed) once, for all its columns.
+    let mut by_model: Vec<(&EmbeddingModel, Vec<String>)> = Vec::new();
     for f in &forest.features {
         if let Encoding::Embedding(m) = &f.encoding {
-            let spec = embed_model.embed_model.as_deref().unwrap_or(&m.name);
-            let names = std::slice::from_ref(&f.name);
-            embedded.extend(embed_columns(csv, names, spec, Some(m), threads)?);
+            match by_model.iter_mut().find(|(seen, _)| *seen == m) {
+                Some((_, names)) => names.push(f.name.clone()),
+                None => by_model.push((m, vec![f.name.clone()])),
+            }
         }
+    }
+    let mut embedded = Vec::new();
+    for (m, names) in by_model {
+        let spec = embed_model.embed_model.as_deref().unwrap_or(&m.name);
+        embedded.extend(embed_columns(csv, &names, spec, Some(m), threads)?);
     }
     let columns = encode(csv, &forest.features, &embedded, threads)?;
     let unused: Vec<&str> = csv
