@@ -23,16 +23,6 @@ pub struct SparseColumn {
     pub values: Vec<f32>,
 }
 
-impl SparseColumn {
-    /// The value of `row`: its stored value, or zero.
-    pub fn value(&self, row: usize) -> f32 {
-        match self.rows.binary_search(&(row as u32)) {
-            Ok(i) => self.values[i],
-            Err(_) => 0.0,
-        }
-    }
-}
-
 /// Rows x features, by column.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Matrix {
@@ -246,16 +236,6 @@ impl RowIndex {
     #[inline]
     pub fn entry(&self, r: usize, f: usize) -> Option<u32> {
         self.find(r, f).map(|i| self.entry[i])
-    }
-
-    /// How many entries row `r` has.
-    #[inline]
-    pub fn len(&self, r: usize) -> usize {
-        self.start[r + 1] - self.start[r]
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.feature.is_empty()
     }
 }
 
