@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::docs::{Doc, DocReader};
+use crate::docs::{BadRecord, Doc, DocReader};
 
 /// How long a batch from a pipe waits for more documents after its first.
 const WAIT: Duration = Duration::from_millis(100);
@@ -20,7 +20,8 @@ const WAIT: Duration = Duration::from_millis(100);
 const AHEAD: usize = 256;
 
 /// The batches of one input, in input order, each of at most `max` documents. A reading
-/// error comes after the batch of the documents before it, so none of them is lost.
+/// error comes after the batch of the documents before it, so none of them is lost; after a
+/// bad record (`BadRecord`) the batches go on with the records after it.
 pub struct Batches {
     /// Documents, then `None` at the end of the input (or an error instead).
     docs: Receiver<Result<Option<Doc>>>,
@@ -38,7 +39,7 @@ impl Batches {
         let (send, docs) = sync_channel(AHEAD.min(max));
         std::thread::spawn(move || {
             for doc in reader {
-                let failed = doc.is_err();
+                let failed = doc.as_ref().is_err_and(|e| !e.is::<BadRecord>());
                 // A closed channel: the command stopped early (an error, or `| head`).
                 if send.send(doc.map(Some)).is_err() || failed {
                     return;
@@ -60,6 +61,10 @@ impl Iterator for Batches {
     type Item = Result<Vec<Doc>>;
 
     fn next(&mut self) -> Option<Result<Vec<Doc>>> {
+        // A bad record that closed the last batch.
+        if let Some(e) = self.error.take() {
+            return Some(Err(e));
+        }
         let mut batch = Vec::new();
         let mut deadline: Option<Instant> = None;
         while !self.ended && batch.len() < self.max {
@@ -79,8 +84,9 @@ impl Iterator for Batches {
                 }
                 Ok(Ok(None)) => self.ended = true,
                 Ok(Err(e)) => {
+                    self.ended = !e.is::<BadRecord>();
                     self.error = Some(e);
-                    self.ended = true;
+                    break;
                 }
                 Err(RecvTimeoutError::Timeout) => break,
                 // Without the end-of-input mark: the reading thread died. Say so rather
@@ -154,7 +160,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_line_comes_after_the_lines_before_it() {
+    fn a_bad_line_comes_after_the_lines_before_it_and_the_lines_after_follow() {
         let input: &'static [u8] = b"one\ntwo\n\xff three\nfour\n";
         for regular_file in [true, false] {
             let mut batches = batches(input, regular_file, 10);
@@ -165,6 +171,8 @@ mod tests {
                 "in: line 3, byte offset 8: not valid UTF-8; convert it (iconv -f LATIN1 -t \
                  UTF-8) or pass --lossy"
             );
+            // A bad record: the batches read on after it.
+            assert_eq!(texts(batches.next().unwrap()), ["four"]);
             assert!(batches.next().is_none());
         }
     }

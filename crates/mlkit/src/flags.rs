@@ -21,6 +21,23 @@ pub struct IoArgs {
     /// Write here instead of stdout (the file appears only when the run succeeds).
     #[arg(short, long, value_name = "OUT")]
     pub output: Option<PathBuf>,
+
+    /// What a record that cannot be read or scored does (invalid UTF-8, a line that is not a
+    /// JSON object or lacks the field, a ragged CSV row, a text the model refuses): fail
+    /// stops the run (exit 1) after the results before it; skip drops it; record writes it
+    /// in its place with an error field (jsonl) or column (csv), so every input record has
+    /// its output record. With skip or record the run goes on, each failure is named on
+    /// stderr, and the exit code is 3 when any record failed.
+    #[arg(long, value_enum, default_value_t = OnError::Fail, value_name = "WHAT")]
+    pub on_error: OnError,
+}
+
+/// `--on-error`: what a record that fails does to the run.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum OnError {
+    Fail,
+    Skip,
+    Record,
 }
 
 impl IoArgs {

@@ -64,7 +64,8 @@ impl Command {
     }
 }
 
-/// An error in how mlkit was called (exit code 2), as opposed to a failure while running (1).
+/// An error in how mlkit was called (exit code 2), as opposed to a failure while running (1)
+/// and a run that wrote everything but the records that failed (3, `--on-error skip|record`).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
@@ -116,6 +117,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if io::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.is::<pipeline::RecordsFailed>() => {
+            eprintln!("mlkit: {e}");
+            ExitCode::from(pipeline::RecordsFailed::EXIT_CODE)
+        }
         Err(e) => {
             eprintln!("mlkit: error: {e:#}");
             if is_usage(&e) {

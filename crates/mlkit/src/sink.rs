@@ -44,6 +44,15 @@ pub trait Sink<R> {
         Ok(())
     }
     fn write(&mut self, out: &mut dyn Write, doc: &Doc, result: &R) -> Result<()>;
+    /// Makes room for an error with every record (`--on-error record`), before `begin`;
+    /// false for a format that has no place for one.
+    fn record_errors(&mut self) -> bool {
+        false
+    }
+    /// Writes a record that failed in its place, with why (after `record_errors`).
+    fn fail(&mut self, _out: &mut dyn Write, _doc: &Doc, _error: &str) -> Result<()> {
+        anyhow::bail!("this output format has no place for a record's error; this is a bug")
+    }
     /// Called once after the last document (not after an error).
     fn finish(&mut self, _out: &mut dyn Write) -> Result<()> {
         Ok(())
@@ -60,21 +69,34 @@ pub struct JsonlSink;
 
 impl<R: Outcome> Sink<R> for JsonlSink {
     fn write(&mut self, out: &mut dyn Write, doc: &Doc, result: &R) -> Result<()> {
-        let id;
-        let base = match &doc.record {
-            Record::Json(map) => map,
-            _ => {
-                let mut m = serde_json::Map::new();
-                m.insert("id".into(), doc.id.clone());
-                id = m;
-                &id
-            }
-        };
-        let mut line = json_with_fields(base, &result.json_fields(doc))?;
-        line.push('\n');
-        out.write_all(line.as_bytes())?;
-        Ok(())
+        write_json_line(out, doc, &result.json_fields(doc))
     }
+
+    fn record_errors(&mut self) -> bool {
+        true
+    }
+
+    fn fail(&mut self, out: &mut dyn Write, doc: &Doc, error: &str) -> Result<()> {
+        write_json_line(out, doc, &[("error", serde_json::to_string(error)?)])
+    }
+}
+
+/// The document's JSON record (or `{"id": ...}`) with `fields` set, as one line.
+fn write_json_line(out: &mut dyn Write, doc: &Doc, fields: &[(&str, String)]) -> Result<()> {
+    let id;
+    let base = match &doc.record {
+        Record::Json(map) => map,
+        _ => {
+            let mut m = serde_json::Map::new();
+            m.insert("id".into(), doc.id.clone());
+            id = m;
+            &id
+        }
+    };
+    let mut line = json_with_fields(base, fields)?;
+    line.push('\n');
+    out.write_all(line.as_bytes())?;
+    Ok(())
 }
 
 /// `base` as compact JSON with `fields` (name, JSON text) set: a field the record already
@@ -130,14 +152,31 @@ mod tests {
     }
 }
 
-/// `csv`: rows with the result's columns added, under the first input's header.
+/// `csv`: rows with the result's columns added, under the first input's header (and an
+/// `error` column last with `--on-error record`).
 #[derive(Default)]
 pub struct CsvSink {
     header_written: bool,
+    /// Whether rows end with an `error` column.
+    errors: bool,
+    /// The current input's columns, which a ragged row is cut or padded to.
+    width: usize,
+}
+
+impl CsvSink {
+    /// The document's input row (or `id,text`), cut or padded to the input's columns.
+    fn input_row(&self, doc: &Doc) -> csv::StringRecord {
+        match &doc.record {
+            Record::Csv(r) if r.len() == self.width => r.clone(),
+            Record::Csv(r) => (0..self.width).map(|i| r.get(i).unwrap_or("")).collect(),
+            _ => csv::StringRecord::from(vec![id_text(&doc.id), doc.text.clone()]),
+        }
+    }
 }
 
 impl<R: Outcome> Sink<R> for CsvSink {
     fn begin(&mut self, out: &mut dyn Write, header: Option<&csv::StringRecord>) -> Result<()> {
+        self.width = header.map_or(2, csv::StringRecord::len);
         if self.header_written {
             return Ok(());
         }
@@ -147,19 +186,37 @@ impl<R: Outcome> Sink<R> for CsvSink {
         for column in R::CSV_COLUMNS {
             h.push_field(column);
         }
+        if self.errors {
+            h.push_field("error");
+        }
         out.write_all(&csv_row(None, &h)?)?;
         self.header_written = true;
         Ok(())
     }
 
     fn write(&mut self, out: &mut dyn Write, doc: &Doc, result: &R) -> Result<()> {
-        let mut row = match &doc.record {
-            Record::Csv(r) => r.clone(),
-            _ => csv::StringRecord::from(vec![id_text(&doc.id), doc.text.clone()]),
-        };
+        let mut row = self.input_row(doc);
         for cell in result.csv_cells(doc) {
             row.push_field(&cell);
         }
+        if self.errors {
+            row.push_field("");
+        }
+        out.write_all(&csv_row(None, &row)?)?;
+        Ok(())
+    }
+
+    fn record_errors(&mut self) -> bool {
+        self.errors = true;
+        true
+    }
+
+    fn fail(&mut self, out: &mut dyn Write, doc: &Doc, error: &str) -> Result<()> {
+        let mut row = self.input_row(doc);
+        for _ in R::CSV_COLUMNS {
+            row.push_field("");
+        }
+        row.push_field(error);
         out.write_all(&csv_row(None, &row)?)?;
         Ok(())
     }

@@ -162,7 +162,7 @@ fn classify(mut args: RunArgs) -> Result<()> {
     let top_k = args
         .top_k
         .map_or(usize::MAX, |k| k.min(usize::MAX as u64) as usize);
-    let mut output = Output::create(args.io.output.as_deref())?;
+    let output = Output::create(args.io.output.as_deref())?;
     let mut sink = scored_sink(args.format, &args.io, &args.docs, |_, s: &Scored| {
         let (names, values) = s.kept();
         let list: Vec<_> = names
@@ -177,7 +177,7 @@ fn classify(mut args: RunArgs) -> Result<()> {
         &args.docs,
         CHUNK,
         &mut *sink,
-        &mut output,
+        output,
         |path, before, batch| {
             let logits = if args.docs.pair.is_some() {
                 let pairs: Vec<(&str, &str)> = batch
@@ -205,8 +205,7 @@ fn classify(mut args: RunArgs) -> Result<()> {
                 .collect();
             Ok((results, None))
         },
-    )?;
-    output.finish()
+    )
 }
 
 fn eval(args: EvalArgs) -> Result<()> {

@@ -92,7 +92,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     let embedder = Embedder::load(&files, &opts)
         .with_context(|| format!("cannot load model {}", files.origin))?;
     let doc_args = DocArgs::lines(args.records.clone());
-    let mut output = Output::create(args.io.output.as_deref())?;
+    let output = Output::create(args.io.output.as_deref())?;
     let mut sink: Box<dyn Sink<Embedding>> = match format {
         EmbedFormat::Jsonl => Box::new(JsonlSink),
         EmbedFormat::Csv => Box::new(CsvSink::default()),
@@ -103,10 +103,9 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         &doc_args,
         CHUNK,
         &mut *sink,
-        &mut output,
+        output,
         |path, before, batch| embed_batch(&embedder, batch, before, path),
-    )?;
-    output.finish_with_start(sink.file_start())
+    )
 }
 
 /// The embeddings of a batch whose first text is its input's text number `first` (from 0),

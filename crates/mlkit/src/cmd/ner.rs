@@ -186,7 +186,7 @@ fn tag(args: TagArgs) -> Result<()> {
         .into());
     }
     let strategy = args.aggregation;
-    let mut output = Output::create(args.io.output.as_deref())?;
+    let output = Output::create(args.io.output.as_deref())?;
     let mut sink = sink_for(format, strategy);
     let wanted = |e: &Entity| {
         e.score >= args.min_score
@@ -197,7 +197,7 @@ fn tag(args: TagArgs) -> Result<()> {
         &args.docs,
         CHUNK,
         &mut *sink,
-        &mut output,
+        output,
         |path, _, batch| {
             let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
             let found = model
@@ -209,8 +209,7 @@ fn tag(args: TagArgs) -> Result<()> {
                 .collect();
             Ok((kept, None))
         },
-    )?;
-    output.finish()
+    )
 }
 
 /// One document's entities.

@@ -224,7 +224,7 @@ fn classify(args: ClassifyArgs) -> Result<()> {
     }
     let (labels, label_texts) = read_labels(&args.labels)?;
     let model = load(&args.labels, labels, &label_texts, args.multi_label)?;
-    let mut output = Output::create(args.io.output.as_deref())?;
+    let output = Output::create(args.io.output.as_deref())?;
     let mut sink = scored_sink(args.format, &args.io, &args.docs, |doc, s: &Scored| {
         let (names, values) = s.kept();
         Ok(format!(
@@ -237,7 +237,7 @@ fn classify(args: ClassifyArgs) -> Result<()> {
         &args.docs,
         CHUNK,
         &mut *sink,
-        &mut output,
+        output,
         |path, before, batch| {
             // A text with nothing in it: the ones before it are classified, then it stops.
             let empty = batch.iter().position(|d| d.text.trim().is_empty());
@@ -271,8 +271,7 @@ fn classify(args: ClassifyArgs) -> Result<()> {
             });
             Ok((results, stop))
         },
-    )?;
-    output.finish()
+    )
 }
 
 fn eval(args: EvalArgs) -> Result<()> {

@@ -32,10 +32,37 @@ pub struct Doc {
     pub record: Record,
 }
 
+#[derive(Debug)]
 pub enum Record {
     None,
     Json(serde_json::Map<String, Value>),
     Csv(csv::StringRecord),
+}
+
+/// A record that could not be read (invalid UTF-8 on its line, a line that is not a JSON
+/// object or lacks the text field, a CSV row with too few or too many fields): what is
+/// known of it, and why. The input reads on after it, so `--on-error` may skip or record
+/// it; unreadable input that leaves no record boundary (an unclosed quote, an I/O error) is
+/// another error and always stops the run.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct BadRecord {
+    pub id: Value,
+    pub record: Record,
+    message: String,
+}
+
+impl BadRecord {
+    /// The record as a document without text, for writing its place in the output.
+    pub fn into_doc(self) -> (Doc, String) {
+        let doc = Doc {
+            id: self.id,
+            text: String::new(),
+            pair: None,
+            record: self.record,
+        };
+        (doc, self.message)
+    }
 }
 
 /// Reads the documents of one input as they come, never the whole input at once (but for
@@ -65,8 +92,11 @@ enum Source {
         reader: Box<csv::Reader<Tracked<Lines>>>,
         at: usize,
         pair_at: Option<usize>,
+        /// The header's fields, which every row must have.
+        width: usize,
     },
-    Whole(Option<String>),
+    /// The whole input (`--unit doc`), until taken; or why it could not be read.
+    Whole(Option<Result<String>>),
 }
 
 impl DocReader {
@@ -87,7 +117,10 @@ impl DocReader {
         let name = path.display();
         let lossy = args.records.lossy;
         let source = if let Some(column) = &args.records.column {
+            // Flexible, so that a ragged row is read whole and can be written back as it was
+            // (`--on-error record`); its length is checked here.
             let mut reader = csv::ReaderBuilder::new()
+                .flexible(true)
                 .from_reader(Tracked::new(Utf8Lines::new(input, lossy), b','));
             let headers = reader.headers().cloned();
             // A quote in the header that never closes takes the whole input with it.
@@ -118,6 +151,7 @@ impl DocReader {
             let at = find(column)?;
             let pair_at = args.pair.as_deref().map(find).transpose()?;
             Source::Csv {
+                width: headers.len(),
                 reader: Box::new(reader),
                 at,
                 pair_at,
@@ -129,7 +163,7 @@ impl DocReader {
                 pair: args.pair.clone(),
             }
         } else if args.unit == Unit::Doc {
-            Source::Whole(Some(read_all(path, input, Lossy::new(lossy))?))
+            Source::Whole(Some(read_all(path, input, Lossy::new(lossy))))
         } else {
             Source::Lines(Utf8Lines::new(input, lossy))
         };
@@ -155,81 +189,94 @@ impl DocReader {
         self.regular_file
     }
 
-    fn line_id(&self, n: usize) -> Value {
-        if self.several {
-            json!(format!("{}:{n}", self.path.display()))
-        } else {
-            json!(n)
-        }
-    }
-
-    /// The next document, or `None` at the end of the input.
+    /// The next document, or `None` at the end of the input. A `BadRecord` error may be
+    /// read past; any other error ends the input.
     pub fn next_doc(&mut self) -> Result<Option<Doc>> {
-        let name = self.path.display();
+        let name = self.path.display().to_string();
+        let (path, several) = (self.path.as_path(), self.several);
+        let line_id = |n: usize| line_id(path, several, n);
         match &mut self.source {
-            Source::Whole(text) => Ok(text.take().map(|text| Doc {
-                id: json!(name.to_string()),
-                text,
-                pair: None,
-                record: Record::None,
-            })),
-            Source::Lines(lines) => {
-                let Some(text) = lines
-                    .next_line()
-                    .map_err(|e| read_error(&self.path, &e, Lossy::Refuse))?
-                else {
-                    return Ok(None);
-                };
-                self.count += 1;
-                Ok(Some(Doc {
-                    id: self.line_id(self.count),
+            Source::Whole(text) => match text.take() {
+                None => Ok(None),
+                Some(Ok(text)) => Ok(Some(Doc {
+                    id: json!(name),
                     text,
                     pair: None,
                     record: Record::None,
-                }))
+                })),
+                Some(Err(e)) => Err(bad(json!(name), Record::None, format!("{e:#}"))),
+            },
+            Source::Lines(lines) => {
+                let next = lines.next_line();
+                if matches!(next, Ok(None)) {
+                    return Ok(None);
+                }
+                self.count += 1;
+                match next {
+                    Ok(text) => Ok(text.map(|text| Doc {
+                        id: line_id(self.count),
+                        text,
+                        pair: None,
+                        record: Record::None,
+                    })),
+                    Err(e) => Err(read_failure(path, several, &e, self.count)),
+                }
             }
             Source::Json { lines, field, pair } => loop {
-                let Some(line) = lines
-                    .next_line()
-                    .map_err(|e| read_error(&self.path, &e, Lossy::Refuse))?
-                else {
-                    return Ok(None);
+                let line = match lines.next_line() {
+                    Ok(Some(line)) => line,
+                    Ok(None) => return Ok(None),
+                    Err(e) => {
+                        let n = lines.line;
+                        return Err(read_failure(path, several, &e, n));
+                    }
                 };
                 let n = lines.line;
                 if line.trim().is_empty() {
                     continue;
                 }
-                let value: Value = serde_json::from_str(&line)
-                    .with_context(|| format!("{name}: line {n}: not a JSON object"))?;
-                let Value::Object(map) = value else {
-                    anyhow::bail!("{name}: line {n}: not a JSON object");
-                };
-                let text = string_field(&map, field)
-                    .map_err(|e| anyhow::anyhow!("{name}: line {n}: {e}"))?;
-                let pair = match pair {
-                    None => None,
-                    Some(p) => Some(string_field(&map, p).map_err(|e| {
-                        anyhow::anyhow!("{name}: line {n}: {e} (the pair's second text)")
-                    })?),
+                let map = match serde_json::from_str::<Value>(&line) {
+                    Ok(Value::Object(map)) => map,
+                    Ok(_) => {
+                        let message = format!("{name}: line {n}: not a JSON object");
+                        return Err(bad(line_id(n), Record::None, message));
+                    }
+                    Err(e) => {
+                        let message = format!("{name}: line {n}: not a JSON object: {e}");
+                        return Err(bad(line_id(n), Record::None, message));
+                    }
                 };
                 let id = match map.get("id") {
                     Some(id) => id.clone(),
-                    None => self.line_id(n),
+                    None => line_id(n),
                 };
-                return Ok(Some(Doc {
-                    id,
-                    text,
-                    pair,
-                    record: Record::Json(map),
-                }));
+                let text = string_field(&map, field).map_err(|e| format!("{name}: line {n}: {e}"));
+                let pair = match pair {
+                    None => Ok(None),
+                    Some(p) => string_field(&map, p)
+                        .map(Some)
+                        .map_err(|e| format!("{name}: line {n}: {e} (the pair's second text)")),
+                };
+                return match (text, pair) {
+                    (Ok(text), Ok(pair)) => Ok(Some(Doc {
+                        id,
+                        text,
+                        pair,
+                        record: Record::Json(map),
+                    })),
+                    (Err(message), _) | (_, Err(message)) => {
+                        Err(bad(id, Record::Json(map), message))
+                    }
+                };
             },
             Source::Csv {
                 reader,
                 at,
                 pair_at,
+                width,
             } => {
                 let mut row = csv::StringRecord::new();
-                let (at, pair_at) = (*at, *pair_at);
+                let (at, pair_at, width) = (*at, *pair_at, *width);
                 let read = reader.read_record(&mut row);
                 // A quote that never closes swallows the rows after it into one field (which
                 // may also leave its row short of fields): say so rather than what followed.
@@ -241,14 +288,52 @@ impl DocReader {
                     return Ok(None);
                 }
                 self.count += 1;
+                let id = line_id(self.count);
+                if row.len() != width {
+                    let line = row.position().map_or(0, |p| p.line());
+                    let message =
+                        mlkit_csv::ragged_row_message(line, row.len() as u64, width as u64, b',');
+                    return Err(bad(id, Record::Csv(row), format!("{name}: {message}")));
+                }
                 Ok(Some(Doc {
-                    id: self.line_id(self.count),
+                    id,
                     text: row.get(at).unwrap_or("").to_string(),
                     pair: pair_at.map(|p| row.get(p).unwrap_or("").to_string()),
                     record: Record::Csv(row),
                 }))
             }
         }
+    }
+}
+
+/// A record's id: its line (or record) number from 1, prefixed by the file name when there
+/// are `several` inputs.
+fn line_id(path: &Path, several: bool, n: usize) -> Value {
+    if several {
+        json!(format!("{}:{n}", path.display()))
+    } else {
+        json!(n)
+    }
+}
+
+/// A record that could not be read, as an error the caller may read on after.
+fn bad(id: Value, record: Record, message: String) -> anyhow::Error {
+    anyhow::Error::new(BadRecord {
+        id,
+        record,
+        message,
+    })
+}
+
+/// A line that could not be read: invalid UTF-8 is a bad record (line `n`), which the input
+/// reads on after; any other reading error ends the input.
+fn read_failure(path: &Path, several: bool, e: &std::io::Error, n: usize) -> anyhow::Error {
+    let error = read_error(path, e, Lossy::Refuse);
+    if utf8::is_not_utf8(e) {
+        let message = error.to_string();
+        bad(line_id(path, several, n), Record::None, message)
+    } else {
+        error
     }
 }
 

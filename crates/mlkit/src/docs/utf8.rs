@@ -76,6 +76,11 @@ pub(super) fn read_error(path: &Path, e: &std::io::Error, lossy: Lossy) -> anyho
     }
 }
 
+/// Whether a reading error is invalid UTF-8 on a line (which `Utf8Lines` has read past).
+pub(super) fn is_not_utf8(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<NotUtf8>())
+}
+
 /// Invalid UTF-8 met by `Utf8Lines`: where it starts.
 #[derive(Debug, thiserror::Error)]
 #[error("line {line}, byte offset {offset}: not valid UTF-8")]
