@@ -418,3 +418,50 @@ fn embedded_text_columns_are_features_and_predict_embeds_the_same_way() {
     );
     assert!(err.contains("--embed description"), "{err}");
 }
+
+#[test]
+fn predict_and_eval_read_spark_part_files_as_one_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("iris.forest");
+    let m = model.to_str().unwrap();
+    stdout(&train_iris(m, &["--trees", "20", "--seed", "3"]));
+    let text = std::fs::read_to_string(iris()).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let mut parts = Vec::new();
+    for (i, chunk) in rows.chunks(60).enumerate() {
+        let path = dir.path().join(format!("part-{i:05}.csv"));
+        std::fs::write(&path, format!("{header}\n{}\n", chunk.join("\n"))).unwrap();
+        parts.push(path.display().to_string());
+    }
+    // An empty partition's file, as Spark may write one.
+    let empty = dir.path().join("part-00009.csv");
+    std::fs::write(&empty, "").unwrap();
+    parts.push(empty.display().to_string());
+    let part_refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let whole = stdout(&mlkit(&["forest", "predict", m, &iris()], b""));
+    let joined = stdout(&mlkit(
+        &[&["forest", "predict", m][..], &part_refs].concat(),
+        b"",
+    ));
+    assert_eq!(joined, whole);
+    let eval = |data: &[&str]| {
+        stdout(&mlkit(
+            &[&["forest", "eval", m, "--format", "json"][..], data].concat(),
+            b"",
+        ))
+    };
+    let (e_whole, e_joined) = (eval(&[&iris()]), eval(&part_refs));
+    let accuracy = |s: &str| serde_json::from_str::<Value>(s).unwrap()["accuracy"].clone();
+    assert_eq!(accuracy(&e_joined), accuracy(&e_whole));
+
+    let other = dir.path().join("other.csv");
+    std::fs::write(&other, "a,b\n1,2\n").unwrap();
+    let (_, err) = failing(
+        &["forest", "predict", m, &parts[0], other.to_str().unwrap()],
+        b"",
+        1,
+    );
+    assert!(err.contains("other.csv: its header (a,b) is not"), "{err}");
+}

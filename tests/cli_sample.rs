@@ -312,3 +312,88 @@ fn keep_order_writes_input_order() {
     want.sort_unstable();
     assert_eq!(ids, want);
 }
+
+/// `text` (a header line, then rows) cut into part files under `dir` as Spark writes them:
+/// each with the header, one of them empty, the last without a final line end.
+fn spark_parts(dir: &Path, text: &str, parts: usize) -> Vec<String> {
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let per = rows.len().div_ceil(parts);
+    let mut paths = Vec::new();
+    for (i, chunk) in rows.chunks(per).enumerate() {
+        let path = dir.join(format!("part-{i:05}.csv"));
+        let mut body = format!("{header}\n{}", chunk.join("\n"));
+        if i + 1 < parts {
+            body.push('\n');
+        }
+        std::fs::write(&path, body).unwrap();
+        paths.push(path.display().to_string());
+        if i == 0 {
+            let empty = dir.join("part-00000-empty.csv");
+            std::fs::write(&empty, "").unwrap();
+            paths.push(empty.display().to_string());
+        }
+    }
+    paths
+}
+
+#[test]
+fn spark_part_files_are_sampled_as_the_one_table_they_make() {
+    let input = fixture("skewed.csv");
+    let text = std::fs::read_to_string(&input).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let parts = spark_parts(dir.path(), &text, 3);
+    let flags = [
+        "sample", "--by", "Category", "--frac", "0.25", "--seed", "42",
+    ];
+    let whole = mlkit(&[&flags[..], &[input.to_str().unwrap()]].concat());
+    let part_refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let joined = mlkit(&[&flags[..], &part_refs].concat());
+    assert!(joined.status.success(), "{}", stderr(&joined));
+    // The whole file's sample (pandas', by the test above), byte for byte.
+    assert_eq!(
+        String::from_utf8_lossy(&joined.stdout),
+        String::from_utf8_lossy(&whole.stdout)
+    );
+
+    // A part with other columns is named, with both headers.
+    let other = dir.path().join("other.csv");
+    std::fs::write(&other, "Category,Other\nx,1\n").unwrap();
+    let o = mlkit(&[
+        "sample",
+        "-n",
+        "1",
+        "--seed",
+        "1",
+        &parts[0],
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("other.csv: its header (Category,Other) is not"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A bad row is named by its own file and line, not the joined table's.
+    let ragged = dir.path().join("ragged.csv");
+    let header = text.lines().next().unwrap();
+    let width = header.split(',').count();
+    std::fs::write(
+        &ragged,
+        format!("{header}\n{}\n", vec!["1"; width + 1].join(",")),
+    )
+    .unwrap();
+    let o = mlkit(&[
+        "sample",
+        "-n",
+        "1",
+        "--seed",
+        "1",
+        &parts[0],
+        ragged.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("ragged.csv: line 2:"), "{}", stderr(&o));
+}

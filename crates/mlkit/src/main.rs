@@ -5,6 +5,7 @@
 //! - `docs`, `batches`: texts read from lines, JSON Lines or CSV, handed over in batches;
 //! - `pipeline`: the loop of every text subcommand, from inputs through a model to a sink;
 //! - `sink`: where each document's result goes, in the format chosen once;
+//! - `parts`: several files (Spark's `part-*.csv`) read as one table;
 //! - `io`: inputs and outputs that appear only when complete (`cleanup` removes what an
 //!   interrupted run leaves); `progress`, `messages`: stderr.
 
@@ -15,6 +16,7 @@ mod docs;
 mod flags;
 mod io;
 mod messages;
+mod parts;
 mod pipeline;
 mod progress;
 mod sink;

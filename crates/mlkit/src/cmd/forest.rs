@@ -158,8 +158,10 @@ pub struct TrainArgs {
 #[derive(Args, Debug)]
 pub struct PredictArgs {
     pub model: PathBuf,
-    /// Data (CSV) with the model's feature columns, or - for stdin.
-    pub data: PathBuf,
+    /// Data (CSV) with the model's feature columns, or - for stdin; several files (e.g.
+    /// data/part-*.csv) are one table, their headers checked to match.
+    #[arg(required = true)]
+    pub data: Vec<PathBuf>,
     #[command(flatten)]
     pub embed: EmbedModelArg,
     /// Add each class's votes as "35/100".
@@ -220,8 +222,9 @@ impl ProbaArg {
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     pub model: PathBuf,
-    /// Labelled data (CSV) with the model's target column.
-    pub data: PathBuf,
+    /// Labelled data (CSV) with the model's target column; several files are one table.
+    #[arg(required = true)]
+    pub data: Vec<PathBuf>,
     #[command(flatten)]
     pub embed: EmbedModelArg,
     /// The confidence to score: votes, leaf or calibrated (as for predict).
@@ -251,6 +254,40 @@ pub fn run(args: ForestArgs) -> Result<()> {
 fn read(path: &Path) -> Result<Csv> {
     let text = read_text(path)?;
     Ok(read_csv(&path.display().to_string(), &text)?)
+}
+
+/// One table from several CSV files (Spark's part-*.csv), rows in the order of the files:
+/// each header must be the first's. Empty files (no bytes, as Spark may write for an empty
+/// partition) are passed over. Row numbers in later errors count across the parts.
+fn read_parts(paths: &[PathBuf]) -> Result<Csv> {
+    if let [path] = paths {
+        return read(path);
+    }
+    let mut table: Option<Csv> = None;
+    for path in paths {
+        if path.as_os_str() != "-" && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            continue;
+        }
+        let part = read(path)?;
+        match &mut table {
+            None => table = Some(part),
+            Some(t) if t.header != part.header => {
+                anyhow::bail!(
+                    "{}: its header ({}) is not {}'s ({}); the parts of one table must have \
+                     the same columns in the same order",
+                    part.name,
+                    part.header.join(","),
+                    t.name,
+                    t.header.join(",")
+                )
+            }
+            Some(t) => t.rows.extend(part.rows),
+        }
+    }
+    let mut table = table.ok_or_else(|| anyhow::anyhow!("every input file is empty"))?;
+    let (first, last) = (paths[0].display(), paths[paths.len() - 1].display());
+    table.name = format!("{first} … {last} ({} files)", paths.len());
+    Ok(table)
 }
 
 /// `--ngram MIN,MAX`.
@@ -482,7 +519,6 @@ fn score(forest: &Forest, matrix: &Matrix, proba: ProbaArg, threads: usize) -> R
 fn encode_for(
     forest: &Forest,
     csv: &Csv,
-    data: &Path,
     embed_model: &EmbedModelArg,
     threads: usize,
 ) -> Result<Matrix> {
@@ -511,7 +547,7 @@ fn encode_for(
     if !unused.is_empty() {
         messages::note(format_args!(
             "{}: columns the model does not use: {}",
-            data.display(),
+            csv.name,
             unused.join(", ")
         ));
     }
@@ -519,10 +555,10 @@ fn encode_for(
 }
 
 /// The model and the data, read at the same time (each is a large file to parse).
-fn load_both(model: &Path, data: &Path) -> Result<(Forest, Csv)> {
+fn load_both(model: &Path, data: &[PathBuf]) -> Result<(Forest, Csv)> {
     std::thread::scope(|scope| {
         let forest = scope.spawn(|| load(model));
-        let csv = read(data);
+        let csv = read_parts(data);
         let forest = forest.join().expect("the model reading thread panicked");
         Ok((forest?, csv?))
     })
@@ -531,7 +567,7 @@ fn load_both(model: &Path, data: &Path) -> Result<(Forest, Csv)> {
 fn predict(args: PredictArgs) -> Result<()> {
     let (forest, csv) = load_both(&args.model, &args.data)?;
     let threads = args.threads.get();
-    let columns = encode_for(&forest, &csv, &args.data, &args.embed, threads)?;
+    let columns = encode_for(&forest, &csv, &args.embed, threads)?;
     let proba = ProbaArg::resolve(args.proba, &forest)?;
     let mut output = Output::create(args.output.as_deref())?;
     let out = output.writer();
@@ -589,10 +625,7 @@ fn predict(args: PredictArgs) -> Result<()> {
 fn eval(args: EvalArgs) -> Result<()> {
     let (forest, csv) = load_both(&args.model, &args.data)?;
     if csv.rows.is_empty() {
-        anyhow::bail!(
-            "{}: no rows to evaluate, only a header",
-            args.data.display()
-        );
+        anyhow::bail!("{}: no rows to evaluate, only a header", csv.name);
     }
     let t = csv
         .header
@@ -601,12 +634,11 @@ fn eval(args: EvalArgs) -> Result<()> {
         .ok_or_else(|| {
             UsageError(format!(
                 "{}: no target column {:?}, which the model was trained to predict",
-                args.data.display(),
-                forest.target
+                csv.name, forest.target
             ))
         })?;
     let threads = args.threads.get();
-    let columns = encode_for(&forest, &csv, &args.data, &args.embed, threads)?;
+    let columns = encode_for(&forest, &csv, &args.embed, threads)?;
     let proba_arg = ProbaArg::resolve(args.proba, &forest)?;
     let scored = score(&forest, &columns, proba_arg, threads)?;
     let gold: Vec<String> = csv.rows.iter().map(|r| r[t].trim().to_string()).collect();

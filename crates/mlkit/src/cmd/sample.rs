@@ -1,6 +1,6 @@
 //! `mlkit sample`: pandas-identical row sampling.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -8,6 +8,7 @@ use mlkit_sample::{sample_file, Compat, Format, SampleError, SampleOptions, Samp
 
 use crate::io::{Input, Output};
 use crate::messages;
+use crate::parts::Joined;
 use crate::UsageError;
 
 /// Sample rows: exactly the rows pandas' `sample` returns for the same seed.
@@ -19,12 +20,15 @@ use crate::UsageError;
 /// their own, placed last.
 ///
 /// CSV, TSV and NDJSON rows are copied out byte for byte; the input is read twice and never
-/// held in memory. Parquet is read whole.
+/// held in memory. Parquet is read whole. Several files (Spark's part-*.csv) are one table,
+/// joined in the order given, each header checked to match the first.
 #[derive(Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct SampleArgs {
-    /// The table to sample, or - for stdin.
-    pub input: PathBuf,
+    /// The table to sample, or - for stdin; several CSV, TSV or NDJSON files (e.g.
+    /// data/part-*.csv) are one table, as pd.concat(..., ignore_index=True) joins them.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
 
     /// Write here instead of stdout (the file appears only when the run succeeds).
     #[arg(short, long, value_name = "OUT")]
@@ -100,21 +104,96 @@ fn sniff(head: &[u8]) -> Format {
     }
 }
 
-fn input_format(args: &SampleArgs, input: &Input) -> Result<Format> {
+/// The format of `path` (stdin is sniffed from `head`).
+fn input_format(
+    args: &SampleArgs,
+    path: &Path,
+    head: impl FnOnce() -> Result<Vec<u8>>,
+) -> Result<Format> {
     if let Some(f) = args.format {
         return Ok(f);
     }
-    if input.is_stdin() {
-        return Ok(sniff(&input.head(4096)?));
+    if path.as_os_str() == "-" {
+        return Ok(sniff(&head()?));
     }
-    Format::from_path(&args.input).ok_or_else(|| {
+    Format::from_path(path).ok_or_else(|| {
         UsageError(format!(
             "{}: cannot tell the format from the extension; name one with \
              --format csv|tsv|parquet|ndjson",
-            args.input.display()
+            path.display()
         ))
         .into()
     })
+}
+
+/// The table to sample: one input, or several parts joined into one.
+enum Table {
+    One(Input),
+    Parts(Joined),
+}
+
+impl Table {
+    /// Opens the inputs, and the format they are in.
+    fn open(args: &SampleArgs) -> Result<(Table, Format)> {
+        if let [path] = args.inputs.as_slice() {
+            let input = Input::open(path)?;
+            let format = input_format(args, path, || input.head(4096))?;
+            return Ok((Table::One(input), format));
+        }
+        let formats: Vec<Format> = args
+            .inputs
+            .iter()
+            .filter(|p| p.as_os_str() != "-")
+            .map(|p| input_format(args, p, || Ok(Vec::new())))
+            .collect::<Result<_>>()?;
+        let format = match formats.first() {
+            Some(f) => *f,
+            None => args.format.unwrap_or(Format::Csv),
+        };
+        if let Some(i) = formats.iter().position(|f| *f != format) {
+            return Err(UsageError(format!(
+                "{}: a {:?} file among {:?} files; the parts of one table share a format",
+                args.inputs[i].display(),
+                formats[i],
+                format
+            ))
+            .into());
+        }
+        if format == Format::Parquet {
+            return Err(UsageError(
+                "several Parquet files are not joined yet; join them into one first (e.g. \
+                 spark.read.parquet(dir).coalesce(1)) or write the parts as CSV"
+                    .into(),
+            )
+            .into());
+        }
+        let joined = Joined::new(&args.inputs, format != Format::Ndjson)?;
+        Ok((Table::Parts(joined), format))
+    }
+
+    /// The file the sampler reads.
+    fn path(&self) -> &Path {
+        match self {
+            Table::One(input) => input.path(),
+            Table::Parts(joined) => joined.path(),
+        }
+    }
+
+    /// `message`, which names the file the sampler read, in the user's terms.
+    fn explain(&self, message: &str, args: &SampleArgs) -> String {
+        match self {
+            Table::One(input) => {
+                // Stdin is read from a spooled copy; name it as the user knows it.
+                let name = if input.is_stdin() {
+                    "<stdin>".to_string()
+                } else {
+                    args.inputs[0].display().to_string()
+                };
+                message.replace(&input.path().display().to_string(), &name)
+            }
+            Table::Parts(joined) => joined.explain(message),
+        }
+    }
 }
 
 fn seed(args: &SampleArgs) -> Result<u32> {
@@ -174,30 +253,20 @@ pub fn run(args: SampleArgs) -> Result<()> {
     };
     opts.validate()
         .map_err(|e| UsageError(with_flags(&e, e.to_string())))?;
-    let input = Input::open(&args.input)?;
-    let format = input_format(&args, &input)?;
-    if let Some(out_format) = args.output.as_deref().and_then(Format::from_path) {
-        if out_format != format {
+    let (table, format) = Table::open(&args)?;
+    if let Some(out) = args.output.as_deref() {
+        if let Some(out_format) = Format::from_path(out).filter(|f| *f != format) {
             return Err(UsageError(format!(
                 "sample writes the input's format ({format:?}); {} names {out_format:?}",
-                args.output.as_deref().unwrap_or(&args.input).display()
+                out.display()
             ))
             .into());
         }
     }
     let mut output = Output::create(args.output.as_deref())?;
-    let report = sample_file(input.path(), format, &opts, output.writer()).map_err(|e| {
+    let report = sample_file(table.path(), format, &opts, output.writer()).map_err(|e| {
         let usage = e.is_usage();
-        let name = if input.is_stdin() {
-            "<stdin>".to_string()
-        } else {
-            args.input.display().to_string()
-        };
-        // Stdin is read from a spooled copy; name it as the user knows it.
-        let message = e
-            .to_string()
-            .replace(&input.path().display().to_string(), &name);
-        let message = with_flags(&e, message);
+        let message = with_flags(&e, table.explain(&e.to_string(), &args));
         if usage {
             anyhow::Error::new(UsageError(message))
         } else if let SampleError::Write(io) = e {
