@@ -1,18 +1,21 @@
-//! Criterion: a Q8_0 Linear on the CPU, run by mlkit's int8 product against the same weights
-//! expanded to f32 through Candle's matmul (what runs where AVX-512 VNNI is missing), on the
-//! shapes of all-MiniLM-L6-v2's layers for one batch of 2,048 tokens, one thread.
+//! Criterion: a Q8_0 Linear on the CPU, run by each int8 kernel this CPU has (AVX-512 VNNI,
+//! AVX2) against the same weights expanded to f32 through Candle's matmul (what `--dtype q8`
+//! runs), on the shapes of all-MiniLM-L6-v2's layers for one batch of 2,048 tokens, one
+//! thread. The header names the CPU's kernels; compare ratios within one run only.
 //! End to end: `ner_vs_python.py` and `embed_vs_python.py` beside this file.
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Module, Tensor};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mlkit_core::int8::{self, Int8Matmul};
+use mlkit_core::int8::{Int8Matmul, Kernel};
 
 fn bench(c: &mut Criterion) {
-    if !int8::available() {
-        eprintln!("this CPU has no AVX-512 VNNI: the int8 product does not run here");
-        return;
-    }
+    let kernels: Vec<Kernel> = Kernel::supported()
+        .into_iter()
+        .filter(|k| *k != Kernel::Scalar)
+        .collect();
+    let names: Vec<&str> = kernels.iter().map(|k| k.name()).collect();
+    eprintln!("int8 kernels on this CPU: {}", names.join(", "));
     let dev = Device::Cpu;
     let m = 2048;
     let mut g = c.benchmark_group("q8_linear");
@@ -28,9 +31,12 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("f32_{k}x{n}"), |b| {
             b.iter(|| dense.forward(&x).unwrap())
         });
-        g.bench_function(format!("int8_{k}x{n}"), |b| {
-            b.iter(|| packed.forward(&x).unwrap())
-        });
+        let xs: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+        for kernel in &kernels {
+            g.bench_function(format!("int8_{}_{k}x{n}", kernel.name()), |b| {
+                b.iter(|| packed.matmul_with(*kernel, &xs, m))
+            });
+        }
     }
     g.finish();
 }

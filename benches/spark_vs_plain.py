@@ -98,7 +98,7 @@ class ExecutorMemory:
                     tree.extend(children.get(p, []))
                 self.peak[pid] = max(self.peak.get(pid, 0), total)
             for pid, (_, cmd) in procs.items():
-                if cmd.split(" ")[0].endswith("mlkit"):
+                if os.path.basename(cmd.split(" ")[0]).startswith("mlkit"):
                     self.mlkit_peak = max(self.mlkit_peak, rss_kib(pid))
             time.sleep(0.2)
 

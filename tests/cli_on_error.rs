@@ -320,3 +320,43 @@ fn an_output_file_appears_when_records_failed_under_record() {
     let written = std::fs::read_to_string(&target).unwrap();
     assert_eq!(written.lines().count(), 6);
 }
+
+#[test]
+fn a_csv_row_with_invalid_utf8_is_a_bad_record_and_the_rows_after_it_follow() {
+    let input = b"id,text\n1,Angela Merkel visited Paris.\n2,caf\xe9 in Lyon\n\
+3,\"two\nlines \xff here\"\n4,John works at Google.\n";
+    let (out, err) = failing(
+        &["ner", "--on-error", "record", "--column", "text", "-"],
+        input,
+        SOME_FAILED,
+    );
+    let text = out.join("\n");
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    let ids: Vec<&str> = rows.iter().map(|r| &r[0]).collect();
+    assert_eq!(ids, ["1", "2", "3", "4"]);
+    // The row comes back mended (U+FFFD), with where the bad bytes were.
+    assert_eq!(&rows[1][1], "caf\u{fffd} in Lyon");
+    assert!(
+        rows[1][3].contains("-: line 3, byte offset 44: not valid UTF-8"),
+        "{}",
+        &rows[1][3]
+    );
+    // A quoted field over two lines: the second line's bad bytes are its record's.
+    assert!(
+        rows[2][3].contains("-: line 5, byte offset"),
+        "{}",
+        &rows[2][3]
+    );
+    assert!(rows[3][2].contains("Google") && rows[3][3].is_empty());
+    assert!(err.contains("2 records failed"), "{err}");
+    // fail: the rows before it, then the error naming the line.
+    let (out, err) = failing(&["ner", "--column", "text", "-"], input, 1);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(
+        err.contains("-: line 3, byte offset 44: not valid UTF-8"),
+        "{err}"
+    );
+}

@@ -1,5 +1,7 @@
-//! A matrix product with int8 weights and int8 activations, for Q8_0 Linear layers on CPUs
-//! with AVX-512 VNNI (one instruction does 64 8-bit multiply-adds, four times the f32 rate).
+//! A matrix product with int8 weights and int8 activations, for Q8_0 Linear layers: on CPUs
+//! with AVX-512 VNNI (one instruction does 64 8-bit multiply-adds, four times the f32 rate)
+//! or AVX2 (`Kernel`), chosen at run time; every kernel gives the scalar reference's
+//! numbers bit for bit.
 //!
 //! The weights keep their GGUF Q8_0 values and block scales exactly (32 values share a
 //! scale along a row). The activations are quantized the same way, in blocks of 32 with a
@@ -41,12 +43,74 @@ pub struct Int8Matmul {
     offsets: Vec<i32>,
 }
 
-/// Whether this CPU runs the int8 product (else Q8_0 weights are expanded to f32).
+/// A way to run the int8 product: each gives the scalar reference's numbers bit for bit
+/// (the same exact i32 block sums, the same f32 operations in the same order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// AVX-512 VNNI: `vpdpbusd`, 64 multiply-adds an instruction.
+    Avx512Vnni,
+    /// AVX2: `vpmaddubsw` and `vpmaddwd` on 32 bytes, with the signs moved onto the
+    /// activations so that no pair sum saturates.
+    Avx2,
+    /// Plain Rust: the reference.
+    Scalar,
+}
+
+impl Kernel {
+    /// Every kernel this CPU runs, fastest first (the scalar one last, always there).
+    pub fn supported() -> Vec<Kernel> {
+        let mut kernels = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512vnni")
+            {
+                kernels.push(Kernel::Avx512Vnni);
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                kernels.push(Kernel::Avx2);
+            }
+        }
+        kernels.push(Kernel::Scalar);
+        kernels
+    }
+
+    /// The kernel int8 Linears use: the fastest this CPU runs, or the one named by
+    /// `MLKIT_INT8_KERNEL` (avx512vnni, avx2, scalar) when this CPU runs it: for comparing
+    /// kernels on one machine.
+    pub fn chosen() -> Kernel {
+        static CHOSEN: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let supported = Kernel::supported();
+            let asked = std::env::var("MLKIT_INT8_KERNEL").ok();
+            asked
+                .and_then(|name| supported.iter().copied().find(|k| k.name() == name))
+                .unwrap_or(supported[0])
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Avx512Vnni => "avx512vnni",
+            Kernel::Avx2 => "avx2",
+            Kernel::Scalar => "scalar",
+        }
+    }
+}
+
+/// Whether this CPU runs the int8 product with vector instructions (else Q8_0 weights are
+/// expanded to f32, which is faster than the scalar int8 product).
 pub fn available() -> bool {
+    Kernel::chosen() != Kernel::Scalar
+}
+
+/// Whether the activations can be quantized with AVX-512.
+fn avx512_quantizer() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vnni")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -130,17 +194,30 @@ impl Int8Matmul {
 
     /// `m` rows of `x` (m x k, row-major) times the weight's transpose: m x n.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
+        self.matmul_with(Kernel::chosen(), x, m)
+    }
+
+    /// `matmul` by `kernel`, which must be one of `Kernel::supported()` (else the scalar
+    /// reference runs).
+    pub fn matmul_with(&self, kernel: Kernel, x: &[f32], m: usize) -> Vec<f32> {
+        let kernel = if Kernel::supported().contains(&kernel) {
+            kernel
+        } else {
+            Kernel::Scalar
+        };
         SCRATCH.with_borrow_mut(|(a, a_scales)| {
             quantize_rows(x, m, self.k, a, a_scales);
             let wide = self.n.div_ceil(LANES) * LANES;
             let mut y = vec![0f32; m * wide];
-            #[cfg(target_arch = "x86_64")]
-            if available() {
-                // SAFETY: the CPU has AVX-512F and VNNI (checked just above).
-                unsafe { vnni::matmul(self, a, a_scales, m, &mut y) };
-                return narrow(y, m, wide, self.n);
+            match kernel {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the CPU has AVX-512F and VNNI (`Kernel::supported`).
+                Kernel::Avx512Vnni => unsafe { vnni::matmul(self, a, a_scales, m, &mut y) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the CPU has AVX2 and FMA (`Kernel::supported`).
+                Kernel::Avx2 => unsafe { avx2::matmul(self, a, a_scales, m, &mut y) },
+                _ => self.matmul_scalar(a, a_scales, m, &mut y),
             }
-            self.matmul_scalar(a, a_scales, m, &mut y);
             narrow(y, m, wide, self.n)
         })
     }
@@ -192,7 +269,7 @@ fn quantize_rows(x: &[f32], m: usize, k: usize, a: &mut Vec<u8>, scales: &mut Ve
     scales.resize(m * k / BLOCK, 0.0);
     let x = &x[..m * k];
     #[cfg(target_arch = "x86_64")]
-    if available() {
+    if avx512_quantizer() {
         // SAFETY: the CPU has AVX-512F (checked just above).
         unsafe { vnni::quantize_blocks(x, a, scales) };
         return;
@@ -391,6 +468,123 @@ mod vnni {
     }
 }
 
+// Tiles index rows and column halves together: plain index loops read best.
+#[allow(clippy::needless_range_loop)]
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{packed_index, Int8Matmul, BLOCK, LANES};
+
+    /// Rows per tile: 2 rows x one group of 16 columns (two halves of 8) keep 4 i32 and 4
+    /// f32 accumulators, the weights, their magnitudes and the activations in the 16
+    /// registers AVX2 has.
+    const ROWS: usize = 2;
+
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn matmul(w: &Int8Matmul, a: &[u8], a_scales: &[f32], m: usize, y: &mut [f32]) {
+        let groups = w.n.div_ceil(LANES);
+        let wide = groups * LANES;
+        for g in 0..groups {
+            let mut row = 0;
+            while row < m {
+                let rows = (m - row).min(ROWS);
+                // SAFETY (both arms): rows `row..row + rows` and group `g` lie inside `a`,
+                // `y` and the packed weights.
+                unsafe {
+                    match rows {
+                        2 => tile::<2>(w, a, a_scales, row, g, y, wide),
+                        _ => tile::<1>(w, a, a_scales, row, g, y, wide),
+                    }
+                }
+                row += rows;
+            }
+        }
+    }
+
+    /// Rows `row..row + R` of the result, the 16 columns of group `g`.
+    ///
+    /// `vpmaddubsw` multiplies unsigned by signed bytes and adds pairs into i16s, saturating.
+    /// With the weights' magnitudes as the unsigned side (a weight of -128 is 128 there) and
+    /// the activations (offset back to -127..=127) carrying the weights' signs, every
+    /// product is exact and a pair is at most 2 x 128 x 127 = 32,512: nothing saturates, and
+    /// the block's i32 sum is the scalar reference's, less the offset it takes back.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile<const R: usize>(
+        w: &Int8Matmul,
+        a: &[u8],
+        a_scales: &[f32],
+        row: usize,
+        g: usize,
+        y: &mut [f32],
+        wide: usize,
+    ) {
+        let k = w.k;
+        let blocks = k / BLOCK;
+        let ones = _mm256_set1_epi16(1);
+        let flip = _mm256_set1_epi8(i8::MIN);
+        let mut sums = [[_mm256_setzero_ps(); 2]; R];
+        for b in 0..blocks {
+            let mut dots = [[_mm256_setzero_si256(); 2]; R];
+            for step in 0..BLOCK / 4 {
+                let kk = b * BLOCK + step * 4;
+                let at = packed_index(k, g, kk, 0);
+                // SAFETY: `at + 64 <= packed.len()` for every group and k.
+                let ws = unsafe {
+                    [
+                        _mm256_loadu_si256(w.packed.as_ptr().add(at).cast()),
+                        _mm256_loadu_si256(w.packed.as_ptr().add(at + 32).cast()),
+                    ]
+                };
+                let magnitudes = [
+                    _mm256_sign_epi8(ws[0], ws[0]),
+                    _mm256_sign_epi8(ws[1], ws[1]),
+                ];
+                for r in 0..R {
+                    // SAFETY: `(row + r) * k + kk + 4 <= a.len()`: the row is inside `a`
+                    // and `kk + 4 <= k`.
+                    let four = unsafe {
+                        a.as_ptr()
+                            .add((row + r) * k + kk)
+                            .cast::<i32>()
+                            .read_unaligned()
+                    };
+                    // The stored bytes are the activations plus 128: flipping the top bit
+                    // takes it back.
+                    let av = _mm256_xor_si256(_mm256_set1_epi32(four), flip);
+                    for h in 0..2 {
+                        let signed = _mm256_sign_epi8(av, ws[h]);
+                        let pairs = _mm256_maddubs_epi16(magnitudes[h], signed);
+                        dots[r][h] = _mm256_add_epi32(dots[r][h], _mm256_madd_epi16(pairs, ones));
+                    }
+                }
+            }
+            for h in 0..2 {
+                let slot = (g * blocks + b) * LANES + h * 8;
+                // SAFETY: `slot + 8 <= scales.len()`.
+                let scale = unsafe { _mm256_loadu_ps(w.scales.as_ptr().add(slot)) };
+                for r in 0..R {
+                    let exact = _mm256_cvtepi32_ps(dots[r][h]);
+                    let both =
+                        _mm256_mul_ps(scale, _mm256_set1_ps(a_scales[(row + r) * blocks + b]));
+                    sums[r][h] = _mm256_fmadd_ps(exact, both, sums[r][h]);
+                }
+            }
+        }
+        for r in 0..R {
+            for h in 0..2 {
+                let at = (row + r) * wide + g * LANES + h * 8;
+                let out = &mut y[at..at + 8];
+                // SAFETY: `out` holds 8 f32s.
+                unsafe { _mm256_storeu_ps(out.as_mut_ptr(), sums[r][h]) };
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use candle_core::{Device, Tensor};
@@ -435,9 +629,69 @@ mod tests {
             let wide = n.div_ceil(LANES) * LANES;
             let mut want = vec![0f32; m * wide];
             mm.matmul_scalar(&a, &scales, m, &mut want);
-            let got = mm.matmul(&x, m);
-            assert_eq!(got, narrow(want, m, wide, n), "m {m} n {n} k {k}");
+            let want = narrow(want, m, wide, n);
+            for kernel in Kernel::supported() {
+                let got = mm.matmul_with(kernel, &x, m);
+                assert_eq!(got, want, "{kernel:?}: m {m} n {n} k {k}");
+            }
         }
+    }
+
+    /// `mm` with every other weight -128 (which Q8_0 allows, though quantizing never
+    /// makes it) and the offsets that go with the packed weights.
+    fn with_extreme_weights(mut mm: Int8Matmul) -> Int8Matmul {
+        for (i, v) in mm.packed.iter_mut().enumerate() {
+            if i % 2 == 0 {
+                *v = i8::MIN;
+            }
+        }
+        let (k, blocks) = (mm.k, mm.k / BLOCK);
+        for g in 0..mm.n.div_ceil(LANES) {
+            for b in 0..blocks {
+                for lane in 0..LANES {
+                    let sum: i32 = (b * BLOCK..(b + 1) * BLOCK)
+                        .map(|kk| i32::from(mm.packed[packed_index(k, g, kk, lane)]))
+                        .sum();
+                    mm.offsets[(g * blocks + b) * LANES + lane] = 128 * sum;
+                }
+            }
+        }
+        mm
+    }
+
+    #[test]
+    fn extreme_weights_and_activations_saturate_no_kernel() {
+        let (m, n, k) = (3, 32, 64);
+        // Weights of -128 beside 127 and activations of +-127: the largest products there
+        // are, and pair sums that would saturate i16 with the signs on the other side.
+        let w: Vec<f32> = (0..n * k)
+            .map(|i| if i % 2 == 0 { -1.0 } else { 1.0 })
+            .collect();
+        let mm = with_extreme_weights(Int8Matmul::new(&q8(&w, n, k)).unwrap());
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| if i % 3 == 0 { -2.0 } else { 2.0 })
+            .collect();
+        let (mut a, mut scales) = (Vec::new(), Vec::new());
+        quantize_rows(&x, m, k, &mut a, &mut scales);
+        assert!(
+            a.iter().all(|&q| q == 1 || q == 255),
+            "activations at +-127"
+        );
+        let mut want = vec![0f32; m * n];
+        mm.matmul_scalar(&a, &scales, m, &mut want);
+        for kernel in Kernel::supported() {
+            assert_eq!(mm.matmul_with(kernel, &x, m), want, "{kernel:?}");
+        }
+    }
+
+    #[test]
+    fn the_chosen_kernel_is_the_fastest_supported_one() {
+        let supported = Kernel::supported();
+        assert_eq!(supported.last(), Some(&Kernel::Scalar));
+        if std::env::var_os("MLKIT_INT8_KERNEL").is_none() {
+            assert_eq!(Kernel::chosen(), supported[0]);
+        }
+        assert_eq!(available(), Kernel::chosen() != Kernel::Scalar);
     }
 
     proptest::proptest! {
@@ -459,7 +713,10 @@ mod tests {
             let wide = n.div_ceil(LANES) * LANES;
             let mut want = vec![0f32; m * wide];
             mm.matmul_scalar(&a, &scales, m, &mut want);
-            proptest::prop_assert_eq!(mm.matmul(&x, m), narrow(want, m, wide, n));
+            let want = narrow(want, m, wide, n);
+            for kernel in Kernel::supported() {
+                proptest::prop_assert_eq!(mm.matmul_with(kernel, &x, m), want.clone(), "{:?}", kernel);
+            }
         }
     }
 

@@ -93,6 +93,11 @@ impl<R: Read> Tracked<R> {
         }
     }
 
+    /// The reader it reads from.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
     /// Once the whole input has been read: the line where a quoted field opened that never
     /// closes.
     pub fn unclosed_quote(&self) -> Option<u64> {

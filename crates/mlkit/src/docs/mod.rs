@@ -119,10 +119,22 @@ impl DocReader {
         let source = if let Some(column) = &args.records.column {
             // Flexible, so that a ragged row is read whole and can be written back as it was
             // (`--on-error record`); its length is checked here.
+            let mut lines = Utf8Lines::new(input, lossy);
+            // The CSV reader reads ahead: invalid lines are noted and mended, and the record
+            // that holds one is a bad record (which `--on-error` may skip or record).
+            lines.mark_invalid();
             let mut reader = csv::ReaderBuilder::new()
                 .flexible(true)
-                .from_reader(Tracked::new(Utf8Lines::new(input, lossy), b','));
+                .from_reader(Tracked::new(lines, b','));
             let headers = reader.headers().cloned();
+            let header_end = reader.position().line().saturating_sub(1) as usize;
+            if let Some((line, offset)) = reader
+                .get_mut()
+                .get_mut()
+                .take_invalid_through(header_end.max(1))
+            {
+                return Err(utf8::not_utf8(path, line, offset, Lossy::Refuse));
+            }
             // A quote in the header that never closes takes the whole input with it.
             if let Some(line) = reader.get_ref().unclosed_quote() {
                 anyhow::bail!("{name}: {}", mlkit_csv::unclosed_quote_message(line));
@@ -289,6 +301,14 @@ impl DocReader {
                 }
                 self.count += 1;
                 let id = line_id(self.count);
+                // The record's lines: its first, and one more per line end inside a field.
+                let first = row.position().map_or(0, |p| p.line()) as usize;
+                let last = first + row.iter().map(|f| f.matches('\n').count()).sum::<usize>();
+                if let Some((line, offset)) = reader.get_mut().get_mut().take_invalid_through(last)
+                {
+                    let message = utf8::not_utf8(path, line, offset, Lossy::Refuse).to_string();
+                    return Err(bad(id, Record::Csv(row), message));
+                }
                 if row.len() != width {
                     let line = row.position().map_or(0, |p| p.line());
                     let message =

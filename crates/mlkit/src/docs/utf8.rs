@@ -37,7 +37,7 @@ impl Lossy {
 }
 
 /// The error for invalid UTF-8 at `offset` bytes into `path`, on `line` (from 1).
-fn not_utf8(path: &Path, line: usize, offset: u64, lossy: Lossy) -> anyhow::Error {
+pub(super) fn not_utf8(path: &Path, line: usize, offset: u64, lossy: Lossy) -> anyhow::Error {
     let or_lossy = if lossy == Lossy::Unavailable {
         ""
     } else {
@@ -102,6 +102,8 @@ pub struct Utf8Lines<R> {
     /// What `Read` has yet to hand out of the last line.
     pending: Vec<u8>,
     at: usize,
+    /// With `mark_invalid`: the lines met that were not UTF-8 (line, byte offset), mended.
+    invalid: Option<std::collections::VecDeque<(usize, u64)>>,
 }
 
 impl<R: BufRead> Utf8Lines<R> {
@@ -113,7 +115,28 @@ impl<R: BufRead> Utf8Lines<R> {
             offset: 0,
             pending: Vec::new(),
             at: 0,
+            invalid: None,
         }
+    }
+
+    /// Mends invalid lines (as `lossy` does) but notes where each was, so that a reader
+    /// that reads ahead (the CSV reader) can name the record that held one
+    /// (`take_invalid_through`).
+    pub fn mark_invalid(&mut self) {
+        if !self.lossy {
+            self.invalid = Some(std::collections::VecDeque::new());
+        }
+    }
+
+    /// The first invalid line (line, byte offset) at or before `line`, if any; every such
+    /// line is forgotten.
+    pub fn take_invalid_through(&mut self, line: usize) -> Option<(usize, u64)> {
+        let marks = self.invalid.as_mut()?;
+        let first = marks.front().copied().filter(|(l, _)| *l <= line)?;
+        while marks.front().is_some_and(|(l, _)| *l <= line) {
+            marks.pop_front();
+        }
+        Some(first)
     }
 
     /// The next line with its line end, or `None` at the end of the input.
@@ -135,6 +158,13 @@ impl<R: BufRead> Utf8Lines<R> {
         match String::from_utf8(bytes) {
             Ok(text) => Ok(Some(text)),
             Err(e) if self.lossy => Ok(Some(String::from_utf8_lossy(e.as_bytes()).into_owned())),
+            Err(e) if self.invalid.is_some() => {
+                let offset = start + e.utf8_error().valid_up_to() as u64;
+                if let Some(marks) = self.invalid.as_mut() {
+                    marks.push_back((self.line, offset));
+                }
+                Ok(Some(String::from_utf8_lossy(e.as_bytes()).into_owned()))
+            }
             Err(e) => Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 NotUtf8 {
