@@ -48,7 +48,7 @@ pub enum Linear {
         weight: QMatMul,
         bias: Option<Tensor>,
     },
-    /// Q8_0 weights run by mlkit's own int8 product (CPUs with AVX-512 VNNI or AVX2).
+    /// Q8_0 weights run by mlkit's own int8 product (CPUs with AVX-512 VNNI).
     Int8 {
         weight: Int8Matmul,
         bias: Option<Tensor>,
@@ -121,8 +121,7 @@ impl Linear {
 /// Q8_0 matmul is about 4x slower than its f32 gemm on encoder batches (42 against 165
 /// sentences/s for all-MiniLM-L6-v2 on two cores): the file stays small and the numbers are
 /// the quantized ones. With `int8` asked for, Q8_0 runs as int8 on CPUs with AVX-512 VNNI
-/// or AVX2 (`int8.rs`; with VNNI 1.7x to 2.5x f32's speed per layer,
-/// `benches/int8_matmul.rs`).
+/// (`int8.rs`; 1.7x to 2.5x f32's speed per layer, `benches/int8_matmul.rs`).
 fn quantized(q: Arc<QTensor>, bias: Option<Tensor>, int8: bool) -> Result<Linear> {
     let bias = bias
         .map(|b| b.to_dtype(candle_core::DType::F32))
