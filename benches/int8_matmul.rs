@@ -10,6 +10,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mlkit_core::int8::{Int8Matmul, Kernel};
 
 fn bench(c: &mut Criterion) {
+    // Candle's f32 product would otherwise use every core (its pool reads the environment).
+    mlkit_core::device::one_thread_per_operation();
     let kernels: Vec<Kernel> = Kernel::supported()
         .into_iter()
         .filter(|k| *k != Kernel::Scalar)

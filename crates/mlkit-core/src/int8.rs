@@ -49,6 +49,9 @@ pub struct Int8Matmul {
 pub enum Kernel {
     /// AVX-512 VNNI: `vpdpbusd`, 64 multiply-adds an instruction.
     Avx512Vnni,
+    /// AVX-VNNI (Intel since Alder Lake, AMD since Zen 5): the same `vpdpbusd` on 256
+    /// bits, 32 multiply-adds an instruction, where AVX-512 is missing.
+    AvxVnni,
     /// AVX2: `vpmaddubsw` and `vpmaddwd` on 32 bytes, with the signs moved onto the
     /// activations so that no pair sum saturates.
     Avx2,
@@ -67,9 +70,12 @@ impl Kernel {
             {
                 kernels.push(Kernel::Avx512Vnni);
             }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
+            let avx2 = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma");
+            if avx2 && std::arch::is_x86_feature_detected!("avxvnni") {
+                kernels.push(Kernel::AvxVnni);
+            }
+            if avx2 {
                 kernels.push(Kernel::Avx2);
             }
         }
@@ -77,16 +83,15 @@ impl Kernel {
         kernels
     }
 
-    /// The kernel int8 Linears use: AVX-512 VNNI where the CPU has it, or the one named by
-    /// `MLKIT_INT8_KERNEL` (avx512vnni, avx2, scalar) when this CPU runs it; `Scalar` means
-    /// that `--dtype int8` runs as q8.
+    /// The kernel int8 Linears use: the fastest this CPU has of AVX-512 VNNI and AVX-VNNI,
+    /// or the one named by `MLKIT_INT8_KERNEL` (avx512vnni, avxvnni, avx2, scalar) when
+    /// this CPU runs it; `Scalar` means that `--dtype int8` runs as q8.
     ///
-    /// AVX2 is not chosen on its own yet: one of its instructions does 16 multiply-adds
-    /// where f32's FMA does 8, but it takes four (sign, multiply-add of bytes, then of
-    /// words, add) to VNNI's one. On the one machine measured (which has AVX-512) a
-    /// 384 x 384 layer on 2,048 tokens took 5.8 ms against VNNI's 1.6 ms and the f32
-    /// product's 1.8 ms, so it waits for a measurement on an AVX2-only CPU, where the f32
-    /// product is slower too (`cargo bench -p mlkit-core --bench int8_matmul` there).
+    /// AVX2 alone is not chosen: it takes four instructions (sign, multiply-add of bytes,
+    /// then of words, add) where VNNI takes one. On one core of a machine that has them all
+    /// (`benches/int8_matmul.rs`, 384 x 384 on 2,048 tokens): f32 3.00 ms, AVX-512 VNNI
+    /// 1.80 ms, AVX-VNNI 2.52 ms, AVX2 6.27 ms. AVX-VNNI beats even AVX-512's f32 product;
+    /// AVX2 waits for a measurement on an AVX2-only CPU, where f32 is slower too.
     pub fn chosen() -> Kernel {
         static CHOSEN: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
         *CHOSEN.get_or_init(|| {
@@ -94,8 +99,10 @@ impl Kernel {
             let asked = std::env::var("MLKIT_INT8_KERNEL").ok();
             match asked.and_then(|name| supported.iter().copied().find(|k| k.name() == name)) {
                 Some(kernel) => kernel,
-                None if supported.contains(&Kernel::Avx512Vnni) => Kernel::Avx512Vnni,
-                None => Kernel::Scalar,
+                None => supported
+                    .into_iter()
+                    .find(|k| matches!(k, Kernel::Avx512Vnni | Kernel::AvxVnni))
+                    .unwrap_or(Kernel::Scalar),
             }
         })
     }
@@ -103,6 +110,7 @@ impl Kernel {
     pub fn name(self) -> &'static str {
         match self {
             Kernel::Avx512Vnni => "avx512vnni",
+            Kernel::AvxVnni => "avxvnni",
             Kernel::Avx2 => "avx2",
             Kernel::Scalar => "scalar",
         }
@@ -222,6 +230,9 @@ impl Int8Matmul {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has AVX-512F and VNNI (`Kernel::supported`).
                 Kernel::Avx512Vnni => unsafe { vnni::matmul(self, a, a_scales, m, &mut y) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the CPU has AVX2, FMA and AVX-VNNI (`Kernel::supported`).
+                Kernel::AvxVnni => unsafe { avx2::matmul_vnni(self, a, a_scales, m, &mut y) },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has AVX2 and FMA (`Kernel::supported`).
                 Kernel::Avx2 => unsafe { avx2::matmul(self, a, a_scales, m, &mut y) },
@@ -513,6 +524,116 @@ mod avx2 {
         }
     }
 
+    /// `matmul` with AVX-VNNI's `vpdpbusd` on 256 bits, as the AVX-512 kernel does it: the
+    /// stored activations (offset by +128) against the signed weights, the offset's share
+    /// taken back per block.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2, FMA and AVX-VNNI.
+    #[target_feature(enable = "avx2,fma,avxvnni")]
+    pub unsafe fn matmul_vnni(w: &Int8Matmul, a: &[u8], a_scales: &[f32], m: usize, y: &mut [f32]) {
+        let groups = w.n.div_ceil(LANES);
+        let wide = groups * LANES;
+        for g in 0..groups {
+            let mut row = 0;
+            while row < m {
+                let rows = (m - row).min(3);
+                // SAFETY (all arms): rows `row..row + rows` and group `g` lie inside `a`,
+                // `y` and the packed weights.
+                unsafe {
+                    match rows {
+                        3 => tile_vnni::<3>(w, a, a_scales, row, g, y, wide),
+                        2 => tile_vnni::<2>(w, a, a_scales, row, g, y, wide),
+                        _ => tile_vnni::<1>(w, a, a_scales, row, g, y, wide),
+                    }
+                }
+                row += rows;
+            }
+        }
+    }
+
+    /// Rows `row..row + R` of the result, the 16 columns of group `g`, with AVX-VNNI: 3
+    /// rows keep 6 i32 and 6 f32 accumulators, the weights and the activations in the 16
+    /// registers.
+    #[target_feature(enable = "avx2,fma,avxvnni")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_vnni<const R: usize>(
+        w: &Int8Matmul,
+        a: &[u8],
+        a_scales: &[f32],
+        row: usize,
+        g: usize,
+        y: &mut [f32],
+        wide: usize,
+    ) {
+        let k = w.k;
+        let blocks = k / BLOCK;
+        let mut sums = [[_mm256_setzero_ps(); 2]; R];
+        for b in 0..blocks {
+            let mut dots = [[_mm256_setzero_si256(); 2]; R];
+            for step in 0..BLOCK / 4 {
+                let kk = b * BLOCK + step * 4;
+                let at = packed_index(k, g, kk, 0);
+                // SAFETY: `at + 64 <= packed.len()` for every group and k.
+                let ws = unsafe {
+                    [
+                        _mm256_loadu_si256(w.packed.as_ptr().add(at).cast()),
+                        _mm256_loadu_si256(w.packed.as_ptr().add(at + 32).cast()),
+                    ]
+                };
+                for r in 0..R {
+                    // SAFETY: `(row + r) * k + kk + 4 <= a.len()`.
+                    let four = unsafe {
+                        a.as_ptr()
+                            .add((row + r) * k + kk)
+                            .cast::<i32>()
+                            .read_unaligned()
+                    };
+                    let av = _mm256_set1_epi32(four);
+                    for h in 0..2 {
+                        dots[r][h] = _mm256_dpbusd_avx_epi32(dots[r][h], av, ws[h]);
+                    }
+                }
+            }
+            for h in 0..2 {
+                let slot = (g * blocks + b) * LANES + h * 8;
+                // SAFETY: `slot + 8 <= scales.len() == offsets.len()`.
+                let (scale, offset) = unsafe {
+                    (
+                        _mm256_loadu_ps(w.scales.as_ptr().add(slot)),
+                        _mm256_loadu_si256(w.offsets.as_ptr().add(slot).cast()),
+                    )
+                };
+                for r in 0..R {
+                    let exact = _mm256_cvtepi32_ps(_mm256_sub_epi32(dots[r][h], offset));
+                    let both =
+                        _mm256_mul_ps(scale, _mm256_set1_ps(a_scales[(row + r) * blocks + b]));
+                    sums[r][h] = _mm256_fmadd_ps(exact, both, sums[r][h]);
+                }
+            }
+        }
+        store(&sums, row, g, y, wide);
+    }
+
+    /// The tile's sums into `y`.
+    #[target_feature(enable = "avx2")]
+    fn store<const R: usize>(
+        sums: &[[__m256; 2]; R],
+        row: usize,
+        g: usize,
+        y: &mut [f32],
+        wide: usize,
+    ) {
+        for r in 0..R {
+            for h in 0..2 {
+                let at = (row + r) * wide + g * LANES + h * 8;
+                let out = &mut y[at..at + 8];
+                // SAFETY: `out` holds 8 f32s.
+                unsafe { _mm256_storeu_ps(out.as_mut_ptr(), sums[r][h]) };
+            }
+        }
+    }
+
     /// Rows `row..row + R` of the result, the 16 columns of group `g`.
     ///
     /// `vpmaddubsw` multiplies unsigned by signed bytes and adds pairs into i16s, saturating.
@@ -583,14 +704,7 @@ mod avx2 {
                 }
             }
         }
-        for r in 0..R {
-            for h in 0..2 {
-                let at = (row + r) * wide + g * LANES + h * 8;
-                let out = &mut y[at..at + 8];
-                // SAFETY: `out` holds 8 f32s.
-                unsafe { _mm256_storeu_ps(out.as_mut_ptr(), sums[r][h]) };
-            }
-        }
+        store(&sums, row, g, y, wide);
     }
 }
 
@@ -694,13 +808,14 @@ mod tests {
     }
 
     #[test]
-    fn the_chosen_kernel_is_vnni_where_the_cpu_has_it() {
+    fn the_chosen_kernel_is_the_fastest_vnni_the_cpu_has() {
         let supported = Kernel::supported();
         assert_eq!(supported.last(), Some(&Kernel::Scalar));
         if std::env::var_os("MLKIT_INT8_KERNEL").is_none() {
-            let vnni = supported.contains(&Kernel::Avx512Vnni);
-            let want = if vnni {
+            let want = if supported.contains(&Kernel::Avx512Vnni) {
                 Kernel::Avx512Vnni
+            } else if supported.contains(&Kernel::AvxVnni) {
+                Kernel::AvxVnni
             } else {
                 Kernel::Scalar
             };

@@ -132,8 +132,8 @@ pub struct ModelArgs {
 #[derive(Args, Debug, Clone)]
 pub struct RuntimeArgs {
     /// Precision: f32, f16, bf16, q8 (int8 Q8_0 weights, f32 activations), or int8 (Q8_0
-    /// weights and int8 activations: faster on CPUs with AVX-512 VNNI, elsewhere as q8;
-    /// scores move in the third digit). f16 and bf16 are for GPUs: on the CPU they run
+    /// weights and int8 activations: faster on CPUs with AVX-512 VNNI or AVX-VNNI,
+    /// elsewhere as q8; scores move in the third digit). f16 and bf16 are for GPUs: on the CPU they run
     /// about 2.5x slower than f32.
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     pub dtype: Precision,
