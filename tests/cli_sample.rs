@@ -360,15 +360,19 @@ fn spark_part_files_are_sampled_as_the_one_table_they_make() {
     // A part with other columns is named, with both headers.
     let other = dir.path().join("other.csv");
     std::fs::write(&other, "Category,Other\nx,1\n").unwrap();
-    let o = mlkit(&[
-        "sample",
-        "-n",
-        "1",
-        "--seed",
-        "1",
-        &parts[0],
-        other.to_str().unwrap(),
-    ]);
+    // One row from the first part and another file, as one table.
+    let with_first_part = |other: &Path| {
+        mlkit(&[
+            "sample",
+            "-n",
+            "1",
+            "--seed",
+            "1",
+            &parts[0],
+            other.to_str().unwrap(),
+        ])
+    };
+    let o = with_first_part(&other);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("other.csv: its header (Category,Other) is not"),
@@ -385,15 +389,7 @@ fn spark_part_files_are_sampled_as_the_one_table_they_make() {
         format!("{header}\n{}\n", vec!["1"; width + 1].join(",")),
     )
     .unwrap();
-    let o = mlkit(&[
-        "sample",
-        "-n",
-        "1",
-        "--seed",
-        "1",
-        &parts[0],
-        ragged.to_str().unwrap(),
-    ]);
+    let o = with_first_part(&ragged);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("ragged.csv: line 2:"), "{}", stderr(&o));
 }

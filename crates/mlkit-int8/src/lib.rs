@@ -327,6 +327,25 @@ fn narrow(y: Vec<f32>, m: usize, wide: usize, n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Calls `tile(row, rows, g)` for every tile of `m` rows (at most `max_rows` a tile) and
+/// one column group of `w`, row tiles within each group: the loop of the kernels whose
+/// tiles are one group wide.
+fn for_each_tile(
+    w: &Int8Matmul,
+    m: usize,
+    max_rows: usize,
+    mut tile: impl FnMut(usize, usize, usize),
+) {
+    for g in 0..w.n.div_ceil(LANES) {
+        let mut row = 0;
+        while row < m {
+            let rows = (m - row).min(max_rows);
+            tile(row, rows, g);
+            row += rows;
+        }
+    }
+}
+
 // Tiles index rows and column groups together: plain index loops read best.
 #[allow(clippy::needless_range_loop)]
 #[cfg(target_arch = "x86_64")]
@@ -499,7 +518,7 @@ mod vnni {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{packed_index, Int8Matmul, BLOCK, LANES};
+    use super::{for_each_tile, packed_index, Int8Matmul, BLOCK, LANES};
 
     /// Rows per tile: 2 rows x one group of 16 columns (two halves of 8) keep 4 i32 and 4
     /// f32 accumulators, the weights, their magnitudes and the activations in the 16
@@ -510,23 +529,17 @@ mod avx2 {
     /// The CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn matmul(w: &Int8Matmul, a: &[u8], a_scales: &[f32], m: usize, y: &mut [f32]) {
-        let groups = w.n.div_ceil(LANES);
-        let wide = groups * LANES;
-        for g in 0..groups {
-            let mut row = 0;
-            while row < m {
-                let rows = (m - row).min(ROWS);
-                // SAFETY (both arms): rows `row..row + rows` and group `g` lie inside `a`,
-                // `y` and the packed weights.
-                unsafe {
-                    match rows {
-                        2 => tile::<2>(w, a, a_scales, row, g, y, wide),
-                        _ => tile::<1>(w, a, a_scales, row, g, y, wide),
-                    }
+        let wide = w.n.div_ceil(LANES) * LANES;
+        for_each_tile(w, m, ROWS, |row, rows, g| {
+            // SAFETY (every arm): the CPU has what this function's contract says; rows
+            // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
+            unsafe {
+                match rows {
+                    2 => tile::<2>(w, a, a_scales, row, g, y, wide),
+                    _ => tile::<1>(w, a, a_scales, row, g, y, wide),
                 }
-                row += rows;
             }
-        }
+        });
     }
 
     /// `matmul` with AVX-VNNI's `vpdpbusd` on 256 bits, as the AVX-512 kernel does it: the
@@ -537,24 +550,18 @@ mod avx2 {
     /// The CPU must have AVX2, FMA and AVX-VNNI.
     #[target_feature(enable = "avx2,fma,avxvnni")]
     pub unsafe fn matmul_vnni(w: &Int8Matmul, a: &[u8], a_scales: &[f32], m: usize, y: &mut [f32]) {
-        let groups = w.n.div_ceil(LANES);
-        let wide = groups * LANES;
-        for g in 0..groups {
-            let mut row = 0;
-            while row < m {
-                let rows = (m - row).min(3);
-                // SAFETY (all arms): rows `row..row + rows` and group `g` lie inside `a`,
-                // `y` and the packed weights.
-                unsafe {
-                    match rows {
-                        3 => tile_vnni::<3>(w, a, a_scales, row, g, y, wide),
-                        2 => tile_vnni::<2>(w, a, a_scales, row, g, y, wide),
-                        _ => tile_vnni::<1>(w, a, a_scales, row, g, y, wide),
-                    }
+        let wide = w.n.div_ceil(LANES) * LANES;
+        for_each_tile(w, m, 3, |row, rows, g| {
+            // SAFETY (every arm): the CPU has what this function's contract says; rows
+            // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
+            unsafe {
+                match rows {
+                    3 => tile_vnni::<3>(w, a, a_scales, row, g, y, wide),
+                    2 => tile_vnni::<2>(w, a, a_scales, row, g, y, wide),
+                    _ => tile_vnni::<1>(w, a, a_scales, row, g, y, wide),
                 }
-                row += rows;
             }
-        }
+        });
     }
 
     /// Rows `row..row + R` of the result, the 16 columns of group `g`, with AVX-VNNI: 3
@@ -719,7 +726,7 @@ mod avx2 {
 mod neon {
     use std::arch::aarch64::*;
 
-    use super::{packed_index, Int8Matmul, BLOCK, LANES};
+    use super::{for_each_tile, packed_index, Int8Matmul, BLOCK, LANES};
 
     /// Rows per tile: 2 rows x one group of 16 columns keep 16 i32 accumulators (two per
     /// quad of columns: the products' pair sums of k and k + 1, and of k + 2 and k + 3) and
@@ -730,23 +737,17 @@ mod neon {
     /// The CPU must have NEON.
     #[target_feature(enable = "neon")]
     pub unsafe fn matmul(w: &Int8Matmul, a: &[u8], a_scales: &[f32], m: usize, y: &mut [f32]) {
-        let groups = w.n.div_ceil(LANES);
-        let wide = groups * LANES;
-        for g in 0..groups {
-            let mut row = 0;
-            while row < m {
-                let rows = (m - row).min(ROWS);
-                // SAFETY (both arms): rows `row..row + rows` and group `g` lie inside `a`,
-                // `y` and the packed weights.
-                unsafe {
-                    match rows {
-                        2 => tile::<2>(w, a, a_scales, row, g, y, wide),
-                        _ => tile::<1>(w, a, a_scales, row, g, y, wide),
-                    }
+        let wide = w.n.div_ceil(LANES) * LANES;
+        for_each_tile(w, m, ROWS, |row, rows, g| {
+            // SAFETY (every arm): the CPU has what this function's contract says; rows
+            // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
+            unsafe {
+                match rows {
+                    2 => tile::<2>(w, a, a_scales, row, g, y, wide),
+                    _ => tile::<1>(w, a, a_scales, row, g, y, wide),
                 }
-                row += rows;
             }
-        }
+        });
     }
 
     /// Rows `row..row + R` of the result, the 16 columns of group `g`, as 4 quads of 4
@@ -984,7 +985,8 @@ mod tests {
             mm.matmul_scalar(&a, &scales, m, &mut want);
             let want = narrow(want, m, wide, n);
             for kernel in Kernel::supported() {
-                proptest::prop_assert_eq!(mm.matmul_with(kernel, &x, m), want.clone(), "{:?}", kernel);
+                let got = mm.matmul_with(kernel, &x, m);
+                proptest::prop_assert_eq!(got, want.clone(), "{:?}", kernel);
             }
         }
     }
