@@ -142,12 +142,6 @@ pub fn available() -> bool {
     Kernel::chosen() != Kernel::Scalar
 }
 
-/// Whether the activations can be quantized with AVX-512.
-#[cfg(target_arch = "x86_64")]
-fn avx512_quantizer() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
-}
-
 impl Int8Matmul {
     /// Packs a Q8_0 weight of shape (n, k) from its GGUF bytes: per row, `k / 32` blocks
     /// of an f16 scale and 32 i8 values.
@@ -293,28 +287,81 @@ fn quantize_rows(x: &[f32], m: usize, k: usize, a: &mut Vec<u8>, scales: &mut Ve
     a.resize(m * k, 0);
     scales.resize(m * k / BLOCK, 0.0);
     let x = &x[..m * k];
+    quantize_blocks_with(Quantizer::best(), x, a, scales);
+}
+
+/// How the activations are quantized: each gives the scalar code's bytes and scales.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Quantizer {
     #[cfg(target_arch = "x86_64")]
-    if avx512_quantizer() {
-        // SAFETY: the CPU has AVX-512F (checked just above).
-        unsafe { vnni::quantize_blocks(x, a, scales) };
-        return;
+    Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    Scalar,
+}
+
+impl Quantizer {
+    /// Every quantizer this CPU runs, fastest first.
+    // Elsewhere than on x86-64 the list is the scalar one alone.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(clippy::vec_init_then_push))]
+    fn supported() -> Vec<Quantizer> {
+        let mut all = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                all.push(Quantizer::Avx512);
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                all.push(Quantizer::Avx2);
+            }
+        }
+        all.push(Quantizer::Scalar);
+        all
     }
-    for ((xs, q), scale) in x
-        .chunks_exact(BLOCK)
-        .zip(a.chunks_exact_mut(BLOCK))
-        .zip(scales.iter_mut())
-    {
-        *scale = 0.0;
-        q.fill(128);
-        let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
-        if amax > 0.0 && amax.is_finite() && !xs.iter().any(|v| v.is_nan()) {
-            *scale = amax / 127.0;
-            let inv = 1.0 / *scale;
-            for (q, &v) in q.iter_mut().zip(xs) {
-                *q = ((v * inv).round_ties_even().clamp(-127.0, 127.0) as i32 + 128) as u8;
+
+    fn best() -> Quantizer {
+        static BEST: std::sync::OnceLock<Quantizer> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| Quantizer::supported()[0])
+    }
+}
+
+/// The blocks of `x` into `a` and `scales` (as `quantize_rows` says) by `quantizer`, which
+/// must be one of `Quantizer::supported()`.
+fn quantize_blocks_with(quantizer: Quantizer, x: &[f32], a: &mut [u8], scales: &mut [f32]) {
+    match quantizer {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has AVX-512F (`Quantizer::supported`).
+        Quantizer::Avx512 => unsafe { vnni::quantize_blocks(x, a, scales) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU has AVX2 (`Quantizer::supported`).
+        Quantizer::Avx2 => unsafe { avx2::quantize_blocks(x, a, scales) },
+        _ => {
+            for ((xs, q), scale) in x
+                .chunks_exact(BLOCK)
+                .zip(a.chunks_exact_mut(BLOCK))
+                .zip(scales.iter_mut())
+            {
+                *scale = quantize_block(xs, q);
             }
         }
     }
+}
+
+/// One block of 32 values as `quantize_rows` makes it, returning its scale: the reference
+/// the vector quantizers match, and what they fall back on for a scale so small that its
+/// inverse is infinite.
+fn quantize_block(xs: &[f32], q: &mut [u8]) -> f32 {
+    q.fill(128);
+    let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if !(amax > 0.0 && amax.is_finite()) || xs.iter().any(|v| v.is_nan()) {
+        return 0.0;
+    }
+    let scale = amax / 127.0;
+    let inv = 1.0 / scale;
+    for (q, &v) in q.iter_mut().zip(xs) {
+        *q = ((v * inv).round_ties_even().clamp(-127.0, 127.0) as i32 + 128) as u8;
+    }
+    scale
 }
 
 /// Drops the padding columns of an m x wide result.
@@ -429,6 +476,10 @@ mod vnni {
                 continue;
             }
             *scale = amax / 127.0;
+            if !(1.0 / *scale).is_finite() {
+                *scale = super::quantize_block(x, q);
+                continue;
+            }
             let inv = _mm512_set1_ps(1.0 / *scale);
             for (half, v) in v.into_iter().enumerate() {
                 let i = _mm512_cvtps_epi32(_mm512_mul_ps(v, inv));
@@ -540,6 +591,63 @@ mod avx2 {
                 }
             }
         });
+    }
+
+    /// The blocks of `x` as `quantize_rows` makes them: the same numbers (the conversion
+    /// rounds half to even, as the scalar code does).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2; `x.len() == a.len() == 32 * scales.len()`.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn quantize_blocks(x: &[f32], a: &mut [u8], scales: &mut [f32]) {
+        let (lo, hi, offset) = (
+            _mm256_set1_epi32(-127),
+            _mm256_set1_epi32(127),
+            _mm256_set1_epi32(128),
+        );
+        let magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX));
+        // packs and packus interleave 128-bit lanes: this puts the bytes back in order.
+        let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        for ((x, q), scale) in x
+            .chunks_exact(BLOCK)
+            .zip(a.chunks_exact_mut(BLOCK))
+            .zip(scales.iter_mut())
+        {
+            // SAFETY: `x` holds 32 f32s.
+            let v: [__m256; 4] =
+                std::array::from_fn(|i| unsafe { _mm256_loadu_ps(x.as_ptr().add(8 * i)) });
+            let mut nan = 0;
+            let mut most = _mm256_setzero_ps();
+            for v in v {
+                nan |= _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+                most = _mm256_max_ps(most, _mm256_and_ps(v, magnitude));
+            }
+            let mut lanes = [0f32; 8];
+            // SAFETY: `lanes` holds 8 f32s.
+            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), most) };
+            let amax = lanes.iter().fold(0f32, |m, &v| m.max(v));
+            if nan != 0 || !(amax > 0.0 && amax.is_finite()) {
+                *scale = super::quantize_block(x, q);
+                continue;
+            }
+            *scale = amax / 127.0;
+            if !(1.0 / *scale).is_finite() {
+                *scale = super::quantize_block(x, q);
+                continue;
+            }
+            let inv = _mm256_set1_ps(1.0 / *scale);
+            let i: [__m256i; 4] = std::array::from_fn(|j| {
+                let i = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], inv));
+                _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(i, lo), hi), offset)
+            });
+            let bytes = _mm256_packus_epi16(
+                _mm256_packs_epi32(i[0], i[1]),
+                _mm256_packs_epi32(i[2], i[3]),
+            );
+            let bytes = _mm256_permutevar8x32_epi32(bytes, order);
+            // SAFETY: `q` holds 32 bytes.
+            unsafe { _mm256_storeu_si256(q.as_mut_ptr().cast(), bytes) };
+        }
     }
 
     /// `matmul` with AVX-VNNI's `vpdpbusd` on 256 bits, as the AVX-512 kernel does it: the
@@ -1027,6 +1135,23 @@ mod tests {
         rows[3 * k + 1] = f32::INFINITY;
         let (mut a, mut scales) = (vec![7; 3], vec![9.0; 1]);
         quantize_rows(&rows, 5, k, &mut a, &mut scales);
+        // Every quantizer this CPU has gives the same bytes and scales, tiny blocks too (a
+        // scale whose inverse is infinite).
+        let mut odd = matrix(7, k, 9);
+        odd[5 * k..6 * k].fill(1e-39);
+        odd[6 * k + 3] = -3e-45;
+        for quantizer in Quantizer::supported() {
+            for x in [&rows, &odd] {
+                let m = x.len() / k;
+                let (mut want_a, mut want_s) = (vec![0; m * k], vec![0.0; m]);
+                quantize_blocks_with(Quantizer::Scalar, x, &mut want_a, &mut want_s);
+                let (mut got_a, mut got_s) = (vec![0; m * k], vec![0.0; m]);
+                quantize_blocks_with(quantizer, x, &mut got_a, &mut got_s);
+                assert_eq!(got_a, want_a, "{quantizer:?}");
+                let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got_s), bits(&want_s), "{quantizer:?}");
+            }
+        }
         for (row, xs) in rows.chunks_exact(k).enumerate() {
             let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
             if row == 0 || row == 4 {
