@@ -23,6 +23,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "crates/mlkit-ner/tests/fixtures"))
+sys.path.insert(0, HERE)
+
+from cpu import cpu_features  # noqa: E402
+
+# mlkit's int8 kernels (MLKIT_INT8_KERNEL) and the CPU flag each needs: every one this CPU
+# has is timed, so one run compares them.
+INT8_KERNELS = [("avx512vnni", "avx512_vnni"), ("avxvnni", "avx_vnni"), ("avx2", "avx2")]
 
 
 def main():
@@ -51,15 +58,20 @@ def main():
     text_file = os.path.join(tmp, "test.txt")
     with open(text_file, "w") as f:
         f.write("\n".join(texts) + "\n")
+    print(f"cpu: {cpu_features()}", file=sys.stderr)
     print(f"{len(texts)} documents, {tokens} tokens, {args.threads} threads", file=sys.stderr)
 
     results = {}
-    for dtype in ["f32", "q8", "int8"]:
+    features = cpu_features().split()
+    runs = [("f32", None), ("q8", None), ("int8", None)]
+    runs += [("int8", k) for k, flag in INT8_KERNELS if flag in features]
+    for dtype, kernel in runs:
         cmd = [args.mlkit, "-q", "ner", "--device", "cpu", "--threads", str(args.threads),
                "--dtype", dtype, "--format", "jsonl", "-o", os.path.join(tmp, "out.jsonl"), text_file]
+        env = dict(os.environ, **({"MLKIT_INT8_KERNEL": kernel} if kernel else {}))
         start = time.perf_counter()
-        subprocess.run(cmd, check=True)
-        results[f"mlkit {dtype}"] = time.perf_counter() - start
+        subprocess.run(cmd, check=True, env=env)
+        results[f"mlkit {dtype}" + (f" ({kernel})" if kernel else "")] = time.perf_counter() - start
 
     model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
     nlp = pipeline("token-classification", model=model, tokenizer=tok, aggregation_strategy="simple",

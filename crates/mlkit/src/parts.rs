@@ -25,6 +25,14 @@ struct Part {
     own_first_line: u64,
 }
 
+/// The error for a part whose header is not the first part's.
+pub fn header_mismatch(part: &str, header: &str, first: &str, first_header: &str) -> String {
+    format!(
+        "{part}: its header ({header}) is not {first}'s ({first_header}); the parts of one \
+         table must have the same columns in the same order"
+    )
+}
+
 /// The bytes of a line without its line end.
 fn trim_line_end(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -100,13 +108,12 @@ impl Joined {
                         first_header = Some((trim_line_end(&first).to_vec(), path));
                     }
                     Some((want, first_path)) if trim_line_end(&first) != want.as_slice() => {
-                        anyhow::bail!(
-                            "{name}: its header ({}) is not {}'s ({}); the parts of one table \
-                             must have the same columns in the same order",
-                            String::from_utf8_lossy(trim_line_end(&first)),
-                            first_path.display(),
-                            String::from_utf8_lossy(want)
-                        );
+                        anyhow::bail!(header_mismatch(
+                            &name.to_string(),
+                            &String::from_utf8_lossy(trim_line_end(&first)),
+                            &first_path.display().to_string(),
+                            &String::from_utf8_lossy(want),
+                        ));
                     }
                     Some(_) => {}
                 }

@@ -272,14 +272,12 @@ fn read_parts(paths: &[PathBuf]) -> Result<Csv> {
         match &mut table {
             None => table = Some(part),
             Some(t) if t.header != part.header => {
-                anyhow::bail!(
-                    "{}: its header ({}) is not {}'s ({}); the parts of one table must have \
-                     the same columns in the same order",
-                    part.name,
-                    part.header.join(","),
-                    t.name,
-                    t.header.join(",")
-                )
+                anyhow::bail!(crate::parts::header_mismatch(
+                    &part.name,
+                    &part.header.join(","),
+                    &t.name,
+                    &t.header.join(",")
+                ))
             }
             Some(t) => t.rows.extend(part.rows),
         }

@@ -117,12 +117,12 @@ impl DocReader {
         let name = path.display();
         let lossy = args.records.lossy;
         let source = if let Some(column) = &args.records.column {
-            // Flexible, so that a ragged row is read whole and can be written back as it was
-            // (`--on-error record`); its length is checked here.
             let mut lines = Utf8Lines::new(input, lossy);
             // The CSV reader reads ahead: invalid lines are noted and mended, and the record
             // that holds one is a bad record (which `--on-error` may skip or record).
             lines.mark_invalid();
+            // Flexible, so that a ragged row is read whole and can be written back as it was
+            // (`--on-error record`); `next_doc` checks its length.
             let mut reader = csv::ReaderBuilder::new()
                 .flexible(true)
                 .from_reader(Tracked::new(lines, b','));
@@ -204,19 +204,19 @@ impl DocReader {
     /// The next document, or `None` at the end of the input. A `BadRecord` error may be
     /// read past; any other error ends the input.
     pub fn next_doc(&mut self) -> Result<Option<Doc>> {
-        let name = self.path.display().to_string();
+        let name = self.path.display();
         let (path, several) = (self.path.as_path(), self.several);
         let line_id = |n: usize| line_id(path, several, n);
         match &mut self.source {
             Source::Whole(text) => match text.take() {
                 None => Ok(None),
                 Some(Ok(text)) => Ok(Some(Doc {
-                    id: json!(name),
+                    id: json!(name.to_string()),
                     text,
                     pair: None,
                     record: Record::None,
                 })),
-                Some(Err(e)) => Err(bad(json!(name), Record::None, format!("{e:#}"))),
+                Some(Err(e)) => Err(bad(json!(name.to_string()), Record::None, format!("{e:#}"))),
             },
             Source::Lines(lines) => {
                 let next = lines.next_line();
