@@ -456,6 +456,16 @@ fn predict_and_eval_read_spark_part_files_as_one_table() {
     let accuracy = |s: &str| serde_json::from_str::<Value>(s).unwrap()["accuracy"].clone();
     assert_eq!(accuracy(&e_joined), accuracy(&e_whole));
 
+    // A bad value is named by its own part and line.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, format!("{header}\n1,2,3,4,c0\n1,x,3,4,c1\n")).unwrap();
+    let (_, err) = failing(
+        &["forest", "predict", m, &parts[0], bad.to_str().unwrap()],
+        b"",
+        1,
+    );
+    assert!(err.contains("bad.csv: line 3"), "{err}");
+
     let other = dir.path().join("other.csv");
     std::fs::write(&other, "a,b\n1,2\n").unwrap();
     let (_, err) = failing(

@@ -122,11 +122,18 @@ pub struct Table {
 }
 
 impl Csv {
-    /// Where data row `row` (from 0) is, for errors: the file and its line.
+    /// Where data row `row` (from 0) is, for errors: the file (the part, for rows joined
+    /// from several) and its line.
     fn at(&self, row: usize) -> String {
+        let name = self
+            .parts
+            .iter()
+            .rev()
+            .find(|(first, _)| *first <= row)
+            .map_or(self.name.as_str(), |(_, part)| part.as_str());
         match self.rows[row].position() {
-            Some(p) => format!("{}: line {}", self.name, p.line()),
-            None => format!("{}: record {}", self.name, row + 1),
+            Some(p) => format!("{name}: line {}", p.line()),
+            None => format!("{name}: record {}", row + 1),
         }
     }
 }
@@ -153,6 +160,9 @@ pub struct Csv {
     pub name: String,
     pub header: Vec<String>,
     pub rows: Vec<csv::StringRecord>,
+    /// For rows joined from several files: each file's first row (from 0) and its name, in
+    /// order; empty for one file.
+    pub parts: Vec<(usize, String)>,
 }
 
 pub fn read_csv(name: &str, text: &str) -> Result<Csv> {
@@ -198,6 +208,7 @@ pub fn read_csv(name: &str, text: &str) -> Result<Csv> {
         name: name.to_string(),
         header,
         rows,
+        parts: Vec::new(),
     })
 }
 

@@ -258,7 +258,7 @@ fn read(path: &Path) -> Result<Csv> {
 
 /// One table from several CSV files (Spark's part-*.csv), rows in the order of the files:
 /// each header must be the first's. Empty files (no bytes, as Spark may write for an empty
-/// partition) are passed over. Row numbers in later errors count across the parts.
+/// partition) are passed over. Errors about a row name its part and line.
 fn read_parts(paths: &[PathBuf]) -> Result<Csv> {
     if let [path] = paths {
         return read(path);
@@ -268,9 +268,12 @@ fn read_parts(paths: &[PathBuf]) -> Result<Csv> {
         if path.as_os_str() != "-" && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
             continue;
         }
-        let part = read(path)?;
+        let mut part = read(path)?;
         match &mut table {
-            None => table = Some(part),
+            None => {
+                part.parts.push((0, part.name.clone()));
+                table = Some(part);
+            }
             Some(t) if t.header != part.header => {
                 anyhow::bail!(crate::parts::header_mismatch(
                     &part.name,
@@ -279,7 +282,10 @@ fn read_parts(paths: &[PathBuf]) -> Result<Csv> {
                     &t.header.join(",")
                 ))
             }
-            Some(t) => t.rows.extend(part.rows),
+            Some(t) => {
+                t.parts.push((t.rows.len(), part.name));
+                t.rows.extend(part.rows);
+            }
         }
     }
     let mut table = table.ok_or_else(|| anyhow::anyhow!("every input file is empty"))?;
