@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -22,6 +23,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from cpu import INT8_KERNELS, cpu_features  # noqa: E402
 
 
 def sentences(path):
@@ -40,12 +44,13 @@ def sentences(path):
     return out
 
 
-def run_mlkit(binary, model, text_file, threads, extra):
+def run_mlkit(binary, model, text_file, threads, extra, kernel=None):
     out = text_file + ".npy"
     cmd = [binary, "-q", "embed", "--model", model, "--device", "cpu", "--threads", str(threads),
            "-o", out, text_file] + extra
+    env = dict(os.environ, **({"MLKIT_INT8_KERNEL": kernel} if kernel else {}))
     start = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, env=env)
     secs = time.perf_counter() - start
     return secs, np.load(out)
 
@@ -65,6 +70,7 @@ def main():
     torch.set_num_threads(args.threads)
     model_dir = os.path.join(args.shared, "models", "all-MiniLM-L6-v2")
     texts = sentences(os.path.join(args.shared, "data", "conll2003", "test.txt"))
+    print(f"cpu: {cpu_features()}")
     print(f"torch {torch.__version__}, sentence-transformers {sentence_transformers.__version__}, "
           f"{args.threads} threads, {len(texts)} sentences")
 
@@ -85,6 +91,12 @@ def main():
     rows.append(("mlkit q8 (bundled GGUF)", secs, emb))
     secs, emb = run_mlkit(args.mlkit, "all-MiniLM-L6-v2", text_file, args.threads, ["--dtype", "int8"])
     rows.append(("mlkit int8 (bundled GGUF)", secs, emb))
+    # Every int8 kernel this CPU has, so one run compares them (the same numbers, bit for bit).
+    features = cpu_features().split()
+    for kernel in [k for k, flag in INT8_KERNELS if flag in features]:
+        secs, emb = run_mlkit(args.mlkit, "all-MiniLM-L6-v2", text_file, args.threads,
+                              ["--dtype", "int8"], kernel)
+        rows.append((f"mlkit int8 ({kernel})", secs, emb))
     if not args.skip_onnx:
         rows.extend(onnx_runs(st, model_dir, texts, tmp, args.threads))
 

@@ -25,11 +25,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "crates/mlkit-ner/tests/fixtures"))
 sys.path.insert(0, HERE)
 
-from cpu import cpu_features  # noqa: E402
-
-# mlkit's int8 kernels (MLKIT_INT8_KERNEL) and the CPU flag each needs: every one this CPU
-# has is timed, so one run compares them.
-INT8_KERNELS = [("avx512vnni", "avx512_vnni"), ("avxvnni", "avx_vnni"), ("avx2", "avx2")]
+from cpu import INT8_KERNELS, cpu_features  # noqa: E402
 
 
 def main():
