@@ -380,6 +380,29 @@ fn spark_part_files_are_sampled_as_the_one_table_they_make() {
         stderr(&o)
     );
 
+    // A part of another format is named, stdin among the parts or not.
+    let tsv = dir.path().join("other.tsv");
+    std::fs::write(&tsv, "Category\tOther\nx\t1\n").unwrap();
+    let o = mlkit_stdin(
+        &[
+            "sample",
+            "-n",
+            "1",
+            "--seed",
+            "1",
+            "-",
+            &parts[0],
+            tsv.to_str().unwrap(),
+        ],
+        text.as_bytes(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("other.tsv: a Tsv file among Csv files"),
+        "{}",
+        stderr(&o)
+    );
+
     // A bad row is named by its own file and line, not the joined table's.
     let ragged = dir.path().join("ragged.csv");
     let header = text.lines().next().unwrap();

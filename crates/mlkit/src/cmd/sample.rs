@@ -140,22 +140,22 @@ impl Table {
             let format = input_format(args, path, || input.head(4096))?;
             return Ok((Table::One(input), format));
         }
-        let formats: Vec<Format> = args
+        // Stdin's format is the named files'; each file's comes from its extension.
+        let formats: Vec<(&PathBuf, Format)> = args
             .inputs
             .iter()
             .filter(|p| p.as_os_str() != "-")
-            .map(|p| input_format(args, p, || Ok(Vec::new())))
+            .map(|p| Ok((p, input_format(args, p, || Ok(Vec::new()))?)))
             .collect::<Result<_>>()?;
         let format = match formats.first() {
-            Some(f) => *f,
+            Some((_, f)) => *f,
             None => args.format.unwrap_or(Format::Csv),
         };
-        if let Some(i) = formats.iter().position(|f| *f != format) {
+        if let Some((path, other)) = formats.iter().find(|(_, f)| *f != format) {
             return Err(UsageError(format!(
-                "{}: a {:?} file among {:?} files; the parts of one table share a format",
-                args.inputs[i].display(),
-                formats[i],
-                format
+                "{}: a {other:?} file among {format:?} files; the parts of one table share a \
+                 format",
+                path.display()
             ))
             .into());
         }
