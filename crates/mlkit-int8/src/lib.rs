@@ -347,6 +347,17 @@ fn quantize_blocks_with(quantizer: Quantizer, x: &[f32], a: &mut [u8], scales: &
     }
 }
 
+/// A block's scale and its inverse for a vector quantizer, from the block's largest
+/// magnitude and whether it holds a NaN; `None` sends the block to `quantize_block`: one of
+/// zeros, with a NaN or an infinity (all zero there), or with a scale so small that its
+/// inverse is infinite (where the vector conversion would differ from the scalar one).
+#[cfg(target_arch = "x86_64")]
+fn vector_scale(amax: f32, nan: bool) -> Option<(f32, f32)> {
+    let scale = amax / 127.0;
+    let inv = 1.0 / scale;
+    (!nan && amax > 0.0 && amax.is_finite() && inv.is_finite()).then_some((scale, inv))
+}
+
 /// One block of 32 values as `quantize_rows` makes it, returning its scale: the reference
 /// the vector quantizers match, and what they fall back on for a scale so small that its
 /// inverse is infinite.
@@ -470,17 +481,12 @@ mod vnni {
                 | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v[1], v[1]);
             let amax =
                 _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v[0]), _mm512_abs_ps(v[1])));
-            if nan != 0 || !(amax > 0.0 && amax.is_finite()) {
-                *scale = 0.0;
-                q.fill(128);
-                continue;
-            }
-            *scale = amax / 127.0;
-            if !(1.0 / *scale).is_finite() {
+            let Some((s, inv)) = super::vector_scale(amax, nan != 0) else {
                 *scale = super::quantize_block(x, q);
                 continue;
-            }
-            let inv = _mm512_set1_ps(1.0 / *scale);
+            };
+            *scale = s;
+            let inv = _mm512_set1_ps(inv);
             for (half, v) in v.into_iter().enumerate() {
                 let i = _mm512_cvtps_epi32(_mm512_mul_ps(v, inv));
                 let i = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(i, lo), hi), offset);
@@ -626,16 +632,12 @@ mod avx2 {
             // SAFETY: `lanes` holds 8 f32s.
             unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), most) };
             let amax = lanes.iter().fold(0f32, |m, &v| m.max(v));
-            if nan != 0 || !(amax > 0.0 && amax.is_finite()) {
+            let Some((s, inv)) = super::vector_scale(amax, nan != 0) else {
                 *scale = super::quantize_block(x, q);
                 continue;
-            }
-            *scale = amax / 127.0;
-            if !(1.0 / *scale).is_finite() {
-                *scale = super::quantize_block(x, q);
-                continue;
-            }
-            let inv = _mm256_set1_ps(1.0 / *scale);
+            };
+            *scale = s;
+            let inv = _mm256_set1_ps(inv);
             let i: [__m256i; 4] = std::array::from_fn(|j| {
                 let i = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], inv));
                 _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(i, lo), hi), offset)

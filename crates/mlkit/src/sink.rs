@@ -172,6 +172,22 @@ impl CsvSink {
             _ => csv::StringRecord::from(vec![id_text(&doc.id), doc.text.clone()]),
         }
     }
+
+    /// The document's input row with `cells` added, then `error` in the error column.
+    fn write_row(
+        &self,
+        out: &mut dyn Write,
+        doc: &Doc,
+        cells: Vec<String>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        let mut row = self.input_row(doc);
+        for cell in cells.iter().map(String::as_str).chain(error) {
+            row.push_field(cell);
+        }
+        out.write_all(&csv_row(None, &row)?)?;
+        Ok(())
+    }
 }
 
 impl<R: Outcome> Sink<R> for CsvSink {
@@ -195,15 +211,8 @@ impl<R: Outcome> Sink<R> for CsvSink {
     }
 
     fn write(&mut self, out: &mut dyn Write, doc: &Doc, result: &R) -> Result<()> {
-        let mut row = self.input_row(doc);
-        for cell in result.csv_cells(doc) {
-            row.push_field(&cell);
-        }
-        if self.errors {
-            row.push_field("");
-        }
-        out.write_all(&csv_row(None, &row)?)?;
-        Ok(())
+        let error = self.errors.then_some("");
+        self.write_row(out, doc, result.csv_cells(doc), error)
     }
 
     fn record_errors(&mut self) -> bool {
@@ -212,13 +221,8 @@ impl<R: Outcome> Sink<R> for CsvSink {
     }
 
     fn fail(&mut self, out: &mut dyn Write, doc: &Doc, error: &str) -> Result<()> {
-        let mut row = self.input_row(doc);
-        for _ in R::CSV_COLUMNS {
-            row.push_field("");
-        }
-        row.push_field(error);
-        out.write_all(&csv_row(None, &row)?)?;
-        Ok(())
+        let blanks = vec![String::new(); R::CSV_COLUMNS.len()];
+        self.write_row(out, doc, blanks, Some(error))
     }
 }
 

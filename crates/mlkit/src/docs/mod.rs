@@ -310,9 +310,8 @@ impl DocReader {
                     return Err(bad(id, Record::Csv(row), message));
                 }
                 if row.len() != width {
-                    let line = row.position().map_or(0, |p| p.line());
-                    let message =
-                        mlkit_csv::ragged_row_message(line, row.len() as u64, width as u64, b',');
+                    let (line, found) = (first as u64, row.len() as u64);
+                    let message = mlkit_csv::ragged_row_message(line, found, width as u64, b',');
                     return Err(bad(id, Record::Csv(row), format!("{name}: {message}")));
                 }
                 Ok(Some(Doc {

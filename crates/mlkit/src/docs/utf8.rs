@@ -158,20 +158,22 @@ impl<R: BufRead> Utf8Lines<R> {
         match String::from_utf8(bytes) {
             Ok(text) => Ok(Some(text)),
             Err(e) if self.lossy => Ok(Some(String::from_utf8_lossy(e.as_bytes()).into_owned())),
-            Err(e) if self.invalid.is_some() => {
+            Err(e) => {
                 let offset = start + e.utf8_error().valid_up_to() as u64;
-                if let Some(marks) = self.invalid.as_mut() {
-                    marks.push_back((self.line, offset));
+                match self.invalid.as_mut() {
+                    Some(marks) => {
+                        marks.push_back((self.line, offset));
+                        Ok(Some(String::from_utf8_lossy(e.as_bytes()).into_owned()))
+                    }
+                    None => Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        NotUtf8 {
+                            line: self.line,
+                            offset,
+                        },
+                    )),
                 }
-                Ok(Some(String::from_utf8_lossy(e.as_bytes()).into_owned()))
             }
-            Err(e) => Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                NotUtf8 {
-                    line: self.line,
-                    offset: start + e.utf8_error().valid_up_to() as u64,
-                },
-            )),
         }
     }
 
