@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use mlkit_csv::Tracked;
 
 use crate::matrix::{Column, Matrix, SparseColumn};
-use crate::parallel::parallel_map;
+use crate::parallel::{blocks, parallel_map};
 use crate::text::{HashedText, TextOptions, Vocabulary};
 use crate::{ForestError, Result};
 
@@ -293,13 +293,19 @@ pub fn training_table(
             )));
         }
     }
-    // Whether each column is numeric: every cell a number or missing (`threads` columns at
-    // a time: it parses the whole table).
-    let numeric = parallel_map(names, threads, |name| {
-        column(csv, name).map(|c| csv.rows.iter().all(|r| number(&r[c]).is_some()))
-    });
-    for (name, numeric) in names.iter().zip(numeric) {
-        let c = column(csv, name)?;
+    // Whether each column is numeric: every cell a number or missing. The numbers parsed
+    // here are the numeric columns' values; `encode` does not parse them again.
+    let indices = names
+        .iter()
+        .map(|name| column(csv, name))
+        .collect::<Result<Vec<_>>>()?;
+    let specs: Vec<(usize, Option<&[String]>)> = indices.iter().map(|&c| (c, None)).collect();
+    let mut parsed: Vec<(String, Vec<f32>)> = Vec::new();
+    for ((name, &c), numbers) in names
+        .iter()
+        .zip(&indices)
+        .zip(parse_columns(csv, &specs, threads))
+    {
         let embedded = text.embedded.iter().find(|e| &e.column == name);
         if text.tfidf.contains(name) {
             let texts = csv.rows.iter().map(|r| cell_text(&r[c]));
@@ -329,7 +335,8 @@ pub fn training_table(
         if text.tfidf.contains(name) || embedded.is_some() {
             continue;
         }
-        let encoding = if numeric? {
+        let encoding = if let Ok(numbers) = numbers {
+            parsed.push((name.clone(), numbers));
             Encoding::Numeric
         } else {
             let values: BTreeSet<&str> = csv
@@ -361,7 +368,7 @@ pub fn training_table(
         classes.push(l.to_string());
     }
     let target_idx = csv.rows.iter().map(|r| index[r[t].trim()]).collect();
-    let matrix = encode(csv, &features, text.embedded, threads)?;
+    let matrix = encode_parsed(csv, &features, text.embedded, threads, parsed)?;
     Ok(Table {
         features,
         matrix,
@@ -388,6 +395,17 @@ pub fn encode(
     embedded: &[Embedded],
     threads: usize,
 ) -> Result<Matrix> {
+    encode_parsed(csv, features, embedded, threads, Vec::new())
+}
+
+/// [`encode`], with the values of some numeric features already parsed (by name).
+fn encode_parsed(
+    csv: &Csv,
+    features: &[Feature],
+    embedded: &[Embedded],
+    threads: usize,
+    mut parsed: Vec<(String, Vec<f32>)>,
+) -> Result<Matrix> {
     let missing: Vec<&str> = features
         .iter()
         .filter(|f| !csv.header.contains(&f.name))
@@ -402,12 +420,35 @@ pub fn encode(
         )));
     }
     let rows = csv.rows.len();
-    let scalar_features: Vec<&Feature> = features
+    let to_parse: Vec<&Feature> = features
         .iter()
         .filter(|f| matches!(f.encoding, Encoding::Numeric | Encoding::Categorical(_)))
+        .filter(|f| !parsed.iter().any(|(name, _)| *name == f.name))
         .collect();
-    let mut scalars =
-        parallel_map(&scalar_features, threads, |f| scalar_column(csv, f)).into_iter();
+    let specs = to_parse
+        .iter()
+        .map(|f| {
+            let categories = match &f.encoding {
+                Encoding::Categorical(c) => Some(c.as_slice()),
+                _ => None,
+            };
+            column(csv, &f.name).map(|c| (c, categories))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut scalars = parse_columns(csv, &specs, threads)
+        .into_iter()
+        .zip(to_parse.iter().zip(&specs))
+        .map(|(values, (f, &(c, _)))| {
+            values.map_err(|row| {
+                ForestError::Data(format!(
+                    "{}, column {:?}: {:?} is not a number; the model was trained on numbers \
+                     in this column",
+                    csv.at(row),
+                    f.name,
+                    csv.rows[row][c].trim()
+                ))
+            })
+        });
     let mut columns = Vec::new();
     for f in features {
         let c = column(csv, &f.name)?;
@@ -458,10 +499,13 @@ pub fn encode(
                 }
             }
             Encoding::Numeric | Encoding::Categorical(_) => {
-                let parsed = scalars
-                    .next()
-                    .expect("one parsed column per scalar feature");
-                columns.push(Column::Dense(parsed?));
+                let values = match parsed.iter().position(|(name, _)| *name == f.name) {
+                    Some(i) => parsed.swap_remove(i).1,
+                    None => scalars
+                        .next()
+                        .expect("one parsed column per scalar feature")?,
+                };
+                columns.push(Column::Dense(values));
             }
         }
     }
@@ -480,29 +524,48 @@ fn sparse_columns(width: usize, rows: impl Iterator<Item = Vec<(usize, f32)>>) -
     columns.into_iter().map(Column::Sparse).collect()
 }
 
-/// A numeric or categorical feature's column, parsed.
-fn scalar_column(csv: &Csv, f: &Feature) -> Result<Vec<f32>> {
-    let c = column(csv, &f.name)?;
-    let categories = match &f.encoding {
-        Encoding::Categorical(c) => Some(c.as_slice()),
-        _ => None,
-    };
-    csv.rows
-        .iter()
-        .enumerate()
-        .map(|(n, r)| {
-            let v = &r[c];
-            scalar(categories, v).ok_or_else(|| {
-                ForestError::Data(format!(
-                    "{}, column {:?}: {:?} is not a number; the model was trained on numbers \
-                     in this column",
-                    csv.at(n),
-                    f.name,
-                    v.trim()
-                ))
-            })
-        })
-        .collect()
+/// Rows parsed by one thread at a time in [`parse_columns`]: enough to share the work, few
+/// enough that the blocks' columns are cheap to join.
+const PARSE_BLOCK: usize = 8192;
+
+/// The numeric (`None`) or categorical (`Some(categories)`, as codes) cells of the columns at
+/// the given indices, or for a column with a cell that is not a number the first such row.
+/// Rows are parsed a block at a time, each row's cells together: a column at a time would
+/// read every row's record from memory once per column.
+fn parse_columns(
+    csv: &Csv,
+    specs: &[(usize, Option<&[String]>)],
+    threads: usize,
+) -> Vec<std::result::Result<Vec<f32>, usize>> {
+    let n = csv.rows.len();
+    let blocks = blocks(n, PARSE_BLOCK);
+    let parts = parallel_map(&blocks, threads, |&(start, end)| {
+        let mut columns: Vec<std::result::Result<Vec<f32>, usize>> =
+            vec![Ok(Vec::with_capacity(end - start)); specs.len()];
+        for (row, record) in csv.rows[start..end].iter().enumerate() {
+            for (out, &(c, categories)) in columns.iter_mut().zip(specs) {
+                if let Ok(values) = out {
+                    match scalar(categories, &record[c]) {
+                        Some(x) => values.push(x),
+                        None => *out = Err(start + row),
+                    }
+                }
+            }
+        }
+        columns
+    });
+    let mut columns: Vec<std::result::Result<Vec<f32>, usize>> =
+        vec![Ok(Vec::with_capacity(n)); specs.len()];
+    for part in parts {
+        for (all, block) in columns.iter_mut().zip(part) {
+            match (&mut *all, block) {
+                (Ok(values), Ok(block)) => values.extend(block),
+                (Ok(_), Err(row)) => *all = Err(row),
+                (Err(_), _) => {}
+            }
+        }
+    }
+    columns
 }
 
 /// A numeric cell as a number (NaN if missing), `None` if it is not one. A plain number

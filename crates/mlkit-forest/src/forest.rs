@@ -9,7 +9,7 @@ use crate::calibrate::{stratified_folds, Calibration, Calibrator, Fold, Method};
 use crate::data::{Feature, Table};
 use crate::matrix::{Matrix, RowIndex};
 use crate::model_file;
-use crate::parallel::parallel_map;
+use crate::parallel::{blocks, parallel_map};
 use crate::rng::Rng;
 use crate::tree::{grow, Leaf, Training, Tree, TreeParams};
 use crate::{ForestError, Result};
@@ -334,10 +334,7 @@ impl Forest {
             )));
         }
         let n = matrix.rows();
-        let blocks: Vec<(usize, usize)> = (0..n)
-            .step_by(BLOCK)
-            .map(|s| (s, (s + BLOCK).min(n)))
-            .collect();
+        let blocks = blocks(n, BLOCK);
         let parts = parallel_map(&blocks, threads, |&b| self.score_block(matrix, b));
         let mut all = Scores {
             classes: self.classes.len(),
@@ -495,8 +492,8 @@ mod tests {
         }
         // Votes say a (2 of 4 = 50%); leaf probabilities say b (0.4 against 0.35).
         assert_eq!(argmax(&s.leaf[..3]), 1);
-        // Rows walked in groups reach the leaves they reach one at a time (37 rows: two
-        // full groups and a part).
+        // Rows walked together reach the leaves they reach one at a time (37 rows: more
+        // than two sets of lanes), each row once.
         let x: Vec<f32> = (0..37).map(|i| i as f32 / 10.0).collect();
         for tree in &forest.trees {
             let mut reached = Vec::new();
@@ -505,6 +502,7 @@ mod tests {
                 |r, _| x[r],
                 |r, leaf| reached.push((r, leaf.vote())),
             );
+            reached.sort_unstable();
             let one_by_one: Vec<(usize, usize)> = (0..x.len())
                 .map(|r| (r, tree.leaf(|_| x[r]).vote()))
                 .collect();
@@ -524,5 +522,17 @@ mod tests {
         for cut in [10, bytes.len() / 2, bytes.len() - 3] {
             assert!(Forest::from_bytes(&bytes[..cut]).is_err());
         }
+        // A version 2 file (FNV-1a checksum) still loads, and its checksum is checked.
+        let v2 = model_file::as_version_2(&bytes);
+        assert!(String::from_utf8_lossy(&v2)
+            .starts_with(r#"{"format":"mlkit-forest","version":2,"rng":1,"checksum":"fnv1a64:"#));
+        assert_eq!(Forest::from_bytes(&v2).unwrap().trees, forest.trees);
+        let mut bad = v2.clone();
+        let at = bad.len() - 10;
+        bad[at] ^= 1;
+        assert!(Forest::from_bytes(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("damaged"));
     }
 }

@@ -27,6 +27,7 @@ pub mod text;
 pub mod tree;
 
 pub use forest::{ClassWeight, Forest, ForestParams, MaxFeatures, Scores};
+pub use parallel::{blocks, parallel_map};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ForestError {

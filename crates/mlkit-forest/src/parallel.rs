@@ -35,3 +35,12 @@ pub fn parallel_map<T: Sync, R: Send>(
         .map(|r| r.expect("every item mapped"))
         .collect()
 }
+
+/// `0..n` cut into ranges of `size` (the last may be shorter), as `(start, end)`: the blocks
+/// of rows that [`parallel_map`] hands out.
+pub fn blocks(n: usize, size: usize) -> Vec<(usize, usize)> {
+    (0..n)
+        .step_by(size)
+        .map(|s| (s, (s + size).min(n)))
+        .collect()
+}

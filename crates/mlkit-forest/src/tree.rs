@@ -111,9 +111,11 @@ impl Tree {
         self.leaf_of(at)
     }
 
-    /// The leaves that `rows` rows reach, `visit(row, leaf)`; `get(row, f)` reads a row's
-    /// feature f. Rows walk in groups of 16, a level at a time, so that the group's node
-    /// loads (cache misses on a deep tree) overlap instead of waiting one after another.
+    /// The leaves that `rows` rows reach, `visit(row, leaf)`, rows in no set order; `get(row,
+    /// f)` reads a row's feature f. Sixteen rows walk at once, a step each in turn, so that
+    /// their node loads (cache misses on a deep tree) overlap instead of waiting one after
+    /// another; a row that reaches its leaf hands its place to the next row at once, so no
+    /// walk waits for the deepest of its group.
     #[inline]
     pub fn leaves(
         &self,
@@ -121,29 +123,39 @@ impl Tree {
         get: impl Fn(usize, usize) -> f32,
         mut visit: impl FnMut(usize, Leaf<'_>),
     ) {
-        const GROUP: usize = 16;
-        for first in (0..rows).step_by(GROUP) {
-            let n = GROUP.min(rows - first);
-            let mut at = [self.root; GROUP];
-            loop {
-                let mut walking = false;
-                for (i, a) in at[..n].iter_mut().enumerate() {
-                    if *a & Child::LEAF == 0 {
-                        let node = &self.nodes[*a as usize];
-                        *a = if get(first + i, node.feature as usize) <= node.threshold {
-                            node.left
-                        } else {
-                            node.right
-                        };
-                        walking = true;
-                    }
+        const LANES: usize = 16;
+        if self.root & Child::LEAF != 0 {
+            (0..rows).for_each(|r| visit(r, self.leaf_of(self.root)));
+            return;
+        }
+        let mut live = LANES.min(rows);
+        let mut row: [usize; LANES] = std::array::from_fn(|i| i);
+        let mut at = [self.root; LANES];
+        let mut next = live;
+        while live > 0 {
+            let mut i = 0;
+            while i < live {
+                let node = &self.nodes[at[i] as usize];
+                let to = if get(row[i], node.feature as usize) <= node.threshold {
+                    node.left
+                } else {
+                    node.right
+                };
+                if to & Child::LEAF == 0 {
+                    at[i] = to;
+                    i += 1;
+                    continue;
                 }
-                if !walking {
-                    break;
+                visit(row[i], self.leaf_of(to));
+                if next < rows {
+                    (row[i], at[i]) = (next, self.root);
+                    next += 1;
+                    i += 1;
+                } else {
+                    // No rows left to start: the last live lane takes this place.
+                    live -= 1;
+                    (row[i], at[i]) = (row[live], at[live]);
                 }
-            }
-            for (i, &a) in at[..n].iter().enumerate() {
-                visit(first + i, self.leaf_of(a));
             }
         }
     }

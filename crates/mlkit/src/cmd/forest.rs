@@ -17,7 +17,7 @@ use mlkit_forest::data::{
 use mlkit_forest::matrix::Matrix;
 use mlkit_forest::plot::{reliability_png, reliability_svg};
 use mlkit_forest::text::{DocFreq, TextOptions};
-use mlkit_forest::{ClassWeight, Forest, ForestParams, MaxFeatures};
+use mlkit_forest::{blocks, parallel_map, ClassWeight, Forest, ForestParams, MaxFeatures};
 use mlkit_metrics::{argmax, evaluate, probability_scores};
 use serde_json::json;
 
@@ -588,41 +588,51 @@ fn predict(args: PredictArgs) -> Result<()> {
             header.push_field(&format!("proba_{c}"));
         }
     }
-    // One CSV writer for the whole output (a writer per row costs its buffer every time).
-    let mut w = csv::Writer::from_writer(out);
+    let mut w = csv::Writer::from_writer(&mut *out);
     w.write_record(&header)?;
-    let n = forest.trees.len();
-    let mut cell = String::new();
-    let mut field = |w: &mut csv::Writer<&mut dyn Write>, args: std::fmt::Arguments| {
-        use std::fmt::Write as _;
-        cell.clear();
-        let _ = cell.write_fmt(args);
-        w.write_field(&cell)
-    };
-    for (row, (best, conf, votes, proba)) in csv
-        .rows
-        .iter()
-        .zip(score(&forest, &columns, proba, threads)?)
-    {
-        for f in row {
-            w.write_field(f)?;
-        }
-        w.write_field(&forest.classes[best])?;
-        field(&mut w, format_args!("{conf:.4}"))?;
-        if args.votes {
-            for v in &votes {
-                field(&mut w, format_args!("{v}/{n}"))?;
-            }
-        }
-        if let Some(p) = proba {
-            for x in p {
-                field(&mut w, format_args!("{x:.6}"))?;
-            }
-        }
-        w.write_record(None::<&[u8]>)?;
-    }
     w.flush()?;
     drop(w);
+    let scored = score(&forest, &columns, proba, threads)?;
+    // Rows are formatted a block per thread (formatting numbers and quoting fields cost
+    // as much as scoring), written in order, a few blocks in memory at a time.
+    const BLOCK: usize = 4096;
+    let n = forest.trees.len();
+    let format_block = |&(start, end): &(usize, usize)| -> std::io::Result<Vec<u8>> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut cell = String::new();
+        let mut field = |w: &mut csv::Writer<Vec<u8>>, args: std::fmt::Arguments| {
+            use std::fmt::Write as _;
+            cell.clear();
+            let _ = cell.write_fmt(args);
+            w.write_field(&cell)
+        };
+        for (row, (best, conf, votes, proba)) in
+            csv.rows[start..end].iter().zip(&scored[start..end])
+        {
+            for f in row {
+                w.write_field(f)?;
+            }
+            w.write_field(&forest.classes[*best])?;
+            field(&mut w, format_args!("{conf:.4}"))?;
+            if args.votes {
+                for v in votes {
+                    field(&mut w, format_args!("{v}/{n}"))?;
+                }
+            }
+            if let Some(p) = proba {
+                for x in p {
+                    field(&mut w, format_args!("{x:.6}"))?;
+                }
+            }
+            w.write_record(None::<&[u8]>)?;
+        }
+        w.into_inner().map_err(|e| e.into_error())
+    };
+    for group in blocks(csv.rows.len(), BLOCK).chunks(2 * threads) {
+        for bytes in parallel_map(group, threads, format_block) {
+            out.write_all(&bytes?)?;
+        }
+    }
     output.finish()
 }
 
