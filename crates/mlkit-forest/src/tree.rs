@@ -112,7 +112,7 @@ impl Tree {
     }
 
     /// The leaves that `rows` rows reach, `visit(row, leaf)`, rows in no set order; `get(row,
-    /// f)` reads a row's feature f. Sixteen rows walk at once, a step each in turn, so that
+    /// f)` reads a row's feature f. Thirty-two rows walk at once, a step each in turn, so that
     /// their node loads (cache misses on a deep tree) overlap instead of waiting one after
     /// another; a row that reaches its leaf hands its place to the next row at once, so no
     /// walk waits for the deepest of its group.
@@ -123,7 +123,7 @@ impl Tree {
         get: impl Fn(usize, usize) -> f32,
         mut visit: impl FnMut(usize, Leaf<'_>),
     ) {
-        const LANES: usize = 16;
+        const LANES: usize = 32;
         if self.root & Child::LEAF != 0 {
             (0..rows).for_each(|r| visit(r, self.leaf_of(self.root)));
             return;
