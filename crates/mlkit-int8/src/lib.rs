@@ -297,13 +297,18 @@ enum Quantizer {
     Avx512,
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    #[cfg(target_arch = "aarch64")]
+    Neon,
     Scalar,
 }
 
 impl Quantizer {
     /// Every quantizer this CPU runs, fastest first.
-    // Elsewhere than on x86-64 the list is the scalar one alone.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(clippy::vec_init_then_push))]
+    // Elsewhere than on x86-64 and aarch64 the list is the scalar one alone.
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        allow(clippy::vec_init_then_push)
+    )]
     fn supported() -> Vec<Quantizer> {
         let mut all = Vec::new();
         #[cfg(target_arch = "x86_64")]
@@ -314,6 +319,10 @@ impl Quantizer {
             if std::arch::is_x86_feature_detected!("avx2") {
                 all.push(Quantizer::Avx2);
             }
+        }
+        #[cfg(target_arch = "aarch64")]
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            all.push(Quantizer::Neon);
         }
         all.push(Quantizer::Scalar);
         all
@@ -335,6 +344,9 @@ fn quantize_blocks_with(quantizer: Quantizer, x: &[f32], a: &mut [u8], scales: &
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the CPU has AVX2 (`Quantizer::supported`).
         Quantizer::Avx2 => unsafe { avx2::quantize_blocks(x, a, scales) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: the CPU has NEON (`Quantizer::supported`).
+        Quantizer::Neon => unsafe { neon::quantize_blocks(x, a, scales) },
         _ => {
             for ((xs, q), scale) in x
                 .chunks_exact(BLOCK)
@@ -351,7 +363,7 @@ fn quantize_blocks_with(quantizer: Quantizer, x: &[f32], a: &mut [u8], scales: &
 /// magnitude and whether it holds a NaN; `None` sends the block to `quantize_block`: one of
 /// zeros, with a NaN or an infinity (all zero there), or with a scale so small that its
 /// inverse is infinite (where the vector conversion would differ from the scalar one).
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn vector_scale(amax: f32, nan: bool) -> Option<(f32, f32)> {
     let scale = amax / 127.0;
     let inv = 1.0 / scale;
@@ -843,6 +855,51 @@ mod neon {
     /// 8 f32 ones, with the weights and activations, in the 32 registers.
     const ROWS: usize = 2;
 
+    /// The blocks of `x` as `quantize_rows` makes them: the same numbers (`fcvtns` rounds
+    /// half to even, as the scalar code does).
+    ///
+    /// # Safety
+    /// The CPU must have NEON; `x.len() == a.len() == 32 * scales.len()`.
+    #[target_feature(enable = "neon")]
+    pub unsafe fn quantize_blocks(x: &[f32], a: &mut [u8], scales: &mut [f32]) {
+        let (lo, hi, offset) = (vdupq_n_s32(-127), vdupq_n_s32(127), vdupq_n_s32(128));
+        for ((x, q), scale) in x
+            .chunks_exact(BLOCK)
+            .zip(a.chunks_exact_mut(BLOCK))
+            .zip(scales.iter_mut())
+        {
+            // SAFETY: `x` holds 32 f32s.
+            let v: [float32x4_t; 8] =
+                std::array::from_fn(|i| unsafe { vld1q_f32(x.as_ptr().add(4 * i)) });
+            // A lane compares unequal to itself only where it is a NaN.
+            let mut ordered = vdupq_n_u32(u32::MAX);
+            let mut most = vdupq_n_f32(0.0);
+            for v in v {
+                ordered = vandq_u32(ordered, vceqq_f32(v, v));
+                most = vmaxq_f32(most, vabsq_f32(v));
+            }
+            let nan = vminvq_u32(ordered) == 0;
+            let Some((s, inv)) = super::vector_scale(vmaxvq_f32(most), nan) else {
+                *scale = super::quantize_block(x, q);
+                continue;
+            };
+            *scale = s;
+            let inv = vdupq_n_f32(inv);
+            let i: [int32x4_t; 8] = std::array::from_fn(|j| {
+                let i = vcvtnq_s32_f32(vmulq_f32(v[j], inv));
+                vaddq_s32(vminq_s32(vmaxq_s32(i, lo), hi), offset)
+            });
+            // 1..=255 in every lane: narrowed to i16, then to u8 without saturating.
+            let h: [int16x8_t; 4] =
+                std::array::from_fn(|j| vcombine_s16(vmovn_s32(i[2 * j]), vmovn_s32(i[2 * j + 1])));
+            for j in 0..2 {
+                let bytes = vcombine_u8(vqmovun_s16(h[2 * j]), vqmovun_s16(h[2 * j + 1]));
+                // SAFETY: `q` holds 32 bytes.
+                unsafe { vst1q_u8(q.as_mut_ptr().add(16 * j), bytes) };
+            }
+        }
+    }
+
     /// # Safety
     /// The CPU must have NEON.
     #[target_feature(enable = "neon")]
@@ -1142,6 +1199,8 @@ mod tests {
         let mut odd = matrix(7, k, 9);
         odd[5 * k..6 * k].fill(1e-39);
         odd[6 * k + 3] = -3e-45;
+        #[cfg(target_arch = "aarch64")]
+        assert!(Quantizer::supported().contains(&Quantizer::Neon));
         for quantizer in Quantizer::supported() {
             for x in [&rows, &odd] {
                 let m = x.len() / k;
