@@ -320,6 +320,8 @@ fn quantize_writes_a_loadable_gguf_and_models_describes_it() {
     assert_eq!(info["model_type"], "bert");
     assert_eq!(info["dtype"], "Q8_0");
     assert_eq!(info["hidden_size"], 32);
+    // A model of the user's runs in f32 unless asked; only the bundled ones default to int8.
+    assert_eq!(info["default_dtype"], "f32");
     let e = mlkit(
         &["embed", "--model", out.to_str().unwrap(), "-"],
         b"hello world\n",
@@ -562,4 +564,29 @@ fn models_info_says_what_is_wrong_with_a_config() {
         "{err}"
     );
     assert!(o.stdout.is_empty(), "not described as an unknown model");
+}
+
+/// Without `--dtype` the bundled model runs int8 (what `--dtype int8` gives, on any CPU: as
+/// q8 where it has no int8 kernel), and `models info` says so.
+#[test]
+fn the_bundled_model_runs_int8_unless_asked_otherwise() {
+    let text = b"Angela Merkel visited Paris.\nThe bank raised rates on Tuesday.\n";
+    let run = |extra: &[&str]| {
+        let mut args = vec!["embed", "--format", "jsonl"];
+        args.extend_from_slice(extra);
+        args.push("-");
+        let o = mlkit(&args, text);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    assert_eq!(run(&[]), run(&["--dtype", "int8"]));
+    let info = mlkit(&["models", "info", "all-MiniLM-L6-v2"], b"");
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.contains("runs as       int8 unless --dtype says otherwise"),
+        "{info}"
+    );
+    let json = mlkit(&["models", "info", "conll03-ner-minilm", "--json"], b"");
+    let json: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["default_dtype"], "int8");
 }

@@ -85,6 +85,13 @@ pub fn bundled_dir() -> PathBuf {
         .map_or(source, |d| d.canonicalize().unwrap_or(d))
 }
 
+/// Whether `resolve` finds `spec` among the bundled models (a path that exists is not an
+/// alias, even where a bundled model has its name).
+pub fn is_bundled(spec: &str) -> bool {
+    let path = Path::new(spec);
+    !path.exists() && !spec.contains('/') && bundled_dir().join(spec).is_dir()
+}
+
 /// Resolves `spec`: an existing directory, then a bundled alias, then a Hugging Face repo
 /// id with an optional `@revision` (downloaded into the hub cache, or read from it alone
 /// when `HF_HUB_OFFLINE=1`).
@@ -99,9 +106,8 @@ pub fn resolve(spec: &str) -> Result<ModelFiles> {
         }
         return Err(refuse_or_explain(path, spec));
     }
-    let bundled = bundled_dir().join(spec);
-    if !spec.contains('/') && bundled.is_dir() {
-        return from_dir(&bundled, spec);
+    if is_bundled(spec) {
+        return from_dir(&bundled_dir().join(spec), spec);
     }
     if looks_like_repo_id(spec) {
         return from_hub(spec);

@@ -134,7 +134,7 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
 }
 
 fn load(model: &ModelArgs) -> Result<TextClassifier> {
-    let runtime = model.runtime.resolve()?;
+    let runtime = model.runtime.resolve(&model.model)?;
     let files = resolve(&model.model)?;
     TextClassifier::load(&files, &runtime).with_context(|| {
         format!(

@@ -65,7 +65,7 @@ pub enum EmbedFormat {
 const CHUNK: usize = 4096;
 
 pub fn run(args: EmbedArgs) -> Result<()> {
-    let runtime = args.model.runtime.resolve()?;
+    let runtime = args.model.runtime.resolve(&args.model.model)?;
     let format =
         args.format.unwrap_or_else(
             || match args.io.output.as_ref().and_then(|p| p.extension()) {

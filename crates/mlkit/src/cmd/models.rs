@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use anyhow::Result;
+use clap::ValueEnum;
 use clap::{Args, Subcommand};
 use mlkit_core::catalog;
 use mlkit_core::resolve;
@@ -35,8 +36,16 @@ fn mb(bytes: u64) -> String {
 
 fn print_info(out: &mut dyn Write, model: &str, json: bool) -> Result<()> {
     let info = catalog::info(&resolve(model)?)?;
+    let precision = crate::flags::default_precision(model);
+    let precision = precision
+        .to_possible_value()
+        .map_or_else(|| format!("{precision:?}"), |v| v.get_name().to_string());
     if json {
-        writeln!(out, "{}", serde_json::to_string(&info)?)?;
+        let mut info = serde_json::to_value(&info)?;
+        if let Some(fields) = info.as_object_mut() {
+            fields.insert("default_dtype".into(), precision.into());
+        }
+        writeln!(out, "{info}")?;
         return Ok(());
     }
     let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
@@ -53,6 +62,10 @@ fn print_info(out: &mut dyn Write, model: &str, json: bool) -> Result<()> {
         mb(info.bytes)
     )?;
     writeln!(out, "tokenizer     {}", info.tokenizer)?;
+    writeln!(
+        out,
+        "runs as       {precision} unless --dtype says otherwise"
+    )?;
     if let Some(p) = &info.pooling {
         writeln!(out, "pooling       {p}")?;
     }

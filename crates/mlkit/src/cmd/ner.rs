@@ -140,7 +140,7 @@ const CHUNK: usize = 4096;
 
 fn load(args: &ModelArg) -> Result<NerModel> {
     let opts = NerOptions {
-        run: args.model.runtime.resolve()?,
+        run: args.model.runtime.resolve(&args.model.model)?,
         stride: args.stride,
     };
     let files = resolve(&args.model.model)?;

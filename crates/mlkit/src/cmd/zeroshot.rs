@@ -177,7 +177,7 @@ fn load(
         return Err(UsageError("no labels: pass --labels a,b,c or --labels-file".into()).into());
     }
     check_labels(&labels, &args.template)?;
-    let runtime = args.model.runtime.resolve()?;
+    let runtime = args.model.runtime.resolve(&args.model.model)?;
     let files = resolve(&args.model.model)?;
     let parts = ModelParts::read(&files)?;
     let method = args.method.unwrap_or(if is_nli(&parts.config) {
