@@ -11,8 +11,8 @@ use mlkit_core::device::RunOptions;
 use mlkit_core::{resolve, EmbedOptions, Embedder};
 use mlkit_forest::calibrate::Method;
 use mlkit_forest::data::{
-    cell_text, column_names, encode, feature_names, read_csv, training_table, Csv, Embedded,
-    EmbeddingModel, Encoding, TextFeatures,
+    cell_text, column_names, encode, feature_names, read_csv_threaded, training_table, Csv,
+    Embedded, EmbeddingModel, Encoding, TextFeatures,
 };
 use mlkit_forest::matrix::Matrix;
 use mlkit_forest::plot::{reliability_png, reliability_svg};
@@ -251,24 +251,29 @@ pub fn run(args: ForestArgs) -> Result<()> {
     }
 }
 
-fn read(path: &Path) -> Result<Csv> {
+/// A CSV file, read on `threads` threads where it can be.
+fn read(path: &Path, threads: usize) -> Result<Csv> {
     let text = read_text(path)?;
-    Ok(read_csv(&path.display().to_string(), &text)?)
+    Ok(read_csv_threaded(
+        &path.display().to_string(),
+        &text,
+        threads,
+    )?)
 }
 
 /// One table from several CSV files (Spark's part-*.csv), rows in the order of the files:
 /// each header must be the first's. Empty files (no bytes, as Spark may write for an empty
 /// partition) are passed over. Errors about a row name its part and line.
-fn read_parts(paths: &[PathBuf]) -> Result<Csv> {
+fn read_parts(paths: &[PathBuf], threads: usize) -> Result<Csv> {
     if let [path] = paths {
-        return read(path);
+        return read(path, threads);
     }
     let mut table: Option<Csv> = None;
     for path in paths {
         if path.as_os_str() != "-" && std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
             continue;
         }
-        let mut part = read(path)?;
+        let mut part = read(path, threads)?;
         match &mut table {
             None => {
                 part.parts.push((0, part.name.clone()));
@@ -411,7 +416,7 @@ fn max_features(s: &str) -> Result<MaxFeatures> {
 }
 
 fn train(args: TrainArgs) -> Result<()> {
-    let csv = read(&args.data)?;
+    let csv = read(&args.data, args.threads.get())?;
     if csv.rows.is_empty() {
         anyhow::bail!(
             "{}: no rows to train on, only a header",
@@ -559,18 +564,18 @@ fn encode_for(
 }
 
 /// The model and the data, read at the same time (each is a large file to parse).
-fn load_both(model: &Path, data: &[PathBuf]) -> Result<(Forest, Csv)> {
+fn load_both(model: &Path, data: &[PathBuf], threads: usize) -> Result<(Forest, Csv)> {
     std::thread::scope(|scope| {
         let forest = scope.spawn(|| load(model));
-        let csv = read_parts(data);
+        let csv = read_parts(data, threads);
         let forest = forest.join().expect("the model reading thread panicked");
         Ok((forest?, csv?))
     })
 }
 
 fn predict(args: PredictArgs) -> Result<()> {
-    let (forest, csv) = load_both(&args.model, &args.data)?;
     let threads = args.threads.get();
+    let (forest, csv) = load_both(&args.model, &args.data, threads)?;
     let columns = encode_for(&forest, &csv, &args.embed, threads)?;
     let proba = ProbaArg::resolve(args.proba, &forest)?;
     let mut output = Output::create(args.output.as_deref())?;
@@ -637,7 +642,7 @@ fn predict(args: PredictArgs) -> Result<()> {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
-    let (forest, csv) = load_both(&args.model, &args.data)?;
+    let (forest, csv) = load_both(&args.model, &args.data, args.threads.get())?;
     if csv.rows.is_empty() {
         anyhow::bail!("{}: no rows to evaluate, only a header", csv.name);
     }
