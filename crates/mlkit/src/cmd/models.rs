@@ -3,8 +3,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use clap::ValueEnum;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use mlkit_core::catalog;
 use mlkit_core::resolve;
 
