@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from cpu import INT8_KERNELS, cpu_features  # noqa: E402
+from cpu import INT8_KERNELS, clock_mhz, cpu_features, linear_macs_per_token, share_of_peak  # noqa: E402
 
 
 def sentences(path):
@@ -103,11 +103,17 @@ def main():
     def cosines(a, b):
         return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
-    print(f"{'run':<38}{'seconds':>9}{'sent/s':>10}{'vs PyTorch':>12}{'min cos':>10}{'mean cos':>10}")
+    tokens = sum(len(ids) for ids in st.tokenizer(texts)["input_ids"])
+    macs = linear_macs_per_token(os.path.join(model_dir, "config.json"))
+    print(f"{'run':<38}{'seconds':>9}{'sent/s':>10}{'vs PyTorch':>12}{'min cos':>10}{'mean cos':>10}{'peak':>6}")
     for name, secs, emb in rows:
         c = cosines(emb, ref)
+        peak = share_of_peak(name, tokens / secs, macs, args.threads) if name.startswith("mlkit") else ""
         print(f"{name:<38}{secs:>9.2f}{len(texts) / secs:>10.1f}{st_secs / secs:>11.2f}x"
-              f"{c.min():>10.6f}{c.mean():>10.6f}")
+              f"{c.min():>10.6f}{c.mean():>10.6f}{peak:>6}")
+    print(f"peak: the Linear layers' {macs / 1e6:.1f}M multiply-adds a token ({tokens} tokens) against "
+          f"{args.threads} cores x 2 vector units x the multiply-adds of the product's instruction x "
+          f"{clock_mhz()} MHz")
 
 
 def onnx_runs(st, model_dir, texts, tmp, threads):

@@ -1,6 +1,7 @@
 """mlkit ner against the transformers token-classification pipeline (PyTorch) and
 onnxruntime (fp32 and dynamic int8) on the CoNLL-2003 test sentences: documents and tokens
-per second at the same thread count, one run each, with the ratios.
+per second at the same thread count, one run each, with the ratios, and each mlkit run's
+share of the machine's nominal peak (benches/cpu.py).
 
     python -m venv .venv && .venv/bin/pip install -r benches/requirements-ner.txt
     cargo build --release -p mlkit
@@ -25,7 +26,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "crates/mlkit-ner/tests/fixtures"))
 sys.path.insert(0, HERE)
 
-from cpu import INT8_KERNELS, cpu_features  # noqa: E402
+from cpu import INT8_KERNELS, clock_mhz, cpu_features, linear_macs_per_token, share_of_peak  # noqa: E402
 
 
 def main():
@@ -111,9 +112,14 @@ def main():
             results[name] = time.perf_counter() - start
 
     base = results["transformers pipeline (PyTorch)"]
-    print(f"{'runtime':34} {'seconds':>8} {'docs/s':>8} {'tokens/s':>9} {'vs pipeline':>11}")
+    macs = linear_macs_per_token(os.path.join(model_dir, "config.json"))
+    print(f"{'runtime':34} {'seconds':>8} {'docs/s':>8} {'tokens/s':>9} {'vs pipeline':>11} {'peak':>5}")
     for name, secs in results.items():
-        print(f"{name:34} {secs:8.2f} {len(texts) / secs:8.1f} {tokens / secs:9.0f} {base / secs:10.2f}x")
+        peak = share_of_peak(name, tokens / secs, macs, args.threads) if name.startswith("mlkit") else ""
+        print(f"{name:34} {secs:8.2f} {len(texts) / secs:8.1f} {tokens / secs:9.0f} {base / secs:10.2f}x "
+              f"{peak:>5}")
+    print(f"peak: the Linear layers' {macs / 1e6:.1f}M multiply-adds a token against {args.threads} cores x 2 "
+          f"vector units x the multiply-adds of the product's instruction x {clock_mhz()} MHz")
 
 
 if __name__ == "__main__":
