@@ -105,7 +105,7 @@ impl QuoteTracker {
 }
 
 /// The newlines in `bytes` (a loop the compiler vectorises).
-fn newlines(bytes: &[u8]) -> u64 {
+pub fn newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 

@@ -260,18 +260,17 @@ fn read_csv_pieces(name: &str, text: &str, threads: usize, min_bytes: usize) -> 
         let mut record = csv::StringRecord::new();
         loop {
             match reader.read_record(&mut record) {
-                Ok(true) if record.len() == width => rows.push(record.clone()),
+                Ok(true) if record.len() == width => rows.push(std::mem::take(&mut record)),
                 Ok(false) => break,
                 // A ragged row or invalid text: `read_csv` says what and where.
                 _ => return None,
             }
         }
-        let lines = piece.iter().filter(|&&b| b == b'\n').count() as u64;
-        Some((rows, lines))
+        Some((rows, mlkit_csv::newlines(piece)))
     });
     // Positions count from the file's start: lines and bytes before the piece, records
-    // before it (the header is record 0).
-    let mut line = 1 + bytes[..header_end].iter().filter(|&&b| b == b'\n').count() as u64;
+    // before it (the header is record 0). The header is line 1, so the body starts on 2.
+    let mut line = 2;
     for (part, &(start, _)) in parts.into_iter().zip(&ranges) {
         let Some((rows, lines)) = part else {
             return read_csv(name, text);
@@ -619,8 +618,10 @@ fn parse_columns(
     let n = csv.rows.len();
     let blocks = blocks(n, PARSE_BLOCK);
     let parts = parallel_map(&blocks, threads, |&(start, end)| {
-        let mut columns: Vec<std::result::Result<Vec<f32>, usize>> =
-            vec![Ok(Vec::with_capacity(end - start)); specs.len()];
+        // (Not `vec![..; n]`: its clones would not keep the capacity.)
+        let mut columns: Vec<std::result::Result<Vec<f32>, usize>> = (0..specs.len())
+            .map(|_| Ok(Vec::with_capacity(end - start)))
+            .collect();
         for (row, record) in csv.rows[start..end].iter().enumerate() {
             for (out, &(c, categories)) in columns.iter_mut().zip(specs) {
                 if let Ok(values) = out {
@@ -633,8 +634,9 @@ fn parse_columns(
         }
         columns
     });
-    let mut columns: Vec<std::result::Result<Vec<f32>, usize>> =
-        vec![Ok(Vec::with_capacity(n)); specs.len()];
+    let mut columns: Vec<std::result::Result<Vec<f32>, usize>> = (0..specs.len())
+        .map(|_| Ok(Vec::with_capacity(n)))
+        .collect();
     for part in parts {
         for (all, block) in columns.iter_mut().zip(part) {
             match (&mut *all, block) {
