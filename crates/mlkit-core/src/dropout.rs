@@ -46,6 +46,11 @@ pub fn during<T>(rates: Rates, rng: &mut Rng, f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// Whether a forward pass on this thread is inside `during` (training).
+pub fn is_active() -> bool {
+    ACTIVE.with(|a| a.borrow().is_some())
+}
+
 fn apply(xs: &Tensor, rate: impl Fn(&Rates) -> f64) -> Result<Tensor> {
     let mask = ACTIVE.with(|a| -> Result<Option<Tensor>> {
         let mut a = a.borrow_mut();

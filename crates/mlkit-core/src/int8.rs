@@ -5,26 +5,48 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{bail, Result, Storage, Tensor};
 pub use mlkit_int8::{available, Kernel};
 
-/// A Q8_0 weight packed for the int8 kernels.
+/// A Q8_0 weight packed for the int8 kernels, with the bias the kernels add as they store.
 #[derive(Clone, Debug)]
 pub struct Int8Matmul(mlkit_int8::Int8Matmul);
 
 impl Int8Matmul {
     /// Packs a Q8_0 weight of shape (n, k).
     pub fn new(q: &QTensor) -> Result<Int8Matmul> {
+        Self::with_bias(q, None)
+    }
+
+    /// Packs a Q8_0 weight of shape (n, k) and a bias of n values (any float dtype).
+    pub fn with_bias(q: &QTensor, bias: Option<&Tensor>) -> Result<Int8Matmul> {
         let &[n, k] = q.shape().dims() else {
             bail!("an int8 Linear needs a matrix, not shape {:?}", q.shape());
         };
         if q.dtype() != GgmlDType::Q8_0 {
             bail!("an int8 Linear needs Q8_0 weights, not {:?}", q.dtype());
         }
-        let packed = mlkit_int8::Int8Matmul::from_q8_0(n, k, &q.data()?)
+        let mut packed = mlkit_int8::Int8Matmul::from_q8_0(n, k, &q.data()?)
             .map_err(candle_core::Error::wrap)?;
+        if let Some(bias) = bias {
+            let values = bias.flatten_all()?.to_dtype(candle_core::DType::F32)?;
+            packed = packed
+                .with_bias(&values.to_vec1::<f32>()?)
+                .map_err(candle_core::Error::wrap)?;
+        }
         Ok(Int8Matmul(packed))
     }
 
-    /// `xs` (..., k) times the weight's transpose: (..., n), in f32.
+    /// `xs` (..., k) times the weight's transpose, plus the bias: (..., n), in f32.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        self.forward_then(xs, |_| Ok(()))
+    }
+
+    /// `forward`, with `then` run on the fresh result's values before they become a
+    /// tensor: an activation or a residual addition in place costs no allocation and no
+    /// copy of its own.
+    pub fn forward_then(
+        &self,
+        xs: &Tensor,
+        then: impl FnOnce(&mut [f32]) -> Result<()>,
+    ) -> Result<Tensor> {
         let (n, k) = (self.0.n(), self.0.k());
         let dims = xs.dims().to_vec();
         let Some((&width, lead)) = dims.split_last() else {
@@ -44,6 +66,8 @@ impl Int8Matmul {
             };
             self.0.matmul(&cpu.as_slice::<f32>()?[start..end], m)
         };
+        let mut y = y;
+        then(&mut y)?;
         let mut shape = lead.to_vec();
         shape.push(n);
         Tensor::from_vec(y, shape, xs.device())

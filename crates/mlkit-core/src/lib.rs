@@ -6,6 +6,10 @@
 //! - `tokenize`, `batch`: tokenization and length-sorted batches under a token budget;
 //! - `pooling`, `embed`: sentence-transformers pooling and the embedding pipeline.
 
+#[macro_use]
+mod vector;
+
+pub mod attention;
 pub mod batch;
 pub mod catalog;
 pub mod classify;

@@ -49,11 +49,9 @@ pub enum Linear {
         weight: QMatMul,
         bias: Option<Tensor>,
     },
-    /// Q8_0 weights run by mlkit's own int8 product (CPUs with AVX-512 VNNI or AVX-VNNI).
-    Int8 {
-        weight: Int8Matmul,
-        bias: Option<Tensor>,
-    },
+    /// Q8_0 weights run by mlkit's own int8 product (CPUs with AVX-512 VNNI or AVX-VNNI),
+    /// which adds the bias too.
+    Int8(Int8Matmul),
 }
 
 impl Linear {
@@ -135,10 +133,7 @@ fn quantized(q: Arc<QTensor>, bias: Option<Tensor>, int8: bool) -> Result<Linear
         });
     }
     if int8 && q.dtype() == GgmlDType::Q8_0 && int8::available() {
-        return Ok(Linear::Int8 {
-            weight: Int8Matmul::new(&q)?,
-            bias,
-        });
+        return Ok(Linear::Int8(Int8Matmul::with_bias(&q, bias.as_ref())?));
     }
     Ok(Linear::Quantized {
         weight: QMatMul::Tensor(q.dequantize(&q.device())?),
@@ -165,11 +160,54 @@ impl Module for Linear {
                 with_bias(weight.forward(&xs)?, bias)?.to_dtype(dtype)
             }
             // The int8 product takes any float dtype and gives f32.
-            Linear::Int8 { weight, bias } => {
-                with_bias(weight.forward(xs)?, bias)?.to_dtype(xs.dtype())
-            }
+            Linear::Int8(weight) => weight.forward(xs)?.to_dtype(xs.dtype()),
         }
     }
+}
+
+impl Linear {
+    /// `forward`, then `then` on the result's values in place where this layer's product
+    /// is mlkit's own (int8, f32 inputs): one pass and one allocation fewer than a
+    /// separate operation. `None` where `then` is not run: the caller applies it as an
+    /// operation on `forward`'s result.
+    pub(crate) fn forward_fused(
+        &self,
+        xs: &Tensor,
+        then: impl FnOnce(&mut [f32]) -> Result<()>,
+    ) -> Result<Option<Tensor>> {
+        match self {
+            Linear::Int8(weight) if xs.dtype() == candle_core::DType::F32 => {
+                weight.forward_then(xs, then).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Adds `residual`'s values to `ys` in place: the skip connection fused into a product's
+/// output (`Linear::forward_fused`). `residual` must be f32, contiguous and on the CPU
+/// (`in_place_operand`) and as long as `ys`.
+pub(crate) fn add_in_place(ys: &mut [f32], residual: &Tensor) -> Result<()> {
+    let (storage, layout) = residual.storage_and_layout();
+    let (candle_core::Storage::Cpu(cpu), Some((start, end))) =
+        (&*storage, layout.contiguous_offsets())
+    else {
+        candle_core::bail!("a residual added in place must be contiguous and on the CPU");
+    };
+    let rs = &cpu.as_slice::<f32>()?[start..end];
+    if rs.len() != ys.len() {
+        candle_core::bail!("a residual of {} values for {}", rs.len(), ys.len());
+    }
+    for (y, r) in ys.iter_mut().zip(rs) {
+        *y += r;
+    }
+    Ok(())
+}
+
+/// Whether `t` can be read in place by an operation fused into a product: f32, contiguous,
+/// on the CPU.
+pub(crate) fn in_place_operand(t: &Tensor) -> bool {
+    t.dtype() == candle_core::DType::F32 && t.is_contiguous() && t.device().is_cpu()
 }
 
 fn with_bias(ys: Tensor, bias: &Option<Tensor>) -> Result<Tensor> {

@@ -27,6 +27,9 @@ pub struct LayerNorm {
     bias: Option<Tensor>,
     eps: f64,
     fast: candle_nn::LayerNorm,
+    /// The weight and bias (zeros where none) as host values, for weights that are f32 on
+    /// the CPU and not trained: inference normalises rows in place (`normalize_in_place`).
+    host: Option<(Vec<f32>, Vec<f32>)>,
 }
 
 impl LayerNorm {
@@ -35,11 +38,64 @@ impl LayerNorm {
             Some(b) => candle_nn::LayerNorm::new(weight.clone(), b.clone(), eps),
             None => candle_nn::LayerNorm::new_no_bias(weight.clone(), eps),
         };
+        let host = host_values(&weight, bias.as_ref());
         LayerNorm {
             weight,
             bias,
             eps,
             fast,
+            host,
+        }
+    }
+
+    /// Normalises each row of `ys` (rows of the weight's width) in place, where the weights
+    /// are host values (`on_host`). One pass less than an operation on a tensor: inference
+    /// runs it on a product's fresh output (`Linear::forward_fused`).
+    pub(crate) fn normalize_in_place(&self, ys: &mut [f32]) -> Result<()> {
+        let Some((w, b)) = &self.host else {
+            candle_core::bail!("this LayerNorm's weights are not f32 values on the CPU")
+        };
+        if w.is_empty() || !ys.len().is_multiple_of(w.len()) {
+            candle_core::bail!("LayerNorm of width {} over {} values", w.len(), ys.len())
+        }
+        layer_norm_rows(ys, w, b, self.eps as f32);
+        Ok(())
+    }
+
+    /// Whether `normalize_in_place` runs: the weights are f32 on the CPU and not trained.
+    pub(crate) fn on_host(&self) -> bool {
+        self.host.is_some() && !self.weight.track_op()
+    }
+}
+
+/// The weight and bias as host values, if both are f32 on the CPU and not trained.
+fn host_values(weight: &Tensor, bias: Option<&Tensor>) -> Option<(Vec<f32>, Vec<f32>)> {
+    let untrained = |t: &Tensor| {
+        t.device().is_cpu() && t.dtype() == DType::F32 && !t.track_op() && t.rank() == 1
+    };
+    if !untrained(weight) || !bias.is_none_or(untrained) {
+        return None;
+    }
+    let w = weight.to_vec1::<f32>().ok()?;
+    let b = match bias {
+        Some(b) => b.to_vec1::<f32>().ok()?,
+        None => vec![0.0; w.len()],
+    };
+    (b.len() == w.len()).then_some((w, b))
+}
+
+widest_vectors! {
+    /// LayerNorm of each row in place: the mean, then the biased variance about it (two
+    /// passes, as PyTorch), each summed in vector lanes.
+    fn layer_norm_rows(ys: &mut [f32], weight: &[f32], bias: &[f32], eps: f32) {
+        let n = weight.len();
+        for row in ys.chunks_exact_mut(n) {
+            let mean = crate::vector::sum(row, |x| x) / n as f32;
+            let var = crate::vector::sum(row, |x| (x - mean) * (x - mean)) / n as f32;
+            let rstd = 1.0 / (var + eps).sqrt();
+            for ((y, w), b) in row.iter_mut().zip(weight).zip(bias) {
+                *y = (*y - mean) * rstd * w + b;
+            }
         }
     }
 }
@@ -48,6 +104,11 @@ impl Module for LayerNorm {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let tracked = xs.track_op() || self.weight.track_op();
         if !tracked {
+            if self.on_host() && xs.device().is_cpu() && xs.dtype() == DType::F32 {
+                let mut ys = xs.flatten_all()?.to_vec1::<f32>()?;
+                self.normalize_in_place(&mut ys)?;
+                return Tensor::from_vec(ys, xs.shape(), xs.device());
+            }
             return self.fast.forward(xs);
         }
         if let Some(bias) = &self.bias {
@@ -254,6 +315,24 @@ mod tests {
             .unwrap()
             .to_scalar::<f32>()
             .unwrap()
+    }
+
+    #[test]
+    fn the_host_layer_norm_is_candles_within_rounding() {
+        let dev = Device::Cpu;
+        for (width, with_bias) in [(8, true), (37, true), (384, true), (384, false)] {
+            let xs = (Tensor::randn(0f32, 3.0, (2, 5, width), &dev).unwrap() + 4.0).unwrap();
+            let w = Tensor::randn(1f32, 0.1, width, &dev).unwrap();
+            let b = with_bias.then(|| Tensor::randn(0f32, 0.1, width, &dev).unwrap());
+            let ours = LayerNorm::new(w.clone(), b.clone(), 1e-12);
+            assert!(ours.on_host());
+            let candle = match b {
+                Some(b) => candle_nn::LayerNorm::new(w, b, 1e-12),
+                None => candle_nn::LayerNorm::new_no_bias(w, 1e-12),
+            };
+            let (got, want) = (ours.forward(&xs).unwrap(), candle.forward(&xs).unwrap());
+            assert!(close(&got, &want) < 1e-5, "width {width}");
+        }
     }
 
     #[test]

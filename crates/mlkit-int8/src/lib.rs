@@ -17,6 +17,8 @@
 pub enum Int8Error {
     #[error("an int8 Linear needs rows of whole Q8_0 blocks of 32, not width {0}")]
     Width(usize),
+    #[error("an int8 Linear with {n} outputs got a bias of {got} values")]
+    Bias { n: usize, got: usize },
     #[error("a Q8_0 ({n}, {k}) weight has {got} bytes, not {want}")]
     Size {
         n: usize,
@@ -25,6 +27,8 @@ pub enum Int8Error {
         want: usize,
     },
 }
+
+use std::mem::MaybeUninit;
 
 /// Output columns per vector: 16 i32 lanes.
 const LANES: usize = 16;
@@ -49,9 +53,12 @@ pub struct Int8Matmul {
     packed: Vec<i8>,
     /// For each group and block: the 16 columns' block scales.
     scales: Vec<f32>,
-    /// For each group and block: 128 x the 16 columns' sums of the block's weights (what the
-    /// +128 offset of the activations adds to the block's product).
+    /// For each group and block: -128 x the 16 columns' sums of the block's weights, where
+    /// a block's exact sum starts: the +128 offset of the activations adds 128 x that sum
+    /// to the product, and starting there takes it back with no instruction of its own.
     offsets: Vec<i32>,
+    /// The bias added to each output column (zero where none was given, and past `n`).
+    bias: Vec<f32>,
 }
 
 /// A way to run the int8 product: each gives the scalar reference's numbers bit for bit
@@ -66,6 +73,10 @@ pub enum Kernel {
     /// AVX2: `vpmaddubsw` and `vpmaddwd` on 32 bytes, with the signs moved onto the
     /// activations so that no pair sum saturates.
     Avx2,
+    /// aarch64 dot products (`sdot`, Armv8.2's dotprod: Apple M1 and later, Graviton 2 and
+    /// later, Cortex-A55/A76 and later): 16 byte products added into 4 i32 lanes, one
+    /// instruction.
+    NeonDot,
     /// aarch64 NEON: `smull` and `sadalp` (8 products widened to i16, added in pairs into
     /// i32), exact; part of every aarch64 CPU.
     Neon,
@@ -95,21 +106,28 @@ impl Kernel {
         }
         #[cfg(target_arch = "aarch64")]
         if std::arch::is_aarch64_feature_detected!("neon") {
+            if std::arch::is_aarch64_feature_detected!("dotprod") {
+                kernels.push(Kernel::NeonDot);
+            }
             kernels.push(Kernel::Neon);
         }
         kernels.push(Kernel::Scalar);
         kernels
     }
 
-    /// The kernel int8 Linears use: the fastest this CPU has of AVX-512 VNNI and AVX-VNNI,
-    /// or the one named by `MLKIT_INT8_KERNEL` (avx512vnni, avxvnni, avx2, scalar) when
-    /// this CPU runs it; `Scalar` means that `--dtype int8` runs as q8.
+    /// The kernel int8 Linears use: the fastest this CPU has of AVX-512 VNNI, AVX-VNNI and
+    /// aarch64's dot products, or the one named by `MLKIT_INT8_KERNEL` (avx512vnni,
+    /// avxvnni, avx2, neondot, neon, scalar) when this CPU runs it; `Scalar` means that
+    /// `--dtype int8` runs as q8.
     ///
     /// AVX2 alone is not chosen: it takes four instructions (sign, multiply-add of bytes,
     /// then of words, add) where VNNI takes one. On one core of a machine that has them all
     /// (`benches/int8_matmul.rs`, 384 x 384 on 2,048 tokens): f32 3.00 ms, AVX-512 VNNI
     /// 1.80 ms, AVX-VNNI 2.52 ms, AVX2 6.27 ms. AVX-VNNI beats even AVX-512's f32 product;
-    /// AVX2 waits for a measurement on an AVX2-only CPU, where f32 is slower too.
+    /// AVX2 waits for a measurement on an AVX2-only CPU, where f32 is slower too. On aarch64
+    /// the dot-product kernel is chosen for its four byte products a lane to f32's one
+    /// multiply-add (ggml and onnxruntime run Q8 products this way on ARM); plain NEON is
+    /// not, taking three instructions for what `sdot` does in one.
     pub fn chosen() -> Kernel {
         static CHOSEN: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
         *CHOSEN.get_or_init(|| {
@@ -119,7 +137,7 @@ impl Kernel {
                 Some(kernel) => kernel,
                 None => supported
                     .into_iter()
-                    .find(|k| matches!(k, Kernel::Avx512Vnni | Kernel::AvxVnni))
+                    .find(|k| matches!(k, Kernel::Avx512Vnni | Kernel::AvxVnni | Kernel::NeonDot))
                     .unwrap_or(Kernel::Scalar),
             }
         })
@@ -130,6 +148,7 @@ impl Kernel {
             Kernel::Avx512Vnni => "avx512vnni",
             Kernel::AvxVnni => "avxvnni",
             Kernel::Avx2 => "avx2",
+            Kernel::NeonDot => "neondot",
             Kernel::Neon => "neon",
             Kernel::Scalar => "scalar",
         }
@@ -183,7 +202,7 @@ impl Int8Matmul {
                     let kk = b * BLOCK + i;
                     packed[packed_index(k, g, kk, lane)] = v;
                 }
-                offsets[slot] = 128 * sum;
+                offsets[slot] = -128 * sum;
             }
         }
         Ok(Int8Matmul {
@@ -192,7 +211,21 @@ impl Int8Matmul {
             packed,
             scales,
             offsets,
+            bias: vec![0.0; groups * LANES],
         })
+    }
+
+    /// Adds `bias` (one value per output column) to every product row as it is stored,
+    /// saving the pass over the result that a separate addition costs.
+    pub fn with_bias(mut self, bias: &[f32]) -> Result<Int8Matmul, Int8Error> {
+        if bias.len() != self.n {
+            return Err(Int8Error::Bias {
+                n: self.n,
+                got: bias.len(),
+            });
+        }
+        self.bias[..self.n].copy_from_slice(bias);
+        Ok(self)
     }
 
     /// The weight's rows (output columns).
@@ -220,52 +253,56 @@ impl Int8Matmul {
         };
         SCRATCH.with_borrow_mut(|(a, a_scales)| {
             quantize_rows(x, m, self.k, a, a_scales);
-            let wide = self.n.div_ceil(LANES) * LANES;
-            let mut y = vec![0f32; m * wide];
+            // Every kernel writes each of the m x n values once: zeroing them first cost a
+            // pass over the result (3% of an encoder's time).
+            let mut out: Vec<f32> = Vec::with_capacity(m * self.n);
+            let y = &mut out.spare_capacity_mut()[..m * self.n];
             match kernel {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has AVX-512F and VNNI (`Kernel::supported`).
-                Kernel::Avx512Vnni => unsafe { vnni::matmul(self, a, a_scales, m, &mut y) },
+                Kernel::Avx512Vnni => unsafe { vnni::matmul(self, a, a_scales, m, y) },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has AVX2, FMA and AVX-VNNI (`Kernel::supported`).
-                Kernel::AvxVnni => unsafe { avx2::matmul_vnni(self, a, a_scales, m, &mut y) },
+                Kernel::AvxVnni => unsafe { avx2::matmul_vnni(self, a, a_scales, m, y) },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has AVX2 and FMA (`Kernel::supported`).
-                Kernel::Avx2 => unsafe { avx2::matmul(self, a, a_scales, m, &mut y) },
+                Kernel::Avx2 => unsafe { avx2::matmul(self, a, a_scales, m, y) },
+                #[cfg(target_arch = "aarch64")]
+                // SAFETY: the CPU has NEON and dotprod (`Kernel::supported`).
+                Kernel::NeonDot => unsafe { neon::matmul_dot(self, a, a_scales, m, y) },
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: the CPU has NEON (`Kernel::supported`).
-                Kernel::Neon => unsafe { neon::matmul(self, a, a_scales, m, &mut y) },
-                _ => self.matmul_scalar(a, a_scales, m, &mut y),
+                Kernel::Neon => unsafe { neon::matmul(self, a, a_scales, m, y) },
+                _ => self.matmul_scalar(a, a_scales, m, y),
             }
-            narrow(y, m, wide, self.n)
+            // SAFETY: the kernel above stored all m x n values (every kernel stores each
+            // column of each row, checked against the scalar one's numbers in the tests).
+            unsafe { out.set_len(m * self.n) };
+            out
         })
     }
 
     /// The same arithmetic in plain Rust, in the same order (so the same numbers, bit for
     /// bit): the reference the vector code is tested against, and the fallback.
     #[allow(clippy::needless_range_loop)]
-    fn matmul_scalar(&self, a: &[u8], a_scales: &[f32], m: usize, y: &mut [f32]) {
-        let (k, blocks) = (self.k, self.k / BLOCK);
-        let groups = self.n.div_ceil(LANES);
-        let wide = groups * LANES;
+    fn matmul_scalar(&self, a: &[u8], a_scales: &[f32], m: usize, y: &mut [MaybeUninit<f32>]) {
+        let (n, k, blocks) = (self.n, self.k, self.k / BLOCK);
         for row in 0..m {
             let a_row = &a[row * k..(row + 1) * k];
-            for g in 0..groups {
-                for lane in 0..LANES {
-                    let mut acc = 0f32;
-                    for b in 0..blocks {
-                        let mut dot = 0i32;
-                        for kk in b * BLOCK..(b + 1) * BLOCK {
-                            let w = self.packed[packed_index(k, g, kk, lane)];
-                            dot += i32::from(a_row[kk]) * i32::from(w);
-                        }
-                        let slot = (g * blocks + b) * LANES + lane;
-                        let exact = (dot - self.offsets[slot]) as f32;
-                        let both = self.scales[slot] * a_scales[row * blocks + b];
-                        acc = exact.mul_add(both, acc);
+            for col in 0..n {
+                let (g, lane) = (col / LANES, col % LANES);
+                let mut acc = 0f32;
+                for b in 0..blocks {
+                    let slot = (g * blocks + b) * LANES + lane;
+                    let mut exact = self.offsets[slot];
+                    for kk in b * BLOCK..(b + 1) * BLOCK {
+                        let w = self.packed[packed_index(k, g, kk, lane)];
+                        exact += i32::from(a_row[kk]) * i32::from(w);
                     }
-                    y[row * wide + g * LANES + lane] = acc;
+                    let both = self.scales[slot] * a_scales[row * blocks + b];
+                    acc = (exact as f32).mul_add(both, acc);
                 }
+                y[row * n + col] = MaybeUninit::new(acc + self.bias[col]);
             }
         }
     }
@@ -387,14 +424,13 @@ fn quantize_block(xs: &[f32], q: &mut [u8]) -> f32 {
     scale
 }
 
-/// Drops the padding columns of an m x wide result.
-fn narrow(y: Vec<f32>, m: usize, wide: usize, n: usize) -> Vec<f32> {
-    if wide == n {
-        return y;
-    }
-    (0..m)
-        .flat_map(|row| y[row * wide..row * wide + n].iter().copied())
-        .collect()
+/// Where a tile stores its 16 columns of group `g` in row `row` of the m x n result `y`:
+/// the place and how many of the 16 are real columns (the last group's may be fewer).
+/// Panics if the place is outside `y`, which no tile of an m-row product asks for.
+fn out_lanes(y: &mut [MaybeUninit<f32>], n: usize, row: usize, g: usize) -> (*mut f32, usize) {
+    let cols = (n - g * LANES).min(LANES);
+    let at = row * n + g * LANES;
+    (y[at..at + cols].as_mut_ptr().cast::<f32>(), cols)
 }
 
 /// Calls `tile(row, rows, g)` for every tile of `m` rows (at most `max_rows` a tile) and
@@ -422,7 +458,7 @@ fn for_each_tile(
 mod vnni {
     use std::arch::x86_64::*;
 
-    use super::{packed_index, Int8Matmul, BLOCK, LANES};
+    use super::{out_lanes, packed_index, Int8Matmul, MaybeUninit, BLOCK, LANES};
 
     /// Rows per tile: 4 rows x 3 column groups (48 columns) keep 12 i32 and 12 f32
     /// accumulators in registers, with room for the weights and the broadcast activations
@@ -432,9 +468,14 @@ mod vnni {
     /// # Safety
     /// The CPU must have AVX-512F and AVX-512 VNNI.
     #[target_feature(enable = "avx512f,avx512vnni")]
-    pub unsafe fn matmul(w: &Int8Matmul, a: &[u8], a_scales: &[f32], m: usize, y: &mut [f32]) {
+    pub unsafe fn matmul(
+        w: &Int8Matmul,
+        a: &[u8],
+        a_scales: &[f32],
+        m: usize,
+        y: &mut [MaybeUninit<f32>],
+    ) {
         let groups = w.n.div_ceil(LANES);
-        let wide = groups * LANES;
         let mut g = 0;
         while g < groups {
             let width = (groups - g).min(3);
@@ -445,18 +486,18 @@ mod vnni {
                 // inside `a`, `y` and the packed weights.
                 unsafe {
                     match (rows, width) {
-                        (4, 3) => tile::<4, 3>(w, a, a_scales, row, g, y, wide),
-                        (4, 2) => tile::<4, 2>(w, a, a_scales, row, g, y, wide),
-                        (4, _) => tile::<4, 1>(w, a, a_scales, row, g, y, wide),
-                        (3, 3) => tile::<3, 3>(w, a, a_scales, row, g, y, wide),
-                        (3, 2) => tile::<3, 2>(w, a, a_scales, row, g, y, wide),
-                        (3, _) => tile::<3, 1>(w, a, a_scales, row, g, y, wide),
-                        (2, 3) => tile::<2, 3>(w, a, a_scales, row, g, y, wide),
-                        (2, 2) => tile::<2, 2>(w, a, a_scales, row, g, y, wide),
-                        (2, _) => tile::<2, 1>(w, a, a_scales, row, g, y, wide),
-                        (_, 3) => tile::<1, 3>(w, a, a_scales, row, g, y, wide),
-                        (_, 2) => tile::<1, 2>(w, a, a_scales, row, g, y, wide),
-                        (_, _) => tile::<1, 1>(w, a, a_scales, row, g, y, wide),
+                        (4, 3) => tile::<4, 3>(w, a, a_scales, row, g, y),
+                        (4, 2) => tile::<4, 2>(w, a, a_scales, row, g, y),
+                        (4, _) => tile::<4, 1>(w, a, a_scales, row, g, y),
+                        (3, 3) => tile::<3, 3>(w, a, a_scales, row, g, y),
+                        (3, 2) => tile::<3, 2>(w, a, a_scales, row, g, y),
+                        (3, _) => tile::<3, 1>(w, a, a_scales, row, g, y),
+                        (2, 3) => tile::<2, 3>(w, a, a_scales, row, g, y),
+                        (2, 2) => tile::<2, 2>(w, a, a_scales, row, g, y),
+                        (2, _) => tile::<2, 1>(w, a, a_scales, row, g, y),
+                        (_, 3) => tile::<1, 3>(w, a, a_scales, row, g, y),
+                        (_, 2) => tile::<1, 2>(w, a, a_scales, row, g, y),
+                        (_, _) => tile::<1, 1>(w, a, a_scales, row, g, y),
                     }
                 }
                 row += rows;
@@ -522,14 +563,19 @@ mod vnni {
         a_scales: &[f32],
         row: usize,
         g: usize,
-        y: &mut [f32],
-        wide: usize,
+        y: &mut [MaybeUninit<f32>],
     ) {
         let k = w.k;
         let blocks = k / BLOCK;
         let mut sums = [[_mm512_setzero_ps(); G]; R];
         for b in 0..blocks {
-            let mut dots = [[_mm512_setzero_si512(); G]; R];
+            // Each block's exact sums start from the offsets (see `Int8Matmul::offsets`).
+            // SAFETY: `slot + 16 <= offsets.len()` for every group and block.
+            let starts: [__m512i; G] = std::array::from_fn(|j| unsafe {
+                let slot = ((g + j) * blocks + b) * LANES;
+                _mm512_loadu_si512(w.offsets.as_ptr().add(slot).cast())
+            });
+            let mut dots = [starts; R];
             for step in 0..BLOCK / 4 {
                 let kk = b * BLOCK + step * 4;
                 let mut ws = [_mm512_setzero_si512(); G];
@@ -555,27 +601,24 @@ mod vnni {
             }
             for j in 0..G {
                 let slot = ((g + j) * blocks + b) * LANES;
-                // SAFETY: `slot + 16 <= scales.len() == offsets.len()`.
-                let (scale, offset) = unsafe {
-                    (
-                        _mm512_loadu_ps(w.scales.as_ptr().add(slot)),
-                        _mm512_loadu_si512(w.offsets.as_ptr().add(slot).cast()),
-                    )
-                };
+                // SAFETY: `slot + 16 <= scales.len()`.
+                let scale = unsafe { _mm512_loadu_ps(w.scales.as_ptr().add(slot)) };
                 for r in 0..R {
-                    let exact = _mm512_cvtepi32_ps(_mm512_sub_epi32(dots[r][j], offset));
+                    let exact = _mm512_cvtepi32_ps(dots[r][j]);
                     let both =
                         _mm512_mul_ps(scale, _mm512_set1_ps(a_scales[(row + r) * blocks + b]));
                     sums[r][j] = _mm512_fmadd_ps(exact, both, sums[r][j]);
                 }
             }
         }
-        for r in 0..R {
-            for j in 0..G {
-                let at = (row + r) * wide + (g + j) * LANES;
-                let out = &mut y[at..at + LANES];
-                // SAFETY: `out` holds 16 f32s.
-                unsafe { _mm512_storeu_ps(out.as_mut_ptr(), sums[r][j]) };
+        for j in 0..G {
+            // SAFETY: `bias` holds 16 values for every group.
+            let bias = unsafe { _mm512_loadu_ps(w.bias.as_ptr().add((g + j) * LANES)) };
+            for r in 0..R {
+                let (out, cols) = out_lanes(y, w.n, row + r, g + j);
+                let mask = (u32::MAX >> (32 - cols)) as __mmask16;
+                // SAFETY: `out` holds `cols` f32s, the lanes the mask stores.
+                unsafe { _mm512_mask_storeu_ps(out, mask, _mm512_add_ps(sums[r][j], bias)) };
             }
         }
     }
@@ -587,7 +630,7 @@ mod vnni {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{for_each_tile, packed_index, Int8Matmul, BLOCK, LANES};
+    use super::{for_each_tile, out_lanes, packed_index, Int8Matmul, MaybeUninit, BLOCK, LANES};
 
     /// Rows per tile: 2 rows x one group of 16 columns (two halves of 8) keep 4 i32 and 4
     /// f32 accumulators, the weights, their magnitudes and the activations in the 16
@@ -597,15 +640,20 @@ mod avx2 {
     /// # Safety
     /// The CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn matmul(w: &Int8Matmul, a: &[u8], a_scales: &[f32], m: usize, y: &mut [f32]) {
-        let wide = w.n.div_ceil(LANES) * LANES;
+    pub unsafe fn matmul(
+        w: &Int8Matmul,
+        a: &[u8],
+        a_scales: &[f32],
+        m: usize,
+        y: &mut [MaybeUninit<f32>],
+    ) {
         for_each_tile(w, m, ROWS, |row, rows, g| {
             // SAFETY (every arm): the CPU has what this function's contract says; rows
             // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
             unsafe {
                 match rows {
-                    2 => tile::<2>(w, a, a_scales, row, g, y, wide),
-                    _ => tile::<1>(w, a, a_scales, row, g, y, wide),
+                    2 => tile::<2>(w, a, a_scales, row, g, y),
+                    _ => tile::<1>(w, a, a_scales, row, g, y),
                 }
             }
         });
@@ -671,16 +719,21 @@ mod avx2 {
     /// # Safety
     /// The CPU must have AVX2, FMA and AVX-VNNI.
     #[target_feature(enable = "avx2,fma,avxvnni")]
-    pub unsafe fn matmul_vnni(w: &Int8Matmul, a: &[u8], a_scales: &[f32], m: usize, y: &mut [f32]) {
-        let wide = w.n.div_ceil(LANES) * LANES;
+    pub unsafe fn matmul_vnni(
+        w: &Int8Matmul,
+        a: &[u8],
+        a_scales: &[f32],
+        m: usize,
+        y: &mut [MaybeUninit<f32>],
+    ) {
         for_each_tile(w, m, 3, |row, rows, g| {
             // SAFETY (every arm): the CPU has what this function's contract says; rows
             // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
             unsafe {
                 match rows {
-                    3 => tile_vnni::<3>(w, a, a_scales, row, g, y, wide),
-                    2 => tile_vnni::<2>(w, a, a_scales, row, g, y, wide),
-                    _ => tile_vnni::<1>(w, a, a_scales, row, g, y, wide),
+                    3 => tile_vnni::<3>(w, a, a_scales, row, g, y),
+                    2 => tile_vnni::<2>(w, a, a_scales, row, g, y),
+                    _ => tile_vnni::<1>(w, a, a_scales, row, g, y),
                 }
             }
         });
@@ -697,14 +750,19 @@ mod avx2 {
         a_scales: &[f32],
         row: usize,
         g: usize,
-        y: &mut [f32],
-        wide: usize,
+        y: &mut [MaybeUninit<f32>],
     ) {
         let k = w.k;
         let blocks = k / BLOCK;
         let mut sums = [[_mm256_setzero_ps(); 2]; R];
         for b in 0..blocks {
-            let mut dots = [[_mm256_setzero_si256(); 2]; R];
+            // Each block's exact sums start from the offsets (see `Int8Matmul::offsets`).
+            let slot = (g * blocks + b) * LANES;
+            // SAFETY: `slot + 16 <= offsets.len()` for every group and block.
+            let starts: [__m256i; 2] = std::array::from_fn(|h| unsafe {
+                _mm256_loadu_si256(w.offsets.as_ptr().add(slot + h * 8).cast())
+            });
+            let mut dots = [starts; R];
             for step in 0..BLOCK / 4 {
                 let kk = b * BLOCK + step * 4;
                 let at = packed_index(k, g, kk, 0);
@@ -731,40 +789,46 @@ mod avx2 {
             }
             for h in 0..2 {
                 let slot = (g * blocks + b) * LANES + h * 8;
-                // SAFETY: `slot + 8 <= scales.len() == offsets.len()`.
-                let (scale, offset) = unsafe {
-                    (
-                        _mm256_loadu_ps(w.scales.as_ptr().add(slot)),
-                        _mm256_loadu_si256(w.offsets.as_ptr().add(slot).cast()),
-                    )
-                };
+                // SAFETY: `slot + 8 <= scales.len()`.
+                let scale = unsafe { _mm256_loadu_ps(w.scales.as_ptr().add(slot)) };
                 for r in 0..R {
-                    let exact = _mm256_cvtepi32_ps(_mm256_sub_epi32(dots[r][h], offset));
+                    let exact = _mm256_cvtepi32_ps(dots[r][h]);
                     let both =
                         _mm256_mul_ps(scale, _mm256_set1_ps(a_scales[(row + r) * blocks + b]));
                     sums[r][h] = _mm256_fmadd_ps(exact, both, sums[r][h]);
                 }
             }
         }
-        store(&sums, row, g, y, wide);
+        store(w, &sums, row, g, y);
     }
 
-    /// The tile's sums into `y`.
+    /// The tile's sums plus the bias into `y`.
     #[target_feature(enable = "avx2")]
     fn store<const R: usize>(
+        w: &Int8Matmul,
         sums: &[[__m256; 2]; R],
         row: usize,
         g: usize,
-        y: &mut [f32],
-        wide: usize,
+        y: &mut [MaybeUninit<f32>],
     ) {
+        // SAFETY: `bias` holds 16 values for every group.
+        let bias: [__m256; 2] = std::array::from_fn(|h| unsafe {
+            _mm256_loadu_ps(w.bias.as_ptr().add(g * LANES + h * 8))
+        });
         for r in 0..R {
+            let mut lanes = [0f32; LANES];
             for h in 0..2 {
-                let at = (row + r) * wide + g * LANES + h * 8;
-                let out = &mut y[at..at + 8];
-                // SAFETY: `out` holds 8 f32s.
-                unsafe { _mm256_storeu_ps(out.as_mut_ptr(), sums[r][h]) };
+                // SAFETY: `lanes` holds 16 f32s.
+                unsafe {
+                    _mm256_storeu_ps(
+                        lanes.as_mut_ptr().add(h * 8),
+                        _mm256_add_ps(sums[r][h], bias[h]),
+                    )
+                };
             }
+            let (out, cols) = out_lanes(y, w.n, row + r, g);
+            // SAFETY: `out` holds `cols` f32s; `lanes` is a local array.
+            unsafe { std::ptr::copy_nonoverlapping(lanes.as_ptr(), out, cols) };
         }
     }
 
@@ -783,8 +847,7 @@ mod avx2 {
         a_scales: &[f32],
         row: usize,
         g: usize,
-        y: &mut [f32],
-        wide: usize,
+        y: &mut [MaybeUninit<f32>],
     ) {
         let k = w.k;
         let blocks = k / BLOCK;
@@ -838,7 +901,7 @@ mod avx2 {
                 }
             }
         }
-        store(&sums, row, g, y, wide);
+        store(w, &sums, row, g, y);
     }
 }
 
@@ -848,7 +911,7 @@ mod avx2 {
 mod neon {
     use std::arch::aarch64::*;
 
-    use super::{for_each_tile, packed_index, Int8Matmul, BLOCK, LANES};
+    use super::{for_each_tile, out_lanes, packed_index, Int8Matmul, MaybeUninit, BLOCK, LANES};
 
     /// Rows per tile: 2 rows x one group of 16 columns keep 16 i32 accumulators (two per
     /// quad of columns: the products' pair sums of k and k + 1, and of k + 2 and k + 3) and
@@ -903,15 +966,20 @@ mod neon {
     /// # Safety
     /// The CPU must have NEON.
     #[target_feature(enable = "neon")]
-    pub unsafe fn matmul(w: &Int8Matmul, a: &[u8], a_scales: &[f32], m: usize, y: &mut [f32]) {
-        let wide = w.n.div_ceil(LANES) * LANES;
+    pub unsafe fn matmul(
+        w: &Int8Matmul,
+        a: &[u8],
+        a_scales: &[f32],
+        m: usize,
+        y: &mut [MaybeUninit<f32>],
+    ) {
         for_each_tile(w, m, ROWS, |row, rows, g| {
             // SAFETY (every arm): the CPU has what this function's contract says; rows
             // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
             unsafe {
                 match rows {
-                    2 => tile::<2>(w, a, a_scales, row, g, y, wide),
-                    _ => tile::<1>(w, a, a_scales, row, g, y, wide),
+                    2 => tile::<2>(w, a, a_scales, row, g, y),
+                    _ => tile::<1>(w, a, a_scales, row, g, y),
                 }
             }
         });
@@ -930,8 +998,7 @@ mod neon {
         a_scales: &[f32],
         row: usize,
         g: usize,
-        y: &mut [f32],
-        wide: usize,
+        y: &mut [MaybeUninit<f32>],
     ) {
         let k = w.k;
         let blocks = k / BLOCK;
@@ -979,14 +1046,133 @@ mod neon {
                 }
             }
         }
+        store(w, &sums, row, g, y);
+    }
+
+    /// The tile's sums plus the bias into `y`.
+    #[target_feature(enable = "neon")]
+    fn store<const R: usize>(
+        w: &Int8Matmul,
+        sums: &[[float32x4_t; 4]; R],
+        row: usize,
+        g: usize,
+        y: &mut [MaybeUninit<f32>],
+    ) {
         for r in 0..R {
+            let mut lanes = [0f32; LANES];
             for q in 0..4 {
-                let at = (row + r) * wide + g * LANES + q * 4;
-                let out = &mut y[at..at + 4];
-                // SAFETY: `out` holds 4 f32s.
-                unsafe { vst1q_f32(out.as_mut_ptr(), sums[r][q]) };
+                // SAFETY: `bias` holds 16 values for every group; `lanes` holds 16 f32s.
+                unsafe {
+                    let bias = vld1q_f32(w.bias.as_ptr().add(g * LANES + q * 4));
+                    vst1q_f32(lanes.as_mut_ptr().add(q * 4), vaddq_f32(sums[r][q], bias));
+                }
+            }
+            let (out, cols) = out_lanes(y, w.n, row + r, g);
+            // SAFETY: `out` holds `cols` f32s; `lanes` is a local array.
+            unsafe { std::ptr::copy_nonoverlapping(lanes.as_ptr(), out, cols) };
+        }
+    }
+
+    /// `matmul` with `sdot`: a quad's 16 weight bytes of a step (4 columns x 4 consecutive
+    /// k) against the step's 4 activations (offset back to -127..=127) repeated give the 4
+    /// columns' exact sums of the step in one instruction.
+    ///
+    /// # Safety
+    /// The CPU must have NEON and dotprod.
+    #[target_feature(enable = "neon,dotprod")]
+    pub unsafe fn matmul_dot(
+        w: &Int8Matmul,
+        a: &[u8],
+        a_scales: &[f32],
+        m: usize,
+        y: &mut [MaybeUninit<f32>],
+    ) {
+        for_each_tile(w, m, ROWS, |row, rows, g| {
+            // SAFETY (every arm): the CPU has what this function's contract says; rows
+            // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
+            unsafe {
+                match rows {
+                    2 => tile_dot::<2>(w, a, a_scales, row, g, y),
+                    _ => tile_dot::<1>(w, a, a_scales, row, g, y),
+                }
+            }
+        });
+    }
+
+    /// Rows `row..row + R` of the result, the 16 columns of group `g` (4 quads), with
+    /// `sdot`: 8 i32 and 8 f32 accumulators for 2 rows.
+    #[target_feature(enable = "neon,dotprod")]
+    unsafe fn tile_dot<const R: usize>(
+        w: &Int8Matmul,
+        a: &[u8],
+        a_scales: &[f32],
+        row: usize,
+        g: usize,
+        y: &mut [MaybeUninit<f32>],
+    ) {
+        let k = w.k;
+        let blocks = k / BLOCK;
+        let flip = vdupq_n_u8(0x80);
+        let mut sums = [[vdupq_n_f32(0.0); 4]; R];
+        for b in 0..blocks {
+            let mut dots = [[vdupq_n_s32(0); 4]; R];
+            for step in 0..BLOCK / 4 {
+                let kk = b * BLOCK + step * 4;
+                let at = packed_index(k, g, kk, 0);
+                // SAFETY: `at + 64 <= packed.len()` for every group and k.
+                let ws: [int8x16_t; 4] = std::array::from_fn(|q| unsafe {
+                    vld1q_s8(w.packed.as_ptr().add(at + 16 * q))
+                });
+                for r in 0..R {
+                    // SAFETY: `(row + r) * k + kk + 4 <= a.len()`.
+                    let four = unsafe {
+                        a.as_ptr()
+                            .add((row + r) * k + kk)
+                            .cast::<u32>()
+                            .read_unaligned()
+                    };
+                    // The stored bytes are the activations plus 128: flipping the top bit
+                    // takes it back.
+                    let av = vreinterpretq_s8_u8(veorq_u8(
+                        vreinterpretq_u8_u32(vdupq_n_u32(four)),
+                        flip,
+                    ));
+                    for q in 0..4 {
+                        dots[r][q] = sdot(dots[r][q], ws[q], av);
+                    }
+                }
+            }
+            for q in 0..4 {
+                let slot = (g * blocks + b) * LANES + q * 4;
+                // SAFETY: `slot + 4 <= scales.len()`.
+                let scale = unsafe { vld1q_f32(w.scales.as_ptr().add(slot)) };
+                for r in 0..R {
+                    let exact = vcvtq_f32_s32(dots[r][q]);
+                    let both = vmulq_f32(scale, vdupq_n_f32(a_scales[(row + r) * blocks + b]));
+                    sums[r][q] = vfmaq_f32(sums[r][q], exact, both);
+                }
             }
         }
+        store(w, &sums, row, g, y);
+    }
+
+    /// `sdot`: each i32 lane of `acc` plus the 4 products of its 4 bytes of `a` and `b`.
+    /// (The intrinsic, `vdotq_s32`, is not in stable Rust.)
+    #[target_feature(enable = "neon,dotprod")]
+    #[inline]
+    fn sdot(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
+        let mut acc = acc;
+        // SAFETY: the instruction reads and writes these registers only.
+        unsafe {
+            std::arch::asm!(
+                "sdot {acc:v}.4s, {a:v}.16b, {b:v}.16b",
+                acc = inout(vreg) acc,
+                a = in(vreg) a,
+                b = in(vreg) b,
+                options(pure, nomem, nostack, preserves_flags),
+            );
+        }
+        acc
     }
 }
 
@@ -1049,17 +1235,23 @@ mod tests {
             (1, 48, 384),
             (13, 384, 384),
         ] {
-            let mm = packed(&matrix(n, k, 1), n, k);
+            let plain = packed(&matrix(n, k, 1), n, k);
+            let bias = matrix(1, n, 7);
+            let biased = plain.clone().with_bias(&bias).unwrap();
             let x = matrix(m, k, 2);
-            let (mut a, mut scales) = (Vec::new(), Vec::new());
-            quantize_rows(&x, m, k, &mut a, &mut scales);
-            let wide = n.div_ceil(LANES) * LANES;
-            let mut want = vec![0f32; m * wide];
-            mm.matmul_scalar(&a, &scales, m, &mut want);
-            let want = narrow(want, m, wide, n);
+            let want = plain.matmul_with(Kernel::Scalar, &x, m);
+            // The bias is added to the finished sums, as a separate addition would.
+            let want_biased: Vec<f32> = want
+                .iter()
+                .enumerate()
+                .map(|(i, y)| y + bias[i % n])
+                .collect();
+            assert_eq!(biased.matmul_with(Kernel::Scalar, &x, m), want_biased);
             for kernel in Kernel::supported() {
-                let got = mm.matmul_with(kernel, &x, m);
+                let got = plain.matmul_with(kernel, &x, m);
                 assert_eq!(got, want, "{kernel:?}: m {m} n {n} k {k}");
+                let got = biased.matmul_with(kernel, &x, m);
+                assert_eq!(got, want_biased, "{kernel:?} with bias: m {m} n {n} k {k}");
             }
         }
     }
@@ -1079,7 +1271,7 @@ mod tests {
                     let sum: i32 = (b * BLOCK..(b + 1) * BLOCK)
                         .map(|kk| i32::from(mm.packed[packed_index(k, g, kk, lane)]))
                         .sum();
-                    mm.offsets[(g * blocks + b) * LANES + lane] = 128 * sum;
+                    mm.offsets[(g * blocks + b) * LANES + lane] = -128 * sum;
                 }
             }
         }
@@ -1104,8 +1296,7 @@ mod tests {
             a.iter().all(|&q| q == 1 || q == 255),
             "activations at +-127"
         );
-        let mut want = vec![0f32; m * n];
-        mm.matmul_scalar(&a, &scales, m, &mut want);
+        let want = mm.matmul_with(Kernel::Scalar, &x, m);
         for kernel in Kernel::supported() {
             assert_eq!(mm.matmul_with(kernel, &x, m), want, "{kernel:?}");
         }
@@ -1118,11 +1309,19 @@ mod tests {
         // NEON is part of every aarch64 CPU: its kernel must be among those tested.
         #[cfg(target_arch = "aarch64")]
         assert!(supported.contains(&Kernel::Neon));
+        // qemu's default aarch64 CPU has the dot products: .ci/aarch64 sets this so that
+        // its kernel cannot go untested there.
+        #[cfg(target_arch = "aarch64")]
+        if std::env::var_os("MLKIT_REQUIRE_NEONDOT").is_some() {
+            assert!(supported.contains(&Kernel::NeonDot));
+        }
         if std::env::var_os("MLKIT_INT8_KERNEL").is_none() {
             let want = if supported.contains(&Kernel::Avx512Vnni) {
                 Kernel::Avx512Vnni
             } else if supported.contains(&Kernel::AvxVnni) {
                 Kernel::AvxVnni
+            } else if supported.contains(&Kernel::NeonDot) {
+                Kernel::NeonDot
             } else {
                 Kernel::Scalar
             };
@@ -1143,14 +1342,9 @@ mod tests {
         ) {
             let k = blocks * BLOCK;
             let w: Vec<f32> = matrix(n, k, seed).iter().map(|v| v * scale).collect();
-            let mm = packed(&w, n, k);
+            let mm = packed(&w, n, k).with_bias(&matrix(1, n, seed + 2)).unwrap();
             let x = matrix(m, k, seed + 1);
-            let (mut a, mut scales) = (Vec::new(), Vec::new());
-            quantize_rows(&x, m, k, &mut a, &mut scales);
-            let wide = n.div_ceil(LANES) * LANES;
-            let mut want = vec![0f32; m * wide];
-            mm.matmul_scalar(&a, &scales, m, &mut want);
-            let want = narrow(want, m, wide, n);
+            let want = mm.matmul_with(Kernel::Scalar, &x, m);
             for kernel in Kernel::supported() {
                 let got = mm.matmul_with(kernel, &x, m);
                 proptest::prop_assert_eq!(got, want.clone(), "{:?}", kernel);
@@ -1247,5 +1441,9 @@ mod tests {
             Err(Int8Error::Size { .. })
         ));
         assert!(Int8Matmul::from_q8_0(usize::MAX / 2, 64, &bytes).is_err());
+        assert!(matches!(
+            mm.with_bias(&[0.0; 15]),
+            Err(Int8Error::Bias { n: 16, got: 15 })
+        ));
     }
 }

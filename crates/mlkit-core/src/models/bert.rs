@@ -6,9 +6,10 @@ use candle_nn::{embedding, Embedding, VarBuilder};
 use serde::Deserialize;
 
 use super::{encoder_root, Architecture, EncoderModel, HeadLayout, Sizes};
+use crate::attention::softmax_scaled_biased;
 use crate::dropout;
 use crate::linear::{Linear, LinearWeights};
-use crate::ops::{softmax_last_dim, LayerNorm};
+use crate::ops::LayerNorm;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Config {
@@ -67,6 +68,21 @@ impl Activation {
             Activation::Relu => xs.relu(),
             Activation::Tanh => xs.tanh(),
         }
+    }
+
+    /// The activation of `linear`'s output, applied to the product in place where the
+    /// Linear can (`Linear::forward_fused`), with the same numbers.
+    pub(crate) fn after(self, linear: &Linear, xs: &Tensor) -> Result<Tensor> {
+        if self == Activation::Gelu {
+            let fused = linear.forward_fused(xs, |ys| {
+                crate::gelu::gelu_erf_in_place(ys);
+                Ok(())
+            })?;
+            if let Some(ys) = fused {
+                return Ok(ys);
+            }
+        }
+        self.apply(&linear.forward(xs)?)
     }
 }
 
@@ -215,12 +231,36 @@ impl LayerTail {
             .transpose(1, 2)?
             .contiguous()?
             .reshape((b, s, h))?;
-        let attended = dropout::hidden(&self.attention_out.forward(&context)?)?;
-        let attended = self.attention_norm.forward(&(attended + xs)?)?;
-        let inner = self.act.apply(&self.intermediate.forward(&attended)?)?;
-        let out = dropout::hidden(&self.output.forward(&inner)?)?;
-        self.output_norm.forward(&(out + attended)?)
+        let attended = add_norm(&self.attention_out, &context, xs, &self.attention_norm)?;
+        let inner = self.act.after(&self.intermediate, &attended)?;
+        add_norm(&self.output, &inner, &attended, &self.output_norm)
     }
+}
+
+/// A sub-layer's output with dropout plus its input, normalised:
+/// `norm(dropout(linear(xs)) + skip)`. At inference (no dropout) the addition and the
+/// LayerNorm run in place on the product where the Linear can (`Linear::forward_fused`).
+fn add_norm(linear: &Linear, xs: &Tensor, skip: &Tensor, norm: &LayerNorm) -> Result<Tensor> {
+    if dropout::is_active() {
+        return norm.forward(&(dropout::hidden(&linear.forward(xs)?)? + skip)?);
+    }
+    if norm.on_host() && crate::linear::in_place_operand(skip) {
+        let fused = linear.forward_fused(xs, |ys| {
+            crate::linear::add_in_place(ys, skip)?;
+            norm.normalize_in_place(ys)
+        })?;
+        if let Some(ys) = fused {
+            if ys.shape() != skip.shape() {
+                candle_core::bail!(
+                    "a sub-layer's output {:?} for input {:?}",
+                    ys.shape(),
+                    skip.shape()
+                );
+            }
+            return Ok(ys);
+        }
+    }
+    norm.forward(&(linear.forward(xs)? + skip)?)
 }
 
 struct Layer {
@@ -264,8 +304,8 @@ impl Layer {
         let k = self.split_heads(&self.key.forward(xs)?)?;
         let v = self.split_heads(&self.value.forward(xs)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
-        let probs = dropout::attention(&softmax_last_dim(&scores)?)?;
+        let scores = q.matmul(&k.t()?)?;
+        let probs = dropout::attention(&softmax_scaled_biased(&scores, bias, scale)?)?;
         self.tail.forward(&probs, &v, xs)
     }
 }

@@ -128,19 +128,6 @@ fn share(s: &str) -> std::result::Result<f64, String> {
     Ok(x)
 }
 
-/// Keeps freed memory for reuse instead of returning it to the system. Autograd allocates
-/// and frees gradients the size of the embedding table (47 MB for MiniLM) every step; glibc
-/// returns blocks that large to the system at once, and each step paid for page faults
-/// again (2 s of 19 in an epoch on 300 CoNLL sentences). Called once, before any thread.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; the process has one thread here.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-    }
-}
-
 /// The base model, read and checked before any data is tokenized.
 pub struct Base {
     pub parts: ModelParts,
