@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{Module, Result, Tensor};
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::int8::{self, Int8Matmul};
@@ -17,9 +17,9 @@ pub enum WeightFormat {
     Dense,
     /// Quantized weights; on the CPU multiplied in f32 (exactly the quantized values).
     Quantized(GgmlDType),
-    /// Q8_0 weights and int8 activations, multiplied by `int8.rs` on CPUs with AVX-512 VNNI
-    /// or AVX-VNNI (elsewhere as `Quantized(Q8_0)`): faster, at the cost of rounding the
-    /// activations.
+    /// Q8_0 weights and int8 activations, multiplied by `int8.rs` on CPUs with AVX-512 VNNI,
+    /// AVX-VNNI or aarch64's dot products (elsewhere as `Quantized(Q8_0)`): faster, at the
+    /// cost of rounding the activations.
     Int8,
 }
 
@@ -49,8 +49,8 @@ pub enum Linear {
         weight: QMatMul,
         bias: Option<Tensor>,
     },
-    /// Q8_0 weights run by mlkit's own int8 product (CPUs with AVX-512 VNNI or AVX-VNNI),
-    /// which adds the bias too.
+    /// Q8_0 weights run by mlkit's own int8 product (`int8::available`), which adds the
+    /// bias too.
     Int8(Int8Matmul),
 }
 
@@ -119,9 +119,9 @@ impl Linear {
 /// kernels. On the CPU, the weights are expanded to f32 once at load, since Candle's CPU
 /// Q8_0 matmul is about 4x slower than its f32 gemm on encoder batches (42 against 165
 /// sentences/s for all-MiniLM-L6-v2 on two cores): the file stays small and the numbers are
-/// the quantized ones. With `int8` asked for, Q8_0 runs as int8 on CPUs with AVX-512 VNNI
-/// or AVX-VNNI (`int8.rs`; per layer on one core, 1.7x to 2.1x f32's speed with AVX-512
-/// VNNI, 1.2x to 1.3x with AVX-VNNI, `benches/int8_matmul.rs`).
+/// the quantized ones. With `int8` asked for, Q8_0 runs as int8 where `int8::available`
+/// (AVX-512 VNNI, AVX-VNNI, aarch64 dot products; per layer on one core, 1.7x to 2.1x f32's
+/// speed with AVX-512 VNNI, 1.2x to 1.3x with AVX-VNNI, `benches/int8_matmul.rs`).
 fn quantized(q: Arc<QTensor>, bias: Option<Tensor>, int8: bool) -> Result<Linear> {
     let bias = bias
         .map(|b| b.to_dtype(candle_core::DType::F32))
@@ -166,21 +166,58 @@ impl Module for Linear {
 }
 
 impl Linear {
-    /// `forward`, then `then` on the result's values in place where this layer's product
-    /// is mlkit's own (int8, f32 inputs): one pass and one allocation fewer than a
-    /// separate operation. `None` where `then` is not run: the caller applies it as an
-    /// operation on `forward`'s result.
+    /// `forward`, then `then` on the result's values in place, for inference on the CPU in
+    /// f32: the bias and `then` (an activation, a residual and LayerNorm) in one pass over
+    /// a fresh product, where separate operations took a pass and an allocation each, and
+    /// Candle's broadcast addition went through rayon even on one thread. int8 products
+    /// add their bias as they store. `None` where `then` is not run (a GPU, other dtypes,
+    /// training): the caller applies it as an operation on `forward`'s result.
     pub(crate) fn forward_fused(
         &self,
         xs: &Tensor,
         then: impl FnOnce(&mut [f32]) -> Result<()>,
     ) -> Result<Option<Tensor>> {
-        match self {
-            Linear::Int8(weight) if xs.dtype() == candle_core::DType::F32 => {
-                weight.forward_then(xs, then).map(Some)
-            }
-            _ => Ok(None),
+        let f32_cpu = |t: &Tensor| t.dtype() == DType::F32 && t.device().is_cpu() && !t.track_op();
+        if !f32_cpu(xs) {
+            return Ok(None);
         }
+        let (weight, bias) = match self {
+            Linear::Int8(weight) => return weight.forward_then(xs, then).map(Some),
+            Linear::Dense(l) => (l.weight(), l.bias()),
+            Linear::Quantized {
+                weight: QMatMul::Tensor(w),
+                bias,
+            } => (w, bias.as_ref()),
+            Linear::Quantized { .. } => return Ok(None),
+        };
+        if !f32_cpu(weight) || !bias.is_none_or(f32_cpu) {
+            return Ok(None);
+        }
+        let (n, k) = weight.dims2()?;
+        let Some((&width, lead)) = xs.dims().split_last() else {
+            return Ok(None);
+        };
+        if width != k {
+            candle_core::bail!("a Linear of width {k} got inputs of width {width}");
+        }
+        let m = xs.elem_count() / k.max(1);
+        let product = xs.reshape((m, k))?.matmul(&weight.t()?)?;
+        let mut ys = product.flatten_all()?.to_vec1::<f32>()?;
+        if let Some(bias) = bias {
+            let bias = bias.flatten_all()?.to_vec1::<f32>()?;
+            if bias.len() != n {
+                candle_core::bail!("a Linear with {n} outputs has a bias of {}", bias.len());
+            }
+            for row in ys.chunks_exact_mut(n.max(1)) {
+                for (y, b) in row.iter_mut().zip(&bias) {
+                    *y += b;
+                }
+            }
+        }
+        then(&mut ys)?;
+        let mut shape = lead.to_vec();
+        shape.push(n);
+        Tensor::from_vec(ys, shape, xs.device()).map(Some)
     }
 }
 

@@ -1,7 +1,8 @@
 //! A matrix product with int8 weights and int8 activations, for Q8_0 Linear layers: on CPUs
-//! with AVX-512 VNNI (one instruction does 64 8-bit multiply-adds, four times the f32 rate)
-//! or AVX2 (`Kernel`), chosen at run time; every kernel gives the scalar reference's
-//! numbers bit for bit.
+//! with AVX-512 VNNI (one instruction does 64 8-bit multiply-adds, four times the f32 rate),
+//! AVX-VNNI, AVX2, aarch64's dot products or plain NEON (`Kernel`), chosen at run time;
+//! every kernel gives the scalar reference's numbers bit for bit, the bias added as they
+//! store the result.
 //!
 //! The weights keep their GGUF Q8_0 values and block scales exactly (32 values share a
 //! scale along a row). The activations are quantized the same way, in blocks of 32 with a

@@ -132,8 +132,8 @@ pub struct ModelArgs {
 #[derive(Args, Debug, Clone)]
 pub struct RuntimeArgs {
     /// Precision: f32, f16, bf16, q8 (int8 Q8_0 weights, f32 activations), or int8 (Q8_0
-    /// weights and int8 activations: faster on CPUs with AVX-512 VNNI or AVX-VNNI,
-    /// elsewhere as q8; scores move in the third digit). f16 and bf16 are for GPUs: on the
+    /// weights and int8 activations: faster on CPUs with AVX-512 VNNI, AVX-VNNI or ARM's
+    /// dot products, elsewhere as q8; scores move in the third digit). f16 and bf16 are for GPUs: on the
     /// CPU they run about 2.5x slower than f32. Default: int8 for the bundled models, which
     /// keep their accuracy there (embeddings' cosine to f32 >= 0.995, NER F1 within 0.1
     /// point of f32); f32 for any other model. `mlkit models info` says which.
@@ -156,7 +156,7 @@ pub struct RuntimeArgs {
 
 /// The precision a model runs at without `--dtype`: int8 for the bundled models, whose
 /// int8 runs were measured to keep the accuracy contract (all-MiniLM-L6-v2: worst cosine
-/// 0.9986 to f32 on the CoNLL-2003 test sentences; conll03-ner-minilm: F1 0.8823 against
+/// 0.9985 to f32 on the CoNLL-2003 test sentences; conll03-ner-minilm: F1 0.8819 against
 /// 0.8821 in f32), and which run as q8 where the CPU has no int8 kernel; f32 for any other
 /// model, whose int8 accuracy nobody has measured.
 pub fn default_precision(model: &str) -> Precision {
