@@ -1,14 +1,14 @@
 //! Attention probabilities at inference: `softmax(scores x scale + bias)` over the last
 //! dimension in one pass over the scores, where Candle takes three (a scaling, a
 //! broadcast addition and a softmax, each a fresh tensor, the last two split row by row
-//! through rayon even on one thread) and libm's scalar `expf`. Together they took a tenth
+//! through rayon even on one thread) and libm's scalar `expf` (here `exp_nonpositive`). Together they took a tenth
 //! of an int8 encoder's time. Tracked tensors (training), other devices and dtypes take
 //! Candle's operations.
 
 use candle_core::{DType, Result, Tensor};
 
 use crate::ops::softmax_last_dim;
-use crate::vector::{fold, LANES};
+use crate::vector::{exp_nonpositive, fold, LANES};
 
 /// `softmax(scores * scale + bias)` over the last dimension: `scores` is (b, h, s, t) and
 /// `bias` broadcasts to it (each dimension 1 or the same; (b, 1, 1, t) for a padding mask).
@@ -87,7 +87,7 @@ fn softmax_padded(row: &mut [f32], bias: &[f32], scale: f32) {
     let mut sums = [0f32; LANES];
     for xs in row.chunks_exact_mut(LANES) {
         for i in 0..LANES {
-            xs[i] = exp(xs[i] - max);
+            xs[i] = exp_nonpositive(xs[i] - max);
             sums[i] += xs[i];
         }
     }
@@ -97,61 +97,11 @@ fn softmax_padded(row: &mut [f32], bias: &[f32], scale: f32) {
     }
 }
 
-/// e^x for x <= 0 (a score less the row's maximum), within 2 ulp of the exact value, in
-/// branch-free arithmetic that vectorises: x = n ln 2 + r with |r| <= ln 2 / 2, e^r by its
-/// degree-7 Taylor polynomial (remainder below 2^-27 relative there), times 2^n built in the
-/// exponent bits. Below -87.3 (where 2^n would leave the normal range) the result is 0,
-/// which is also where e^x rounds to (or below) the smallest normal f32.
-#[inline(always)]
-fn exp(x: f32) -> f32 {
-    const LOG2_E: f32 = std::f32::consts::LOG2_E;
-    // ln 2 split so that n * LN2_HI is exact for |n| < 2^9.
-    const LN2_HI: f32 = 0.693_145_75;
-    const LN2_LO: f32 = 1.428_606_8e-6;
-    let clamped = x.max(-87.3);
-    let n = (clamped * LOG2_E).round_ties_even();
-    let r = (clamped - n * LN2_HI) - n * LN2_LO;
-    let mut p = 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    // 2^n from the biased exponent n + 127 in 0..=127: adding 2^23 puts an integer-valued
-    // float's value in the low mantissa bits, and the shift moves it into the exponent
-    // (the bits of 2^23 itself leave the word). `as i32` would not vectorise.
-    let two_n = f32::from_bits((n + (127.0 + 8_388_608.0)).to_bits() << 23);
-    if x < -87.3 {
-        0.0
-    } else {
-        p * two_n
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use candle_core::Device;
 
     use super::*;
-
-    #[test]
-    fn exp_is_within_2_ulp_below_zero_and_0_far_below() {
-        let mut worst = 0f64;
-        for i in 0..=873_000 {
-            let x = -(i as f32) / 10_000.0;
-            let want = f64::from(x).exp();
-            let got = f64::from(exp(x));
-            // An ulp of the result, with the f32 exponent of the exact value.
-            let ulp = f64::from(f32::EPSILON) * 2f64.powi(want.log2().floor() as i32);
-            worst = worst.max((got - want).abs() / ulp);
-        }
-        assert!(worst <= 2.0, "worst error {worst} ulp");
-        assert_eq!(exp(-100.0), 0.0);
-        assert_eq!(exp(f32::NEG_INFINITY), 0.0);
-        assert_eq!(exp(0.0), 1.0);
-    }
 
     #[test]
     fn the_fused_softmax_is_candles_within_float_rounding() {

@@ -260,6 +260,43 @@ mod tests {
     use candle_core::{DType, Device};
 
     #[test]
+    fn fused_steps_give_the_separate_operations_numbers() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (2, 3, 64), &dev).unwrap();
+        let w = Tensor::randn(0f32, 0.2, (40, 64), &dev).unwrap();
+        let b = Tensor::randn(0f32, 0.5, 40, &dev).unwrap();
+        let formats = [
+            WeightFormat::Dense,
+            WeightFormat::Quantized(GgmlDType::Q8_0),
+            WeightFormat::Int8,
+        ];
+        for format in formats {
+            let l = Linear::from_parts(w.clone(), Some(b.clone()), format).unwrap();
+            let want: Vec<f32> = crate::gelu::gelu_erf(&l.forward(&x).unwrap())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let fused = l
+                .forward_fused(&x, |ys| {
+                    crate::gelu::gelu_erf_in_place(ys);
+                    Ok(())
+                })
+                .unwrap()
+                .expect("every CPU f32 Linear fuses");
+            assert_eq!(fused.dims(), [2, 3, 40]);
+            let got: Vec<f32> = fused.flatten_all().unwrap().to_vec1().unwrap();
+            assert_eq!(got, want, "{format:?}");
+        }
+        // Not on a tracked input (training): the caller runs the operation itself.
+        let tracked = candle_core::Var::from_tensor(&x).unwrap();
+        let l = Linear::from_parts(w, Some(b), WeightFormat::Dense).unwrap();
+        let fused = l.forward_fused(tracked.as_tensor(), |_| Ok(())).unwrap();
+        assert!(fused.is_none());
+    }
+
+    #[test]
     fn rows_that_do_not_split_into_blocks_stay_dense() {
         let q8 = WeightFormat::Quantized(GgmlDType::Q8_0);
         let x = Tensor::ones((2, 37), DType::F32, &Device::Cpu).unwrap();

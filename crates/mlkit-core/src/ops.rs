@@ -223,8 +223,8 @@ impl HostLayerNorm {
     fn stats(&self, xs: &[f32], n: usize) -> Vec<(f32, f32)> {
         xs.chunks_exact(n)
             .map(|row| {
-                let mean = row.iter().sum::<f32>() / n as f32;
-                let var = row.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n as f32;
+                let mean = crate::vector::sum(row, |x| x) / n as f32;
+                let var = crate::vector::sum(row, |x| (x - mean) * (x - mean)) / n as f32;
                 (mean, 1.0 / (var + self.eps as f32).sqrt())
             })
             .collect()
