@@ -1,7 +1,8 @@
 //! Any bytes as a Q8_0 weight of any shape packed for the int8 kernels: a size that does not
 //! match is an error, never a panic or a huge allocation; a weight that packs gives, with
 //! every kernel this CPU has, the scalar reference's numbers bit for bit, whatever its bytes
-//! (f16 scales that are NaN, infinite or denormal, weights of -128) and the activations'.
+//! (f16 scales that are NaN, infinite or denormal, weights of -128) and the activations',
+//! with a bias or without.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -25,6 +26,17 @@ fuzz_target!(|data: &[u8]| {
                 .map_or(0.0, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         })
         .collect();
+    // Half the inputs add a bias (the activations' values again), which every kernel adds
+    // as it stores.
+    let w = if c & 8 == 0 {
+        w
+    } else {
+        let bias: Vec<f32> = (0..n).map(|i| x.get(i).copied().unwrap_or(1.0)).collect();
+        match w.with_bias(&bias) {
+            Ok(w) => w,
+            Err(e) => panic!("a bias of n values is refused: {e}"),
+        }
+    };
     let want = w.matmul_with(Kernel::Scalar, &x, m);
     for kernel in Kernel::supported() {
         let got = w.matmul_with(kernel, &x, m);

@@ -1001,34 +1001,15 @@ mod neon {
         g: usize,
         y: &mut [MaybeUninit<f32>],
     ) {
-        let k = w.k;
-        let blocks = k / BLOCK;
-        let flip = vdupq_n_u8(0x80);
         let mut sums = [[vdupq_n_f32(0.0); 4]; R];
-        for b in 0..blocks {
+        for b in 0..w.k / BLOCK {
             let mut lo = [[vdupq_n_s32(0); 4]; R];
             let mut hi = [[vdupq_n_s32(0); 4]; R];
             for step in 0..BLOCK / 4 {
                 let kk = b * BLOCK + step * 4;
-                let at = packed_index(k, g, kk, 0);
-                // SAFETY: `at + 64 <= packed.len()` for every group and k.
-                let ws: [int8x16_t; 4] = std::array::from_fn(|q| unsafe {
-                    vld1q_s8(w.packed.as_ptr().add(at + 16 * q))
-                });
+                let ws = step_weights(w, g, kk);
                 for r in 0..R {
-                    // SAFETY: `(row + r) * k + kk + 4 <= a.len()`.
-                    let four = unsafe {
-                        a.as_ptr()
-                            .add((row + r) * k + kk)
-                            .cast::<u32>()
-                            .read_unaligned()
-                    };
-                    // The stored bytes are the activations plus 128: flipping the top bit
-                    // takes it back.
-                    let av = vreinterpretq_s8_u8(veorq_u8(
-                        vreinterpretq_u8_u32(vdupq_n_u32(four)),
-                        flip,
-                    ));
+                    let av = step_activations(w, a, row + r, kk);
                     for q in 0..4 {
                         lo[r][q] =
                             vpadalq_s16(lo[r][q], vmull_s8(vget_low_s8(ws[q]), vget_low_s8(av)));
@@ -1036,18 +1017,58 @@ mod neon {
                     }
                 }
             }
-            for q in 0..4 {
-                let slot = (g * blocks + b) * LANES + q * 4;
-                // SAFETY: `slot + 4 <= scales.len()`.
-                let scale = unsafe { vld1q_f32(w.scales.as_ptr().add(slot)) };
-                for r in 0..R {
-                    let exact = vcvtq_f32_s32(vpaddq_s32(lo[r][q], hi[r][q]));
-                    let both = vmulq_f32(scale, vdupq_n_f32(a_scales[(row + r) * blocks + b]));
-                    sums[r][q] = vfmaq_f32(sums[r][q], exact, both);
-                }
-            }
+            let exact: [[int32x4_t; 4]; R] =
+                std::array::from_fn(|r| std::array::from_fn(|q| vpaddq_s32(lo[r][q], hi[r][q])));
+            add_block(w, a_scales, row, g, b, &exact, &mut sums);
         }
         store(w, &sums, row, g, y);
+    }
+
+    /// The 4 quads' weight bytes of group `g` at step `kk` (4 columns x 4 k each).
+    #[target_feature(enable = "neon")]
+    #[inline]
+    fn step_weights(w: &Int8Matmul, g: usize, kk: usize) -> [int8x16_t; 4] {
+        let at = packed_index(w.k, g, kk, 0);
+        // SAFETY: `at + 64 <= packed.len()` for every group and k.
+        std::array::from_fn(|q| unsafe { vld1q_s8(w.packed.as_ptr().add(at + 16 * q)) })
+    }
+
+    /// Row `row`'s 4 activations at step `kk`, offset back to -127..=127 (the stored bytes
+    /// are the activations plus 128: flipping the top bit takes it back), repeated 4 times.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    fn step_activations(w: &Int8Matmul, a: &[u8], row: usize, kk: usize) -> int8x16_t {
+        let at = row * w.k + kk;
+        let four = u32::from_le_bytes([a[at], a[at + 1], a[at + 2], a[at + 3]]);
+        vreinterpretq_s8_u8(veorq_u8(
+            vreinterpretq_u8_u32(vdupq_n_u32(four)),
+            vdupq_n_u8(0x80),
+        ))
+    }
+
+    /// Block `b`'s exact sums of the tile's rows and quads into its f32 sums: times the
+    /// product of the two blocks' scales, one fused multiply-add.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    fn add_block<const R: usize>(
+        w: &Int8Matmul,
+        a_scales: &[f32],
+        row: usize,
+        g: usize,
+        b: usize,
+        exact: &[[int32x4_t; 4]; R],
+        sums: &mut [[float32x4_t; 4]; R],
+    ) {
+        let blocks = w.k / BLOCK;
+        for q in 0..4 {
+            let slot = (g * blocks + b) * LANES + q * 4;
+            // SAFETY: `slot + 4 <= scales.len()`.
+            let scale = unsafe { vld1q_f32(w.scales.as_ptr().add(slot)) };
+            for r in 0..R {
+                let both = vmulq_f32(scale, vdupq_n_f32(a_scales[(row + r) * blocks + b]));
+                sums[r][q] = vfmaq_f32(sums[r][q], vcvtq_f32_s32(exact[r][q]), both);
+            }
+        }
     }
 
     /// The tile's sums plus the bias into `y`.
@@ -1111,48 +1132,20 @@ mod neon {
         g: usize,
         y: &mut [MaybeUninit<f32>],
     ) {
-        let k = w.k;
-        let blocks = k / BLOCK;
-        let flip = vdupq_n_u8(0x80);
         let mut sums = [[vdupq_n_f32(0.0); 4]; R];
-        for b in 0..blocks {
+        for b in 0..w.k / BLOCK {
             let mut dots = [[vdupq_n_s32(0); 4]; R];
             for step in 0..BLOCK / 4 {
                 let kk = b * BLOCK + step * 4;
-                let at = packed_index(k, g, kk, 0);
-                // SAFETY: `at + 64 <= packed.len()` for every group and k.
-                let ws: [int8x16_t; 4] = std::array::from_fn(|q| unsafe {
-                    vld1q_s8(w.packed.as_ptr().add(at + 16 * q))
-                });
+                let ws = step_weights(w, g, kk);
                 for r in 0..R {
-                    // SAFETY: `(row + r) * k + kk + 4 <= a.len()`.
-                    let four = unsafe {
-                        a.as_ptr()
-                            .add((row + r) * k + kk)
-                            .cast::<u32>()
-                            .read_unaligned()
-                    };
-                    // The stored bytes are the activations plus 128: flipping the top bit
-                    // takes it back.
-                    let av = vreinterpretq_s8_u8(veorq_u8(
-                        vreinterpretq_u8_u32(vdupq_n_u32(four)),
-                        flip,
-                    ));
+                    let av = step_activations(w, a, row + r, kk);
                     for q in 0..4 {
                         dots[r][q] = sdot(dots[r][q], ws[q], av);
                     }
                 }
             }
-            for q in 0..4 {
-                let slot = (g * blocks + b) * LANES + q * 4;
-                // SAFETY: `slot + 4 <= scales.len()`.
-                let scale = unsafe { vld1q_f32(w.scales.as_ptr().add(slot)) };
-                for r in 0..R {
-                    let exact = vcvtq_f32_s32(dots[r][q]);
-                    let both = vmulq_f32(scale, vdupq_n_f32(a_scales[(row + r) * blocks + b]));
-                    sums[r][q] = vfmaq_f32(sums[r][q], exact, both);
-                }
-            }
+            add_block(w, a_scales, row, g, b, &dots, &mut sums);
         }
         store(w, &sums, row, g, y);
     }
