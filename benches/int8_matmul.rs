@@ -61,6 +61,8 @@ fn macs_per_instruction(kernel: Option<Kernel>) -> f64 {
         Some(Kernel::AvxVnni) => 32.0,
         // vpmaddubsw's 32 products take a vpmaddwd after them.
         Some(Kernel::Avx2) => 16.0,
+        // smmla: 32 byte products into a 2 x 2 tile.
+        Some(Kernel::NeonMmla) => 32.0,
         // sdot: 16 byte products into 4 lanes.
         Some(Kernel::NeonDot) => 16.0,
         Some(Kernel::Neon) => 8.0,

@@ -67,7 +67,7 @@ impl Default for RunOptions {
 
 /// Weights and activations: f32; f16 or bf16 (for GPUs); q8, int8 Q8_0 weights with f32
 /// activations; int8, Q8_0 weights and int8 activations (mlkit's own kernels on CPUs with
-/// AVX-512 VNNI, AVX-VNNI or aarch64's dot products, elsewhere as q8).
+/// AVX-512 VNNI, AVX-VNNI or aarch64's dot or matrix products, elsewhere as q8).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Precision {

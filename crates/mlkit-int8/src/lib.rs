@@ -1,6 +1,6 @@
 //! A matrix product with int8 weights and int8 activations, for Q8_0 Linear layers: on CPUs
 //! with AVX-512 VNNI (one instruction does 64 8-bit multiply-adds, four times the f32 rate),
-//! AVX-VNNI, AVX2, aarch64's dot products or plain NEON (`Kernel`), chosen at run time;
+//! AVX-VNNI, AVX2, aarch64's matrix or dot products or plain NEON (`Kernel`), chosen at run time;
 //! every kernel gives the scalar reference's numbers bit for bit, the bias added as they
 //! store the result.
 //!
@@ -45,6 +45,15 @@ fn packed_index(k: usize, g: usize, kk: usize, lane: usize) -> usize {
     ((g * (k / 4) + kk / 4) * LANES + lane) * 4 + kk % 4
 }
 
+/// Where weight `kk` of output column `g * 16 + lane` lies in the i8mm packing: groups of 16
+/// columns, in them steps of 8 consecutive k, in them 8 column pairs x (the pair's first
+/// column's 8 weights, then its second's): the operand order of `smmla`, whose second
+/// operand is a 2 x 8 matrix of two columns' weights.
+#[cfg(target_arch = "aarch64")]
+fn mmla_index(k: usize, g: usize, kk: usize, lane: usize) -> usize {
+    ((g * (k / 8) + kk / 8) * 8 + lane / 2) * 16 + (lane % 2) * 8 + kk % 8
+}
+
 /// Q8_0 weights laid out for VNNI, with what the product needs beside them.
 #[derive(Clone, Debug)]
 pub struct Int8Matmul {
@@ -52,6 +61,10 @@ pub struct Int8Matmul {
     k: usize,
     /// The weights in `packed_index` order; columns past `n` are zero.
     packed: Vec<i8>,
+    /// The weights in `mmla_index` order, packed from `packed` when the i8mm kernel first
+    /// runs (the other kernels never need them).
+    #[cfg(target_arch = "aarch64")]
+    packed_mmla: std::sync::OnceLock<Vec<i8>>,
     /// For each group and block: the 16 columns' block scales.
     scales: Vec<f32>,
     /// For each group and block: -128 x the 16 columns' sums of the block's weights, where
@@ -74,6 +87,9 @@ pub enum Kernel {
     /// AVX2: `vpmaddubsw` and `vpmaddwd` on 32 bytes, with the signs moved onto the
     /// activations so that no pair sum saturates.
     Avx2,
+    /// aarch64 int8 matrix products (`smmla`, Armv8.6's i8mm: Apple M2 and later,
+    /// Graviton 3 and later): a 2 x 8 by 8 x 2 product, 32 byte products, one instruction.
+    NeonMmla,
     /// aarch64 dot products (`sdot`, Armv8.2's dotprod: Apple M1 and later, Graviton 2 and
     /// later, Cortex-A55/A76 and later): 16 byte products added into 4 i32 lanes, one
     /// instruction.
@@ -107,6 +123,9 @@ impl Kernel {
         }
         #[cfg(target_arch = "aarch64")]
         if std::arch::is_aarch64_feature_detected!("neon") {
+            if std::arch::is_aarch64_feature_detected!("i8mm") {
+                kernels.push(Kernel::NeonMmla);
+            }
             if std::arch::is_aarch64_feature_detected!("dotprod") {
                 kernels.push(Kernel::NeonDot);
             }
@@ -117,18 +136,18 @@ impl Kernel {
     }
 
     /// The kernel int8 Linears use: the fastest this CPU has of AVX-512 VNNI, AVX-VNNI and
-    /// aarch64's dot products, or the one named by `MLKIT_INT8_KERNEL` (avx512vnni,
-    /// avxvnni, avx2, neondot, neon, scalar) when this CPU runs it; `Scalar` means that
-    /// `--dtype int8` runs as q8.
+    /// aarch64's matrix and dot products, or the one named by `MLKIT_INT8_KERNEL`
+    /// (avx512vnni, avxvnni, avx2, neonmmla, neondot, neon, scalar) when this CPU runs it;
+    /// `Scalar` means that `--dtype int8` runs as q8.
     ///
     /// AVX2 alone is not chosen: it takes four instructions (sign, multiply-add of bytes,
     /// then of words, add) where VNNI takes one. On one core of a machine that has them all
     /// (`benches/int8_matmul.rs`, 384 x 384 on 2,048 tokens): f32 3.00 ms, AVX-512 VNNI
     /// 1.80 ms, AVX-VNNI 2.52 ms, AVX2 6.27 ms. AVX-VNNI beats even AVX-512's f32 product;
     /// AVX2 waits for a measurement on an AVX2-only CPU, where f32 is slower too. On aarch64
-    /// the dot-product kernel is chosen for its four byte products a lane to f32's one
-    /// multiply-add (ggml and onnxruntime run Q8 products this way on ARM); plain NEON is
-    /// not, taking three instructions for what `sdot` does in one.
+    /// the matrix- and dot-product kernels are chosen for their eight and four byte products
+    /// a lane to f32's one multiply-add (ggml and onnxruntime run Q8 products this way on
+    /// ARM); plain NEON is not, taking three instructions for what `sdot` does in one.
     pub fn chosen() -> Kernel {
         static CHOSEN: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
         *CHOSEN.get_or_init(|| {
@@ -138,7 +157,15 @@ impl Kernel {
                 Some(kernel) => kernel,
                 None => supported
                     .into_iter()
-                    .find(|k| matches!(k, Kernel::Avx512Vnni | Kernel::AvxVnni | Kernel::NeonDot))
+                    .find(|k| {
+                        matches!(
+                            k,
+                            Kernel::Avx512Vnni
+                                | Kernel::AvxVnni
+                                | Kernel::NeonMmla
+                                | Kernel::NeonDot
+                        )
+                    })
                     .unwrap_or(Kernel::Scalar),
             }
         })
@@ -149,6 +176,7 @@ impl Kernel {
             Kernel::Avx512Vnni => "avx512vnni",
             Kernel::AvxVnni => "avxvnni",
             Kernel::Avx2 => "avx2",
+            Kernel::NeonMmla => "neonmmla",
             Kernel::NeonDot => "neondot",
             Kernel::Neon => "neon",
             Kernel::Scalar => "scalar",
@@ -213,6 +241,8 @@ impl Int8Matmul {
             scales,
             offsets,
             bias: vec![0.0; groups * LANES],
+            #[cfg(target_arch = "aarch64")]
+            packed_mmla: std::sync::OnceLock::new(),
         })
     }
 
@@ -227,6 +257,23 @@ impl Int8Matmul {
         }
         self.bias[..self.n].copy_from_slice(bias);
         Ok(self)
+    }
+
+    /// The weights in `mmla_index` order (packed on first use).
+    #[cfg(target_arch = "aarch64")]
+    fn packed_mmla(&self) -> &[i8] {
+        self.packed_mmla.get_or_init(|| {
+            let mut out = vec![0i8; self.packed.len()];
+            for g in 0..self.n.div_ceil(LANES) {
+                for kk in 0..self.k {
+                    for lane in 0..LANES {
+                        out[mmla_index(self.k, g, kk, lane)] =
+                            self.packed[packed_index(self.k, g, kk, lane)];
+                    }
+                }
+            }
+            out
+        })
     }
 
     /// The weight's rows (output columns).
@@ -268,6 +315,9 @@ impl Int8Matmul {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has AVX2 and FMA (`Kernel::supported`).
                 Kernel::Avx2 => unsafe { avx2::matmul(self, a, a_scales, m, y) },
+                #[cfg(target_arch = "aarch64")]
+                // SAFETY: the CPU has NEON and i8mm (`Kernel::supported`).
+                Kernel::NeonMmla => unsafe { neon::matmul_mmla(self, a, a_scales, m, y) },
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: the CPU has NEON and dotprod (`Kernel::supported`).
                 Kernel::NeonDot => unsafe { neon::matmul_dot(self, a, a_scales, m, y) },
@@ -912,7 +962,9 @@ mod avx2 {
 mod neon {
     use std::arch::aarch64::*;
 
-    use super::{for_each_tile, out_lanes, packed_index, Int8Matmul, MaybeUninit, BLOCK, LANES};
+    use super::{
+        for_each_tile, mmla_index, out_lanes, packed_index, Int8Matmul, MaybeUninit, BLOCK, LANES,
+    };
 
     /// Rows per tile: 2 rows x one group of 16 columns keep 16 i32 accumulators (two per
     /// quad of columns: the products' pair sums of k and k + 1, and of k + 2 and k + 3) and
@@ -1150,6 +1202,119 @@ mod neon {
         store(w, &sums, row, g, y);
     }
 
+    /// `matmul` with `smmla`: two rows' 8 activations at a step (offset back to -127..=127)
+    /// against a column pair's 8 weights each give the 2 x 2 exact sums in one instruction.
+    ///
+    /// # Safety
+    /// The CPU must have NEON and i8mm.
+    #[target_feature(enable = "neon,i8mm")]
+    pub unsafe fn matmul_mmla(
+        w: &Int8Matmul,
+        a: &[u8],
+        a_scales: &[f32],
+        m: usize,
+        y: &mut [MaybeUninit<f32>],
+    ) {
+        let packed = w.packed_mmla();
+        for_each_tile(w, m, ROWS, |row, rows, g| {
+            // SAFETY (every arm): the CPU has what this function's contract says; rows
+            // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
+            unsafe {
+                match rows {
+                    2 => tile_mmla::<2>(w, packed, a, a_scales, row, g, y),
+                    _ => tile_mmla::<1>(w, packed, a, a_scales, row, g, y),
+                }
+            }
+        });
+    }
+
+    /// Rows `row..row + R` of the result, the 16 columns of group `g` (8 column pairs),
+    /// with `smmla`: 8 i32 accumulators of 2 x 2 sums, and 8 f32 ones of the rows' quads.
+    #[target_feature(enable = "neon,i8mm")]
+    unsafe fn tile_mmla<const R: usize>(
+        w: &Int8Matmul,
+        packed: &[i8],
+        a: &[u8],
+        a_scales: &[f32],
+        row: usize,
+        g: usize,
+        y: &mut [MaybeUninit<f32>],
+    ) {
+        let mut sums = [[vdupq_n_f32(0.0); 4]; R];
+        for b in 0..w.k / BLOCK {
+            // Pair p: [(row, 2p), (row, 2p + 1), (row + 1, 2p), (row + 1, 2p + 1)].
+            let mut pairs = [vdupq_n_s32(0); 8];
+            for step in 0..BLOCK / 8 {
+                let kk = b * BLOCK + step * 8;
+                // With one row, its activations stand in for the second row's too.
+                let av = pair_activations(w, a, row, row + R - 1, kk);
+                let at = mmla_index(w.k, g, kk, 0);
+                for (p, pair) in pairs.iter_mut().enumerate() {
+                    let wv = &packed[at + 16 * p..at + 16 * (p + 1)];
+                    // SAFETY: `wv` holds 16 bytes.
+                    *pair = smmla(*pair, av, unsafe { vld1q_s8(wv.as_ptr()) });
+                }
+            }
+            // A row's quad of columns from two pairs' halves: the first row's are the low
+            // 64 bits of each, the second's the high.
+            let exact: [[int32x4_t; 4]; R] = std::array::from_fn(|r| {
+                std::array::from_fn(|q| {
+                    let (x, y) = (
+                        vreinterpretq_u64_s32(pairs[2 * q]),
+                        vreinterpretq_u64_s32(pairs[2 * q + 1]),
+                    );
+                    let quad = if r == 0 {
+                        vzip1q_u64(x, y)
+                    } else {
+                        vzip2q_u64(x, y)
+                    };
+                    vreinterpretq_s32_u64(quad)
+                })
+            });
+            add_block(w, a_scales, row, g, b, &exact, &mut sums);
+        }
+        store(w, &sums, row, g, y);
+    }
+
+    /// Rows `first`'s and `second`'s 8 activations at step `kk` (a 2 x 8 matrix, row-major),
+    /// offset back to -127..=127.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    fn pair_activations(
+        w: &Int8Matmul,
+        a: &[u8],
+        first: usize,
+        second: usize,
+        kk: usize,
+    ) -> int8x16_t {
+        let (at, bt) = (first * w.k + kk, second * w.k + kk);
+        let mut both = [0u8; 16];
+        both[..8].copy_from_slice(&a[at..at + 8]);
+        both[8..].copy_from_slice(&a[bt..bt + 8]);
+        // SAFETY: `both` holds 16 bytes.
+        let v = unsafe { vld1q_u8(both.as_ptr()) };
+        vreinterpretq_s8_u8(veorq_u8(v, vdupq_n_u8(0x80)))
+    }
+
+    /// `smmla`: `acc` (2 x 2, row-major) plus the product of `a` (2 x 8, row-major) and the
+    /// transpose of `b` (2 x 8). (The intrinsic, `vmmlaq_s32`, is not in stable Rust.)
+    #[target_feature(enable = "neon,i8mm")]
+    #[inline]
+    fn smmla(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
+        let mut acc = acc;
+        // SAFETY: the instruction reads and writes these registers only.
+        unsafe {
+            std::arch::asm!(
+                "smmla {acc:v}.4s, {a:v}.16b, {b:v}.16b",
+                acc = inout(vreg) acc,
+                a = in(vreg) a,
+                b = in(vreg) b,
+                options(pure, nomem, nostack, preserves_flags),
+            );
+        }
+        acc
+    }
+
     /// `sdot`: each i32 lane of `acc` plus the 4 products of its 4 bytes of `a` and `b`.
     /// (The intrinsic, `vdotq_s32`, is not in stable Rust.)
     #[target_feature(enable = "neon,dotprod")]
@@ -1303,17 +1468,20 @@ mod tests {
         // NEON is part of every aarch64 CPU: its kernel must be among those tested.
         #[cfg(target_arch = "aarch64")]
         assert!(supported.contains(&Kernel::Neon));
-        // qemu's default aarch64 CPU has the dot products: .ci/aarch64 sets this so that
-        // its kernel cannot go untested there.
+        // qemu's default aarch64 CPU has the dot and matrix products: .ci/aarch64 sets this
+        // so that their kernels cannot go untested there.
         #[cfg(target_arch = "aarch64")]
-        if std::env::var_os("MLKIT_REQUIRE_NEONDOT").is_some() {
+        if std::env::var_os("MLKIT_REQUIRE_ARM_PRODUCTS").is_some() {
             assert!(supported.contains(&Kernel::NeonDot));
+            assert!(supported.contains(&Kernel::NeonMmla));
         }
         if std::env::var_os("MLKIT_INT8_KERNEL").is_none() {
             let want = if supported.contains(&Kernel::Avx512Vnni) {
                 Kernel::Avx512Vnni
             } else if supported.contains(&Kernel::AvxVnni) {
                 Kernel::AvxVnni
+            } else if supported.contains(&Kernel::NeonMmla) {
+                Kernel::NeonMmla
             } else if supported.contains(&Kernel::NeonDot) {
                 Kernel::NeonDot
             } else {
