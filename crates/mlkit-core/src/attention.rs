@@ -1,9 +1,9 @@
 //! Attention probabilities at inference: `softmax(scores x scale + bias)` over the last
 //! dimension in one pass over the scores, where Candle takes three (a scaling, a
 //! broadcast addition and a softmax, each a fresh tensor, the last two split row by row
-//! through rayon even on one thread) and libm's scalar `expf` (here `exp_nonpositive`). Together they took a tenth
-//! of an int8 encoder's time. Tracked tensors (training), other devices and dtypes take
-//! Candle's operations.
+//! through rayon even on one thread) and libm's scalar `expf` (here `exp_nonpositive`).
+//! Together they took a tenth of an int8 encoder's time. Tracked tensors (training), other
+//! devices and dtypes take Candle's operations.
 
 use candle_core::{DType, Result, Tensor};
 

@@ -18,8 +18,8 @@ pub enum WeightFormat {
     /// Quantized weights; on the CPU multiplied in f32 (exactly the quantized values).
     Quantized(GgmlDType),
     /// Q8_0 weights and int8 activations, multiplied by `int8.rs` on CPUs with AVX-512 VNNI,
-    /// AVX-VNNI or aarch64's dot or matrix products (elsewhere as `Quantized(Q8_0)`): faster, at the
-    /// cost of rounding the activations.
+    /// AVX-VNNI or aarch64's dot or matrix products (elsewhere as `Quantized(Q8_0)`):
+    /// faster, at the cost of rounding the activations.
     Int8,
 }
 
@@ -120,8 +120,8 @@ impl Linear {
 /// Q8_0 matmul is about 4x slower than its f32 gemm on encoder batches (42 against 165
 /// sentences/s for all-MiniLM-L6-v2 on two cores): the file stays small and the numbers are
 /// the quantized ones. With `int8` asked for, Q8_0 runs as int8 where `int8::available`
-/// (AVX-512 VNNI, AVX-VNNI, aarch64 dot and matrix products; per layer on one core, 1.7x to 2.1x f32's
-/// speed with AVX-512 VNNI, 1.2x to 1.3x with AVX-VNNI, `benches/int8_matmul.rs`).
+/// (AVX-512 VNNI, AVX-VNNI, aarch64 dot and matrix products; per layer on one core, 1.7x to
+/// 2.1x f32's speed with AVX-512 VNNI, 1.2x to 1.3x with AVX-VNNI, `benches/int8_matmul.rs`).
 fn quantized(q: Arc<QTensor>, bias: Option<Tensor>, int8: bool) -> Result<Linear> {
     let bias = bias
         .map(|b| b.to_dtype(candle_core::DType::F32))
