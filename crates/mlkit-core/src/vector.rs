@@ -73,10 +73,11 @@ pub(crate) fn sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 }
 
 /// e^x for x <= 0 (a score less its row's maximum, -x^2/2 in GELU's gradient), within 2 ulp
-/// of the exact value, in branch-free arithmetic that vectorises: x = n ln 2 + r with |r| <= ln 2 / 2, e^r by its
-/// degree-7 Taylor polynomial (remainder below 2^-27 relative there), times 2^n built in the
-/// exponent bits. Below -87.3 (where 2^n would leave the normal range) the result is 0,
-/// which is also where e^x rounds to (or below) the smallest normal f32.
+/// of the exact value, in branch-free arithmetic that vectorises: x = n ln 2 + r with
+/// |r| <= ln 2 / 2, e^r by its degree-7 Taylor polynomial (remainder below 2^-27 relative
+/// there), times 2^n built in the exponent bits. Below -87.3 (where 2^n would leave the
+/// normal range) the result is 0, which is also where e^x rounds to (or below) the smallest
+/// normal f32.
 #[inline(always)]
 pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
