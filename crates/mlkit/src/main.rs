@@ -64,6 +64,15 @@ impl Command {
         };
         Some(flags.threads.get())
     }
+
+    /// Whether this runs transformer encoders (inference or training), whose activations
+    /// and gradients are allocated and freed batch after batch.
+    fn runs_encoders(&self) -> bool {
+        matches!(
+            self,
+            Command::Ner(_) | Command::Zeroshot(_) | Command::Classify(_) | Command::Embed(_)
+        )
+    }
 }
 
 /// An error in how mlkit was called (exit code 2), as opposed to a failure while running (1)
@@ -98,7 +107,8 @@ fn is_usage(e: &anyhow::Error) -> bool {
 /// system at once, and each batch paid for page faults again: a seventh of `mlkit embed`'s
 /// time with int8 weights (3.10 s against 2.92 s on the CoNLL test sentences, 2 threads),
 /// and 2 s of 19 in an epoch of training on 300 CoNLL sentences. Peak memory is about the
-/// same. Called once, before any thread.
+/// same for them; tables (`sample`, `forest`) keep glibc's defaults, which hand large
+/// blocks back as soon as they are freed. Called once, before any thread.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters; the process has one thread here.
@@ -117,7 +127,9 @@ fn main() -> ExitCode {
         Some(threads) => mlkit_core::device::threads_per_operation(threads),
         None => mlkit_core::device::one_thread_per_operation(),
     }
-    keep_freed_memory();
+    if cli.command.runs_encoders() {
+        keep_freed_memory();
+    }
     cleanup::install();
     messages::set_quiet(cli.quiet);
     let result = match cli.command {
