@@ -180,3 +180,28 @@ fn deberta_v3_token_classification_steps_match_pytorch() {
 fn bert_sequence_classification_steps_match_pytorch() {
     check("tiny-bert-sc", Task::SingleLabel);
 }
+
+#[test]
+fn roberta_token_classification_steps_match_pytorch() {
+    check("tiny-roberta-tc", Task::Tokens);
+}
+
+#[test]
+fn distilbert_token_classification_steps_match_pytorch() {
+    check("tiny-distilbert-tc", Task::Tokens);
+}
+
+#[test]
+fn electra_token_classification_steps_match_pytorch() {
+    check("tiny-electra-tc", Task::Tokens);
+}
+
+#[test]
+fn mpnet_token_classification_steps_match_pytorch() {
+    check("tiny-mpnet-tc", Task::Tokens);
+}
+
+#[test]
+fn modernbert_token_classification_steps_match_pytorch() {
+    check("tiny-modernbert-tc", Task::Tokens);
+}

@@ -96,6 +96,18 @@ fn linear(i: usize, o: usize, bias: bool, vb: VarBuilder, w: &LinearWeights) -> 
     }
 }
 
+/// `xs` (b, heads, seq, head_dim) at its rotary positions. Candle's fused `rope` has no
+/// backward pass (its result is not tracked): while training it would cut the gradient of
+/// the queries and keys, so a tracked input takes the composed, differentiable form (the
+/// same arithmetic).
+fn rotate(xs: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    if xs.track_op() {
+        candle_nn::rotary_emb::rope_slow(xs, cos, sin)
+    } else {
+        candle_nn::rotary_emb::rope(xs, cos, sin)
+    }
+}
+
 /// cos and sin (seq, head_dim / 2) of the rotary positions 0..seq with base `theta`, in f32
 /// as transformers computes them.
 fn rotary(
@@ -184,8 +196,7 @@ impl Layer {
         };
         let (q, k, v) = (part(0)?, part(1)?, part(2)?);
         let AttentionInputs { bias, cos, sin } = attention;
-        let q = candle_nn::rotary_emb::rope(&q, cos, sin)?;
-        let k = candle_nn::rotary_emb::rope(&k, cos, sin)?;
+        let (q, k) = (rotate(&q, cos, sin)?, rotate(&k, cos, sin)?);
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
         let probs = softmax_last_dim(&scores)?;
