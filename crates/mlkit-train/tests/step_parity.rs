@@ -1,7 +1,8 @@
 //! Two training steps against PyTorch (tests/fixtures/train_steps.json, made by
 //! make_train_fixtures.py): the same batch, dropout off, AdamW with transformers' decay
-//! groups, clipping and a linear schedule. Losses, gradient norms, the first step's
-//! gradients (after clipping) and the weights after both steps agree within 1e-5.
+//! groups, clipping and a linear schedule. Losses, gradient norms (relative above 1), the
+//! first step's gradients (after clipping) and the weights after both steps agree within
+//! 1e-5.
 
 use std::path::PathBuf;
 
@@ -137,7 +138,9 @@ fn check(name: &str, task: Task) {
             })
             .collect();
         let norm = optimizer.step(&mut grads).unwrap();
-        let d = (norm - norms[step]).abs();
+        // Relative above 1: a norm is a sum over every gradient, and after one update it
+        // carries Adam's amplification of float noise in the tiniest gradients.
+        let d = (norm - norms[step]).abs() / norms[step].max(1.0);
         assert!(
             d < TOLERANCE,
             "{name} step {step}: grad norm {norm} against {}",
@@ -146,7 +149,9 @@ fn check(name: &str, task: Task) {
         if step == 0 {
             // torch recorded them clipped.
             let scale = optimizer.clip_scale(norm) as f32;
-            assert!(scale < 1.0, "the fixture's clipping acts");
+            // Clipping acts wherever torch's norm is above the limit (all but one case).
+            let clip = all["clip"].as_f64().unwrap();
+            assert_eq!(scale < 1.0, norms[0] > clip, "clipping acts as in torch");
             assert!(raw.len() >= 5);
             for (tensor, g) in raw {
                 let g: Vec<f32> = g.iter().map(|x| x * scale).collect();
@@ -204,4 +209,34 @@ fn mpnet_token_classification_steps_match_pytorch() {
 #[test]
 fn modernbert_token_classification_steps_match_pytorch() {
     check("tiny-modernbert-tc", Task::Tokens);
+}
+
+#[test]
+fn deberta_v3_sequence_classification_steps_match_pytorch() {
+    check("tiny-deberta-v3-sc", Task::SingleLabel);
+}
+
+#[test]
+fn roberta_sequence_classification_steps_match_pytorch() {
+    check("tiny-roberta-sc", Task::SingleLabel);
+}
+
+#[test]
+fn distilbert_sequence_classification_steps_match_pytorch() {
+    check("tiny-distilbert-sc", Task::SingleLabel);
+}
+
+#[test]
+fn electra_sequence_classification_steps_match_pytorch() {
+    check("tiny-electra-sc", Task::SingleLabel);
+}
+
+#[test]
+fn mpnet_sequence_classification_steps_match_pytorch() {
+    check("tiny-mpnet-sc", Task::SingleLabel);
+}
+
+#[test]
+fn modernbert_sequence_classification_steps_match_pytorch() {
+    check("tiny-modernbert-sc", Task::SingleLabel);
 }
