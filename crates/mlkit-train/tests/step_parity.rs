@@ -63,7 +63,11 @@ fn batch(case: &Value, task: Task) -> Vec<Example> {
                         .collect(),
                 ),
                 Task::SingleLabel => Target::Label(labels[r].as_u64().unwrap() as u32),
-                Task::MultiLabel => Target::Labels(vec![0.0; n_labels]),
+                Task::MultiLabel => {
+                    let targets: Vec<f32> = floats(&labels[r]).iter().map(|&x| x as f32).collect();
+                    assert_eq!(targets.len(), n_labels);
+                    Target::Labels(targets)
+                }
             };
             Example {
                 encoded: Encoded {
@@ -239,4 +243,9 @@ fn mpnet_sequence_classification_steps_match_pytorch() {
 #[test]
 fn modernbert_sequence_classification_steps_match_pytorch() {
     check("tiny-modernbert-sc", Task::SingleLabel);
+}
+
+#[test]
+fn bert_multi_label_steps_match_pytorch() {
+    check("tiny-bert-multi", Task::MultiLabel);
 }
