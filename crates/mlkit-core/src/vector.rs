@@ -77,7 +77,7 @@ pub(crate) fn sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 /// |r| <= ln 2 / 2, e^r by its degree-7 Taylor polynomial (remainder below 2^-27 relative
 /// there), times 2^n built in the exponent bits. Below -87.3 (where 2^n would leave the
 /// normal range) the result is 0, which is also where e^x rounds to (or below) the smallest
-/// normal f32.
+/// normal f32; a NaN stays NaN.
 #[inline(always)]
 pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
@@ -101,6 +101,9 @@ pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     let two_n = f32::from_bits((n + (127.0 + 8_388_608.0)).to_bits() << 23);
     if x < -87.3 {
         0.0
+    } else if x.is_nan() {
+        // The clamp above dropped it.
+        x
     } else {
         p * two_n
     }
@@ -125,6 +128,7 @@ mod tests {
         assert_eq!(exp_nonpositive(-100.0), 0.0);
         assert_eq!(exp_nonpositive(f32::NEG_INFINITY), 0.0);
         assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert!(exp_nonpositive(f32::NAN).is_nan());
     }
 
     #[test]
