@@ -311,19 +311,21 @@ impl Int8Matmul {
                 Kernel::Avx512Vnni => unsafe { vnni::matmul(self, a, a_scales, m, y) },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has AVX2, FMA and AVX-VNNI (`Kernel::supported`).
-                Kernel::AvxVnni => unsafe { avx2::matmul_vnni(self, a, a_scales, m, y) },
+                Kernel::AvxVnni => unsafe { run_tiles(self, a, a_scales, m, y, &avx2::TILES_VNNI) },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has AVX2 and FMA (`Kernel::supported`).
-                Kernel::Avx2 => unsafe { avx2::matmul(self, a, a_scales, m, y) },
+                Kernel::Avx2 => unsafe { run_tiles(self, a, a_scales, m, y, &avx2::TILES) },
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: the CPU has NEON and i8mm (`Kernel::supported`).
-                Kernel::NeonMmla => unsafe { neon::matmul_mmla(self, a, a_scales, m, y) },
+                Kernel::NeonMmla => unsafe {
+                    run_tiles(self, a, a_scales, m, y, &neon::TILES_MMLA)
+                },
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: the CPU has NEON and dotprod (`Kernel::supported`).
-                Kernel::NeonDot => unsafe { neon::matmul_dot(self, a, a_scales, m, y) },
+                Kernel::NeonDot => unsafe { run_tiles(self, a, a_scales, m, y, &neon::TILES_DOT) },
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: the CPU has NEON (`Kernel::supported`).
-                Kernel::Neon => unsafe { neon::matmul(self, a, a_scales, m, y) },
+                Kernel::Neon => unsafe { run_tiles(self, a, a_scales, m, y, &neon::TILES) },
                 _ => self.matmul_scalar(a, a_scales, m, y),
             }
             // SAFETY: the kernel above stored all m x n values (every kernel stores each
@@ -484,20 +486,36 @@ fn out_lanes(y: &mut [MaybeUninit<f32>], n: usize, row: usize, g: usize) -> (*mu
     (y[at..at + cols].as_mut_ptr().cast::<f32>(), cols)
 }
 
-/// Calls `tile(row, rows, g)` for every tile of `m` rows (at most `max_rows` a tile) and
-/// one column group of `w`, row tiles within each group: the loop of the kernels whose
-/// tiles are one group wide.
-fn for_each_tile(
+/// A kernel's tile, one column group wide: `tile(w, a, a_scales, row, g, y)` stores rows
+/// `row..row + R` of the result, the 16 columns of group `g`, for the tile's row count R.
+/// Kernels list theirs by row count (`R = 1, 2, ...`), for [`run_tiles`].
+///
+/// # Safety
+/// The CPU must have the tile's instructions; rows `row..row + R` and group `g` must lie
+/// inside `a`, `y` and the packed weights.
+type Tile = unsafe fn(&Int8Matmul, &[u8], &[f32], usize, usize, &mut [MaybeUninit<f32>]);
+
+/// The product by a kernel whose tiles are one group wide: `tiles[R - 1]` on every tile
+/// of R rows (as many rows as `tiles` has tiles, fewer at the end), row tiles within each
+/// column group.
+///
+/// # Safety
+/// The CPU must have the instructions of every tile in `tiles`.
+unsafe fn run_tiles(
     w: &Int8Matmul,
+    a: &[u8],
+    a_scales: &[f32],
     m: usize,
-    max_rows: usize,
-    mut tile: impl FnMut(usize, usize, usize),
+    y: &mut [MaybeUninit<f32>],
+    tiles: &[Tile],
 ) {
     for g in 0..w.n.div_ceil(LANES) {
         let mut row = 0;
         while row < m {
-            let rows = (m - row).min(max_rows);
-            tile(row, rows, g);
+            let rows = (m - row).min(tiles.len());
+            // SAFETY: the CPU has the tile's instructions (this function's contract); rows
+            // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
+            unsafe { tiles[rows - 1](w, a, a_scales, row, g, y) };
             row += rows;
         }
     }
@@ -607,7 +625,6 @@ mod vnni {
 
     /// Rows `row..row + R` of the result, columns of groups `g..g + G`.
     #[target_feature(enable = "avx512f,avx512vnni")]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn tile<const R: usize, const G: usize>(
         w: &Int8Matmul,
         a: &[u8],
@@ -681,34 +698,15 @@ mod vnni {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{for_each_tile, out_lanes, packed_index, Int8Matmul, MaybeUninit, BLOCK, LANES};
+    use super::{out_lanes, packed_index, Int8Matmul, MaybeUninit, Tile, BLOCK, LANES};
 
     /// Rows per tile: 2 rows x one group of 16 columns (two halves of 8) keep 4 i32 and 4
     /// f32 accumulators, the weights, their magnitudes and the activations in the 16
     /// registers AVX2 has.
     const ROWS: usize = 2;
 
-    /// # Safety
-    /// The CPU must have AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn matmul(
-        w: &Int8Matmul,
-        a: &[u8],
-        a_scales: &[f32],
-        m: usize,
-        y: &mut [MaybeUninit<f32>],
-    ) {
-        for_each_tile(w, m, ROWS, |row, rows, g| {
-            // SAFETY (every arm): the CPU has what this function's contract says; rows
-            // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
-            unsafe {
-                match rows {
-                    2 => tile::<2>(w, a, a_scales, row, g, y),
-                    _ => tile::<1>(w, a, a_scales, row, g, y),
-                }
-            }
-        });
-    }
+    /// The AVX2 kernel's tiles, by row count. The CPU must have AVX2 and FMA.
+    pub const TILES: [Tile; ROWS] = [tile::<1>, tile::<2>];
 
     /// The blocks of `x` as `quantize_rows` makes them: the same numbers (the conversion
     /// rounds half to even, as the scalar code does).
@@ -763,38 +761,15 @@ mod avx2 {
         }
     }
 
-    /// `matmul` with AVX-VNNI's `vpdpbusd` on 256 bits, as the AVX-512 kernel does it: the
-    /// stored activations (offset by +128) against the signed weights, the offset's share
-    /// taken back per block.
-    ///
-    /// # Safety
-    /// The CPU must have AVX2, FMA and AVX-VNNI.
-    #[target_feature(enable = "avx2,fma,avxvnni")]
-    pub unsafe fn matmul_vnni(
-        w: &Int8Matmul,
-        a: &[u8],
-        a_scales: &[f32],
-        m: usize,
-        y: &mut [MaybeUninit<f32>],
-    ) {
-        for_each_tile(w, m, 3, |row, rows, g| {
-            // SAFETY (every arm): the CPU has what this function's contract says; rows
-            // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
-            unsafe {
-                match rows {
-                    3 => tile_vnni::<3>(w, a, a_scales, row, g, y),
-                    2 => tile_vnni::<2>(w, a, a_scales, row, g, y),
-                    _ => tile_vnni::<1>(w, a, a_scales, row, g, y),
-                }
-            }
-        });
-    }
+    /// The AVX-VNNI kernel's tiles, by row count: `vpdpbusd` on 256 bits, as the AVX-512
+    /// kernel does it (the stored activations, offset by +128, against the signed weights,
+    /// the offset's share taken back per block). The CPU must have AVX2, FMA and AVX-VNNI.
+    pub const TILES_VNNI: [Tile; 3] = [tile_vnni::<1>, tile_vnni::<2>, tile_vnni::<3>];
 
     /// Rows `row..row + R` of the result, the 16 columns of group `g`, with AVX-VNNI: 3
     /// rows keep 6 i32 and 6 f32 accumulators, the weights and the activations in the 16
     /// registers.
     #[target_feature(enable = "avx2,fma,avxvnni")]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn tile_vnni<const R: usize>(
         w: &Int8Matmul,
         a: &[u8],
@@ -891,7 +866,6 @@ mod avx2 {
     /// product is exact and a pair is at most 2 x 128 x 127 = 32,512: nothing saturates, and
     /// the block's i32 sum is the scalar reference's, less the offset it takes back.
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn tile<const R: usize>(
         w: &Int8Matmul,
         a: &[u8],
@@ -962,9 +936,7 @@ mod avx2 {
 mod neon {
     use std::arch::aarch64::*;
 
-    use super::{
-        for_each_tile, mmla_index, out_lanes, packed_index, Int8Matmul, MaybeUninit, BLOCK, LANES,
-    };
+    use super::{mmla_index, out_lanes, packed_index, Int8Matmul, MaybeUninit, Tile, BLOCK, LANES};
 
     /// Rows per tile: 2 rows x one group of 16 columns keep 16 i32 accumulators (two per
     /// quad of columns: the products' pair sums of k and k + 1, and of k + 2 and k + 3) and
@@ -1016,27 +988,8 @@ mod neon {
         }
     }
 
-    /// # Safety
-    /// The CPU must have NEON.
-    #[target_feature(enable = "neon")]
-    pub unsafe fn matmul(
-        w: &Int8Matmul,
-        a: &[u8],
-        a_scales: &[f32],
-        m: usize,
-        y: &mut [MaybeUninit<f32>],
-    ) {
-        for_each_tile(w, m, ROWS, |row, rows, g| {
-            // SAFETY (every arm): the CPU has what this function's contract says; rows
-            // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
-            unsafe {
-                match rows {
-                    2 => tile::<2>(w, a, a_scales, row, g, y),
-                    _ => tile::<1>(w, a, a_scales, row, g, y),
-                }
-            }
-        });
-    }
+    /// The NEON kernel's tiles, by row count. The CPU must have NEON.
+    pub const TILES: [Tile; ROWS] = [tile::<1>, tile::<2>];
 
     /// Rows `row..row + R` of the result, the 16 columns of group `g`, as 4 quads of 4
     /// columns. A quad's 16 weight bytes of a step are 4 columns x 4 consecutive k;
@@ -1044,7 +997,6 @@ mod neon {
     /// 16 exact i16 products, added in pairs into 8 i32s; at the block's end the pairs
     /// are added into the 4 columns' exact sums.
     #[target_feature(enable = "neon")]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn tile<const R: usize>(
         w: &Int8Matmul,
         a: &[u8],
@@ -1147,31 +1099,11 @@ mod neon {
         }
     }
 
-    /// `matmul` with `sdot`: a quad's 16 weight bytes of a step (4 columns x 4 consecutive
-    /// k) against the step's 4 activations (offset back to -127..=127) repeated give the 4
-    /// columns' exact sums of the step in one instruction.
-    ///
-    /// # Safety
+    /// The dot-product kernel's tiles, by row count: with `sdot`, a quad's 16 weight bytes of
+    /// a step (4 columns x 4 consecutive k) against the step's 4 activations (offset back to
+    /// -127..=127) repeated give the 4 columns' exact sums of the step in one instruction.
     /// The CPU must have NEON and dotprod.
-    #[target_feature(enable = "neon,dotprod")]
-    pub unsafe fn matmul_dot(
-        w: &Int8Matmul,
-        a: &[u8],
-        a_scales: &[f32],
-        m: usize,
-        y: &mut [MaybeUninit<f32>],
-    ) {
-        for_each_tile(w, m, ROWS, |row, rows, g| {
-            // SAFETY (every arm): the CPU has what this function's contract says; rows
-            // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
-            unsafe {
-                match rows {
-                    2 => tile_dot::<2>(w, a, a_scales, row, g, y),
-                    _ => tile_dot::<1>(w, a, a_scales, row, g, y),
-                }
-            }
-        });
-    }
+    pub const TILES_DOT: [Tile; ROWS] = [tile_dot::<1>, tile_dot::<2>];
 
     /// Rows `row..row + R` of the result, the 16 columns of group `g` (4 quads), with
     /// `sdot`: 8 i32 and 8 f32 accumulators for 2 rows.
@@ -1202,44 +1134,23 @@ mod neon {
         store(w, &sums, row, g, y);
     }
 
-    /// `matmul` with `smmla`: two rows' 8 activations at a step (offset back to -127..=127)
-    /// against a column pair's 8 weights each give the 2 x 2 exact sums in one instruction.
-    ///
-    /// # Safety
-    /// The CPU must have NEON and i8mm.
-    #[target_feature(enable = "neon,i8mm")]
-    pub unsafe fn matmul_mmla(
-        w: &Int8Matmul,
-        a: &[u8],
-        a_scales: &[f32],
-        m: usize,
-        y: &mut [MaybeUninit<f32>],
-    ) {
-        let packed = w.packed_mmla();
-        for_each_tile(w, m, ROWS, |row, rows, g| {
-            // SAFETY (every arm): the CPU has what this function's contract says; rows
-            // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
-            unsafe {
-                match rows {
-                    2 => tile_mmla::<2>(w, packed, a, a_scales, row, g, y),
-                    _ => tile_mmla::<1>(w, packed, a, a_scales, row, g, y),
-                }
-            }
-        });
-    }
+    /// The matrix-product kernel's tiles, by row count: with `smmla`, two rows' 8 activations
+    /// at a step (offset back to -127..=127) against a column pair's 8 weights each give the
+    /// 2 x 2 exact sums in one instruction. The CPU must have NEON and i8mm.
+    pub const TILES_MMLA: [Tile; ROWS] = [tile_mmla::<1>, tile_mmla::<2>];
 
     /// Rows `row..row + R` of the result, the 16 columns of group `g` (8 column pairs),
     /// with `smmla`: 8 i32 accumulators of 2 x 2 sums, and 8 f32 ones of the rows' quads.
     #[target_feature(enable = "neon,i8mm")]
     unsafe fn tile_mmla<const R: usize>(
         w: &Int8Matmul,
-        packed: &[i8],
         a: &[u8],
         a_scales: &[f32],
         row: usize,
         g: usize,
         y: &mut [MaybeUninit<f32>],
     ) {
+        let packed = w.packed_mmla();
         let mut sums = [[vdupq_n_f32(0.0); 4]; R];
         for b in 0..w.k / BLOCK {
             // Pair p: [(row, 2p), (row, 2p + 1), (row + 1, 2p), (row + 1, 2p + 1)].
