@@ -2,7 +2,7 @@
 //! GGUF tensor, the activations from a Candle tensor.
 
 use candle_core::quantized::{GgmlDType, QTensor};
-use candle_core::{bail, Result, Storage, Tensor};
+use candle_core::{bail, Result, Tensor};
 pub use mlkit_int8::{available, Kernel};
 
 /// A Q8_0 weight packed for the int8 kernels, with the bias the kernels add as they store.
@@ -58,15 +58,7 @@ impl Int8Matmul {
         let xs = xs.to_dtype(candle_core::DType::F32)?.contiguous()?;
         let m = xs.elem_count() / k;
         // The activations are read in place: a copy would cost as much as quantizing them.
-        let y = {
-            let (storage, layout) = xs.storage_and_layout();
-            let (Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets())
-            else {
-                bail!("an int8 Linear runs on the CPU, on contiguous inputs");
-            };
-            self.0.matmul(&cpu.as_slice::<f32>()?[start..end], m)
-        };
-        let mut y = y;
+        let mut y = crate::ops::with_host_f32(&xs, "an int8 Linear", |x| Ok(self.0.matmul(x, m)))?;
         then(&mut y)?;
         let mut shape = lead.to_vec();
         shape.push(n);

@@ -208,11 +208,7 @@ impl Linear {
             if bias.len() != n {
                 candle_core::bail!("a Linear with {n} outputs has a bias of {}", bias.len());
             }
-            for row in ys.chunks_exact_mut(n.max(1)) {
-                for (y, b) in row.iter_mut().zip(&bias) {
-                    *y += b;
-                }
-            }
+            crate::ops::add_bias_rows(&mut ys, &bias);
         }
         then(&mut ys)?;
         let mut shape = lead.to_vec();
@@ -225,20 +221,15 @@ impl Linear {
 /// output (`Linear::forward_fused`). `residual` must be f32, contiguous and on the CPU
 /// (`in_place_operand`) and as long as `ys`.
 pub(crate) fn add_in_place(ys: &mut [f32], residual: &Tensor) -> Result<()> {
-    let (storage, layout) = residual.storage_and_layout();
-    let (candle_core::Storage::Cpu(cpu), Some((start, end))) =
-        (&*storage, layout.contiguous_offsets())
-    else {
-        candle_core::bail!("a residual added in place must be contiguous and on the CPU");
-    };
-    let rs = &cpu.as_slice::<f32>()?[start..end];
-    if rs.len() != ys.len() {
-        candle_core::bail!("a residual of {} values for {}", rs.len(), ys.len());
-    }
-    for (y, r) in ys.iter_mut().zip(rs) {
-        *y += r;
-    }
-    Ok(())
+    crate::ops::with_host_f32(residual, "a residual added in place", |rs| {
+        if rs.len() != ys.len() {
+            candle_core::bail!("a residual of {} values for {}", rs.len(), ys.len());
+        }
+        for (y, r) in ys.iter_mut().zip(rs) {
+            *y += r;
+        }
+        Ok(())
+    })
 }
 
 /// Whether `t` can be read in place by an operation fused into a product: f32, contiguous,

@@ -90,14 +90,22 @@ widest_vectors! {
     fn layer_norm_rows(ys: &mut [f32], weight: &[f32], bias: &[f32], eps: f32) {
         let n = weight.len();
         for row in ys.chunks_exact_mut(n) {
-            let mean = crate::vector::sum(row, |x| x) / n as f32;
-            let var = crate::vector::sum(row, |x| (x - mean) * (x - mean)) / n as f32;
-            let rstd = 1.0 / (var + eps).sqrt();
+            let (mean, rstd) = mean_rstd(row, eps);
             for ((y, w), b) in row.iter_mut().zip(weight).zip(bias) {
                 *y = (*y - mean) * rstd * w + b;
             }
         }
     }
+}
+
+/// A row's mean and 1 / standard deviation (the biased variance, about the mean), summed
+/// in vector lanes: what LayerNorm normalises by, forward and backward.
+#[inline(always)]
+fn mean_rstd(row: &[f32], eps: f32) -> (f32, f32) {
+    let n = row.len() as f32;
+    let mean = crate::vector::sum(row, |x| x) / n;
+    let var = crate::vector::sum(row, |x| (x - mean) * (x - mean)) / n;
+    (mean, 1.0 / (var + eps).sqrt())
 }
 
 impl Module for LayerNorm {
@@ -153,6 +161,29 @@ fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f3
     Ok(&data[start..end])
 }
 
+/// `f` on `t`'s values in place, for a tensor that is f32, contiguous and on the CPU (else
+/// an error naming `op`): what operations fused into a product read without a copy.
+pub(crate) fn with_host_f32<T>(
+    t: &Tensor,
+    op: &str,
+    f: impl FnOnce(&[f32]) -> Result<T>,
+) -> Result<T> {
+    let (storage, layout) = t.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        candle_core::bail!("{op}: CPU tensors only")
+    };
+    f(contiguous_f32(cpu, layout, op)?)
+}
+
+/// Adds `bias` (n values) to each row of n values of `ys`, in place.
+pub(crate) fn add_bias_rows(ys: &mut [f32], bias: &[f32]) {
+    for row in ys.chunks_exact_mut(bias.len().max(1)) {
+        for (y, b) in row.iter_mut().zip(bias) {
+            *y += b;
+        }
+    }
+}
+
 /// `xs + bias` with `bias` (n) broadcast over the rows of `xs` (.., n): while training on
 /// the CPU in f32, one pass forward and a column sum for the bias's gradient.
 pub fn add_bias(xs: &Tensor, bias: &Tensor) -> Result<Tensor> {
@@ -183,11 +214,7 @@ impl CustomOp2 for HostBiasAdd {
             candle_core::bail!("mlkit-bias-add: rows of {} and a bias of {n}", xs.len())
         }
         let mut out = xs.to_vec();
-        for row in out.chunks_exact_mut(n) {
-            for (y, b) in row.iter_mut().zip(bias) {
-                *y += b;
-            }
-        }
+        add_bias_rows(&mut out, bias);
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -222,11 +249,7 @@ impl HostLayerNorm {
     /// Each row's mean and 1 / standard deviation.
     fn stats(&self, xs: &[f32], n: usize) -> Vec<(f32, f32)> {
         xs.chunks_exact(n)
-            .map(|row| {
-                let mean = crate::vector::sum(row, |x| x) / n as f32;
-                let var = crate::vector::sum(row, |x| (x - mean) * (x - mean)) / n as f32;
-                (mean, 1.0 / (var + self.eps as f32).sqrt())
-            })
+            .map(|row| mean_rstd(row, self.eps as f32))
             .collect()
     }
 }
@@ -252,14 +275,8 @@ impl CustomOp3 for HostLayerNorm {
         if n == 0 || b.len() != n || xs.len() % n != 0 {
             candle_core::bail!("mlkit-layer-norm: rows of {} with {n} weights", xs.len())
         }
-        let mut out = Vec::with_capacity(xs.len());
-        for (row, (mean, rstd)) in xs.chunks_exact(n).zip(self.stats(xs, n)) {
-            out.extend(
-                row.iter()
-                    .zip(w.iter().zip(b))
-                    .map(|(x, (w, b))| (x - mean) * rstd * w + b),
-            );
-        }
+        let mut out = xs.to_vec();
+        layer_norm_rows(&mut out, w, b, self.eps as f32);
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
