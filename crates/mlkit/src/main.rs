@@ -104,9 +104,10 @@ fn is_usage(e: &anyhow::Error) -> bool {
 /// Keeps freed memory for reuse instead of returning it to the system. Encoders allocate
 /// and free activations of megabytes every layer, and autograd gradients the size of the
 /// embedding table (47 MB for MiniLM) every step; glibc hands blocks that large back to the
-/// system at once, and each batch paid for page faults again: a seventh of `mlkit embed`'s
-/// time with int8 weights (3.10 s against 2.92 s on the CoNLL test sentences, 2 threads),
-/// and 2 s of 19 in an epoch of training on 300 CoNLL sentences. Peak memory is about the
+/// system at once, and each batch paid for page faults again: the kernel's share of `mlkit
+/// embed`'s samples was 14% with int8 weights, and keeping the memory took the run from
+/// 3.10 s to 2.92 s (CoNLL test sentences, 2 threads); 2 s of 19 in an epoch of training on
+/// 300 CoNLL sentences. Peak memory is about the
 /// same for them; tables (`sample`, `forest`) keep glibc's defaults, which hand large
 /// blocks back as soon as they are freed. Called once, before any thread.
 fn keep_freed_memory() {
