@@ -2,17 +2,73 @@
 features are not comparable, only ratios from one run are. Also the share of the machine's
 nominal peak that an mlkit run reached."""
 import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# `--hide`: smaller CPUs whose code paths a benchmark can time on this machine, as the
+# features hide_cpu_features.c hides for each.
+HIDDEN = {
+    # AMD Zen 2 and 3, Intel before Alder Lake (and its Atom cores).
+    "avx2": "avx512,avxvnni",
+    # Intel client CPUs since Alder Lake: AVX2 with AVX-VNNI.
+    "avx2-vnni": "avx512",
+    # Intel Skylake-SP servers: AVX-512 without VNNI.
+    "avx512-no-vnni": "avx512vnni,avxvnni",
+}
 
 
-def cpu_features():
+def add_hide_argument(ap):
+    ap.add_argument("--hide", choices=sorted(HIDDEN), help=(
+        "time the code paths of a smaller CPU on this one, everything (mlkit, PyTorch, "
+        "onnxruntime) seeing its features only: avx2 (AMD Zen 2/3), avx2-vnni (Intel since "
+        "Alder Lake), avx512-no-vnni (Skylake-SP); needs Linux's CPUID faulting"))
+
+
+def hide_features(args):
+    """With `--hide`, runs this script again with the CPU's features hidden from it and its
+    children (hide_cpu_features.c, built here with the C compiler); returns otherwise."""
+    if not args.hide or os.environ.get("MLKIT_HIDE_CPU_FEATURES"):
+        return
+    lib = os.path.join(tempfile.mkdtemp(prefix="mlkit-hide-"), "hide_cpu_features.so")
+    subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", lib,
+                    os.path.join(HERE, "hide_cpu_features.c")], check=True)
+    env = dict(os.environ, LD_PRELOAD=lib, MLKIT_HIDE_CPU_FEATURES=HIDDEN[args.hide])
+    if "avx512" in HIDDEN[args.hide].split(","):
+        # glibc picks its string functions before the library loads.
+        env["GLIBC_TUNABLES"] = "glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD"
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def cpu_flags():
+    """The features that decide the product kernels, as /proc/cpuinfo names them, less any
+    that `--hide` hides."""
     flags = set()
     with open("/proc/cpuinfo") as f:
         for line in f:
             if line.startswith("flags"):
                 flags = set(line.split(":", 1)[1].split())
                 break
+    for name in filter(None, os.environ.get("MLKIT_HIDE_CPU_FEATURES", "").split(",")):
+        if name == "avx512":
+            flags = {f for f in flags if not f.startswith("avx512")}
+        flags.discard({"avx512vnni": "avx512_vnni", "avxvnni": "avx_vnni"}.get(name))
     keep = ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"]
-    return " ".join(k for k in keep if k in flags)
+    return [k for k in keep if k in flags]
+
+
+def cpu_features():
+    """`cpu_flags` for a header, saying what `--hide` hid."""
+    said = " ".join(cpu_flags())
+    hidden = os.environ.get("MLKIT_HIDE_CPU_FEATURES")
+    if hidden:
+        said += (f" (this CPU with {hidden} hidden from the processes: a smaller CPU's code "
+                 "at this one's speed)")
+    return said
 
 
 # mlkit's int8 kernels (MLKIT_INT8_KERNEL) and the /proc/cpuinfo flag each needs: the
@@ -52,6 +108,8 @@ def macs_per_instruction(run, features):
             return 64
         if "avx_vnni" in features:
             return 32
+        if "avx2" in features:
+            return 16
     return 16 if "avx512f" in features else 8
 
 
@@ -62,5 +120,5 @@ def share_of_peak(run, tokens_per_second, macs_per_token, threads):
     mhz = clock_mhz()
     if not mhz:
         return ""
-    peak = threads * 2 * macs_per_instruction(run, cpu_features().split()) * mhz * 1e6
+    peak = threads * 2 * macs_per_instruction(run, cpu_flags()) * mhz * 1e6
     return f"{100 * tokens_per_second * macs_per_token / peak:.0f}%"

@@ -5,6 +5,9 @@ sentences per second at the same thread count, and cosine agreement on every sen
     cargo build --release -p mlkit
     .venv/bin/python benches/embed_vs_python.py [--threads 2] [--shared ../shared]
 
+`--hide avx2` (or avx2-vnni, avx512-no-vnni) runs everything with some of this CPU's
+features hidden (benches/hide_cpu_features.c), for a smaller CPU's figures on this one.
+
 Each run embeds all 3,453 sentences once after a warm-up on 64 of them (model loading is
 excluded for sentence-transformers and included for mlkit, which loads in well under a
 second: the printed ratio favours Python). mlkit runs f32 (the upstream safetensors), q8
@@ -25,7 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from cpu import INT8_KERNELS, clock_mhz, cpu_features, linear_macs_per_token, share_of_peak  # noqa: E402
+from cpu import (INT8_KERNELS, add_hide_argument, clock_mhz, cpu_features, cpu_flags,  # noqa: E402
+                 hide_features, linear_macs_per_token, share_of_peak)
 
 
 def sentences(path):
@@ -62,7 +66,9 @@ def main():
     ap.add_argument("--mlkit", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlkit"))
     ap.add_argument("--skip-onnx", action="store_true")
+    add_hide_argument(ap)
     args = ap.parse_args()
+    hide_features(args)
 
     import torch
     import sentence_transformers
@@ -92,7 +98,7 @@ def main():
     secs, emb = run_mlkit(args.mlkit, "all-MiniLM-L6-v2", text_file, args.threads, ["--dtype", "int8"])
     rows.append(("mlkit int8 (bundled GGUF)", secs, emb))
     # Every int8 kernel this CPU has, so one run compares them (the same numbers, bit for bit).
-    features = cpu_features().split()
+    features = cpu_flags()
     for kernel in [k for k, flag in INT8_KERNELS if flag in features]:
         secs, emb = run_mlkit(args.mlkit, "all-MiniLM-L6-v2", text_file, args.threads,
                               ["--dtype", "int8"], kernel)

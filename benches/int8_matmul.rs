@@ -59,7 +59,7 @@ fn macs_per_instruction(kernel: Option<Kernel>) -> f64 {
         None => 8.0,
         Some(Kernel::Avx512Vnni) => 64.0,
         Some(Kernel::AvxVnni) => 32.0,
-        // vpmaddubsw's 32 products take a vpmaddwd after them.
+        // vpmaddwd: 16 products of i16s.
         Some(Kernel::Avx2) => 16.0,
         // smmla: 32 byte products into a 2 x 2 tile.
         Some(Kernel::NeonMmla) => 32.0,

@@ -7,6 +7,9 @@ share of the machine's nominal peak (benches/cpu.py).
     cargo build --release -p mlkit
     .venv/bin/python benches/ner_vs_python.py [--threads 2] [--shared ../shared]
 
+`--hide avx2` (or avx2-vnni, avx512-no-vnni) runs everything with some of this CPU's
+features hidden (benches/hide_cpu_features.c), for a smaller CPU's figures on this one.
+
 All runs use the bundled model's weights: its Q8_0 tensors dequantized to f32 for PyTorch
 and onnxruntime (the same values mlkit computes with). Each document is one test sentence
 (3,453; 46,435 words). mlkit is timed as a whole command (model loading and JSON output
@@ -26,7 +29,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "crates/mlkit-ner/tests/fixtures"))
 sys.path.insert(0, HERE)
 
-from cpu import INT8_KERNELS, clock_mhz, cpu_features, linear_macs_per_token, share_of_peak  # noqa: E402
+from cpu import (INT8_KERNELS, add_hide_argument, clock_mhz, cpu_features, cpu_flags,  # noqa: E402
+                 hide_features, linear_macs_per_token, share_of_peak)
 
 
 def main():
@@ -36,7 +40,9 @@ def main():
     ap.add_argument("--mlkit", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlkit"))
     ap.add_argument("--skip-onnx", action="store_true")
+    add_hide_argument(ap)
     args = ap.parse_args()
+    hide_features(args)
 
     import numpy as np
     import torch
@@ -59,7 +65,7 @@ def main():
     print(f"{len(texts)} documents, {tokens} tokens, {args.threads} threads", file=sys.stderr)
 
     results = {}
-    features = cpu_features().split()
+    features = cpu_flags()
     runs = [("f32", None), ("q8", None), ("int8", None)]
     runs += [("int8", k) for k, flag in INT8_KERNELS if flag in features]
     for dtype, kernel in runs:

@@ -582,11 +582,24 @@ fn the_bundled_model_runs_int8_unless_asked_otherwise() {
     assert_eq!(run(&[]), run(&["--dtype", "int8"]));
     let info = mlkit(&["models", "info", "all-MiniLM-L6-v2"], b"");
     let info = String::from_utf8_lossy(&info.stdout);
-    assert!(
-        info.contains("runs as       int8 unless --dtype says otherwise"),
-        "{info}"
-    );
+    // The kernel this CPU runs, named as MLKIT_INT8_KERNEL names it (or "as q8").
     let json = mlkit(&["models", "info", "conll03-ner-minilm", "--json"], b"");
     let json: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(json["default_dtype"], "int8");
+    let kernel = json["int8_kernel"].as_str().unwrap();
+    let runs_as = if kernel == "scalar" {
+        "int8 (as q8: this CPU has no int8 kernel)".to_string()
+    } else {
+        format!("int8 (the {kernel} kernel on this CPU)")
+    };
+    assert!(
+        info.contains(&format!(
+            "runs as       {runs_as} unless --dtype says otherwise"
+        )),
+        "{info}"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        assert_ne!(kernel, "scalar", "every AVX2 CPU has an int8 kernel");
+    }
 }

@@ -45,6 +45,14 @@ fn packed_index(k: usize, g: usize, kk: usize, lane: usize) -> usize {
     ((g * (k / 4) + kk / 4) * LANES + lane) * 4 + kk % 4
 }
 
+/// Where weight `kk` of output column `g * 16 + lane` lies in `Int8Matmul::packed_wide`:
+/// groups of 16 columns, in them steps of 2 consecutive k, in them 16 columns x 2 values (the
+/// operand order of `vpmaddwd`, which multiplies pairs of i16s and adds each pair).
+#[cfg(target_arch = "x86_64")]
+fn wide_index(k: usize, g: usize, kk: usize, lane: usize) -> usize {
+    ((g * (k / 2) + kk / 2) * LANES + lane) * 2 + kk % 2
+}
+
 /// Where weight `kk` of output column `g * 16 + lane` lies in the i8mm packing: groups of 16
 /// columns, in them steps of 8 consecutive k, in them 8 column pairs x (the pair's first
 /// column's 8 weights, then its second's): the operand order of `smmla`, whose second
@@ -65,6 +73,10 @@ pub struct Int8Matmul {
     /// runs (the other kernels never need them).
     #[cfg(target_arch = "aarch64")]
     packed_mmla: std::sync::OnceLock<Vec<i8>>,
+    /// The weights as i16s in `wide_index` order, packed from `packed` when the AVX2 kernel
+    /// first runs (the other kernels never need them).
+    #[cfg(target_arch = "x86_64")]
+    packed_wide: std::sync::OnceLock<Vec<i16>>,
     /// For each group and block: the 16 columns' block scales.
     scales: Vec<f32>,
     /// For each group and block: -128 x the 16 columns' sums of the block's weights, where
@@ -84,8 +96,8 @@ pub enum Kernel {
     /// AVX-VNNI (Intel since Alder Lake, AMD since Zen 5): the same `vpdpbusd` on 256
     /// bits, 32 multiply-adds an instruction, where AVX-512 is missing.
     AvxVnni,
-    /// AVX2: `vpmaddubsw` and `vpmaddwd` on 32 bytes, with the signs moved onto the
-    /// activations so that no pair sum saturates.
+    /// AVX2: `vpmaddwd` on weights and activations widened to i16s, 16 multiply-adds an
+    /// instruction.
     Avx2,
     /// aarch64 int8 matrix products (`smmla`, Armv8.6's i8mm: Apple M2 and later,
     /// Graviton 3 and later): a 2 x 8 by 8 x 2 product, 32 byte products, one instruction.
@@ -135,19 +147,19 @@ impl Kernel {
         kernels
     }
 
-    /// The kernel int8 Linears use: the fastest this CPU has of AVX-512 VNNI, AVX-VNNI and
-    /// aarch64's matrix and dot products, or the one named by `MLKIT_INT8_KERNEL`
+    /// The kernel int8 Linears use: the fastest this CPU has of AVX-512 VNNI, AVX-VNNI,
+    /// AVX2 and aarch64's matrix and dot products, or the one named by `MLKIT_INT8_KERNEL`
     /// (avx512vnni, avxvnni, avx2, neonmmla, neondot, neon, scalar) when this CPU runs it;
     /// `Scalar` means that `--dtype int8` runs as q8.
     ///
-    /// AVX2 alone is not chosen: it takes four instructions (sign, multiply-add of bytes,
-    /// then of words, add) where VNNI takes one. On one core of a machine that has them all
-    /// (`benches/int8_matmul.rs`, 384 x 384 on 2,048 tokens): f32 3.00 ms, AVX-512 VNNI
-    /// 1.80 ms, AVX-VNNI 2.52 ms, AVX2 6.27 ms. AVX-VNNI beats even AVX-512's f32 product;
-    /// AVX2 waits for a measurement on an AVX2-only CPU, where f32 is slower too. On aarch64
-    /// the matrix- and dot-product kernels are chosen for their eight and four byte products
-    /// a lane to f32's one multiply-add (ggml and onnxruntime run Q8 products this way on
-    /// ARM); plain NEON is not, taking three instructions for what `sdot` does in one.
+    /// On one core of an AMD EPYC with every x86 kernel (`benches/int8_matmul.rs`, 384 x
+    /// 384 on 2,048 tokens): f32 3.00 ms, AVX-512 VNNI 1.80 ms, AVX-VNNI 2.52 ms. With the
+    /// CPU's AVX-512 and AVX-VNNI hidden from the process (`benches/avx2_only`, so that f32
+    /// runs on AVX2 too), 384 x 1536: f32 20.4 ms, AVX2 13.3 ms (17.6 ms with bytes and
+    /// `vpmaddubsw`, see `avx2::tile`). On aarch64 the matrix- and dot-product kernels are
+    /// chosen for their eight and four byte products a lane to f32's one multiply-add
+    /// (ggml and onnxruntime run Q8 products this way on ARM); plain NEON is not, taking
+    /// three instructions for what `sdot` does in one.
     pub fn chosen() -> Kernel {
         static CHOSEN: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
         *CHOSEN.get_or_init(|| {
@@ -157,15 +169,7 @@ impl Kernel {
                 Some(kernel) => kernel,
                 None => supported
                     .into_iter()
-                    .find(|k| {
-                        matches!(
-                            k,
-                            Kernel::Avx512Vnni
-                                | Kernel::AvxVnni
-                                | Kernel::NeonMmla
-                                | Kernel::NeonDot
-                        )
-                    })
+                    .find(|k| !matches!(k, Kernel::Neon | Kernel::Scalar))
                     .unwrap_or(Kernel::Scalar),
             }
         })
@@ -243,6 +247,8 @@ impl Int8Matmul {
             bias: vec![0.0; groups * LANES],
             #[cfg(target_arch = "aarch64")]
             packed_mmla: std::sync::OnceLock::new(),
+            #[cfg(target_arch = "x86_64")]
+            packed_wide: std::sync::OnceLock::new(),
         })
     }
 
@@ -276,6 +282,23 @@ impl Int8Matmul {
         })
     }
 
+    /// The weights in `wide_index` order, as i16s (packed on first use).
+    #[cfg(target_arch = "x86_64")]
+    fn packed_wide(&self) -> &[i16] {
+        self.packed_wide.get_or_init(|| {
+            let mut out = vec![0i16; self.packed.len()];
+            for g in 0..self.n.div_ceil(LANES) {
+                for kk in 0..self.k {
+                    for lane in 0..LANES {
+                        out[wide_index(self.k, g, kk, lane)] =
+                            i16::from(self.packed[packed_index(self.k, g, kk, lane)]);
+                    }
+                }
+            }
+            out
+        })
+    }
+
     /// The weight's rows (output columns).
     pub fn n(&self) -> usize {
         self.n
@@ -299,7 +322,7 @@ impl Int8Matmul {
         } else {
             Kernel::Scalar
         };
-        SCRATCH.with_borrow_mut(|(a, a_scales)| {
+        SCRATCH.with_borrow_mut(|(a, a_scales, wide)| {
             quantize_rows(x, m, self.k, a, a_scales);
             // Every kernel writes each of the m x n values once: zeroing them first cost a
             // pass over the result (3% of an encoder's time).
@@ -313,8 +336,12 @@ impl Int8Matmul {
                 // SAFETY: the CPU has AVX2, FMA and AVX-VNNI (`Kernel::supported`).
                 Kernel::AvxVnni => unsafe { run_tiles(self, a, a_scales, m, y, &avx2::TILES_VNNI) },
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: the CPU has AVX2 and FMA (`Kernel::supported`).
-                Kernel::Avx2 => unsafe { run_tiles(self, a, a_scales, m, y, &avx2::TILES) },
+                // SAFETY: the CPU has AVX2 and FMA (`Kernel::supported`); `a` holds whole
+                // blocks of 32.
+                Kernel::Avx2 => unsafe {
+                    avx2::widen(a, wide);
+                    run_tiles(self, wide, a_scales, m, y, &avx2::TILES)
+                },
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: the CPU has NEON and i8mm (`Kernel::supported`).
                 Kernel::NeonMmla => unsafe {
@@ -361,11 +388,13 @@ impl Int8Matmul {
     }
 }
 
+type Scratch = (Vec<u8>, Vec<f32>, Vec<i16>);
+
 thread_local! {
-    /// Quantized activations and their scales, kept between calls: fresh buffers of a few
-    /// MB cost page faults on every Linear.
-    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<f32>)> = const {
-        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    /// Quantized activations, their scales and (for the AVX2 kernel) the activations as
+    /// i16s, kept between calls: fresh buffers of a few MB cost page faults on every Linear.
+    static SCRATCH: std::cell::RefCell<Scratch> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new()))
     };
 }
 
@@ -486,38 +515,43 @@ fn out_lanes(y: &mut [MaybeUninit<f32>], n: usize, row: usize, g: usize) -> (*mu
     (y[at..at + cols].as_mut_ptr().cast::<f32>(), cols)
 }
 
-/// A kernel's tile, one column group wide: `tile(w, a, a_scales, row, g, y)` stores rows
-/// `row..row + R` of the result, the 16 columns of group `g`, for the tile's row count R.
-/// Kernels list theirs by row count (`R = 1, 2, ...`), for [`run_tiles`].
+/// A kernel's tile: `tile(w, a, a_scales, row, g, y)` stores rows `row..row + R` of the
+/// result, the columns of groups `g..g + G`, for the tile's shape. Kernels list theirs by
+/// shape (`tiles[R - 1][G - 1]`), for [`run_tiles`].
 ///
 /// # Safety
-/// The CPU must have the tile's instructions; rows `row..row + R` and group `g` must lie
-/// inside `a`, `y` and the packed weights.
-type Tile = unsafe fn(&Int8Matmul, &[u8], &[f32], usize, usize, &mut [MaybeUninit<f32>]);
+/// The CPU must have the tile's instructions; rows `row..row + R` and groups `g..g + G`
+/// must lie inside `a`, `y` and the packed weights.
+type Tile<A = u8> = unsafe fn(&Int8Matmul, &[A], &[f32], usize, usize, &mut [MaybeUninit<f32>]);
 
-/// The product by a kernel whose tiles are one group wide: `tiles[R - 1]` on every tile
-/// of R rows (as many rows as `tiles` has tiles, fewer at the end), row tiles within each
-/// column group.
+/// The product by a kernel's tiles: `tiles[R - 1][G - 1]` on every tile of R rows and G
+/// column groups (as many rows as `tiles` has lists and groups as a list has tiles, fewer
+/// at the ends), row tiles within each run of column groups.
 ///
 /// # Safety
 /// The CPU must have the instructions of every tile in `tiles`.
-unsafe fn run_tiles(
+unsafe fn run_tiles<A, const G: usize>(
     w: &Int8Matmul,
-    a: &[u8],
+    a: &[A],
     a_scales: &[f32],
     m: usize,
     y: &mut [MaybeUninit<f32>],
-    tiles: &[Tile],
+    tiles: &[[Tile<A>; G]],
 ) {
-    for g in 0..w.n.div_ceil(LANES) {
+    let groups = w.n.div_ceil(LANES);
+    let mut g = 0;
+    while g < groups {
+        let width = (groups - g).min(G);
         let mut row = 0;
         while row < m {
             let rows = (m - row).min(tiles.len());
             // SAFETY: the CPU has the tile's instructions (this function's contract); rows
-            // `row..row + rows` and group `g` lie inside `a`, `y` and the packed weights.
-            unsafe { tiles[rows - 1](w, a, a_scales, row, g, y) };
+            // `row..row + rows` and groups `g..g + width` lie inside `a`, `y` and the
+            // packed weights.
+            unsafe { tiles[rows - 1][width - 1](w, a, a_scales, row, g, y) };
             row += rows;
         }
+        g += width;
     }
 }
 
@@ -698,15 +732,21 @@ mod vnni {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{out_lanes, packed_index, Int8Matmul, MaybeUninit, Tile, BLOCK, LANES};
+    use super::{out_lanes, packed_index, wide_index, Int8Matmul, MaybeUninit, Tile, BLOCK, LANES};
 
-    /// Rows per tile: 2 rows x one group of 16 columns (two halves of 8) keep 4 i32 and 4
-    /// f32 accumulators, the weights, their magnitudes and the activations in the 16
-    /// registers AVX2 has.
-    const ROWS: usize = 2;
+    /// Rows per tile: 4 rows x one group of 16 columns (two halves of 8) keep 8 i32
+    /// accumulators, the weights and the activations in the 16 registers AVX2 has (the 8
+    /// f32 sums, touched once a block, wait in memory).
+    const ROWS: usize = 4;
 
-    /// The AVX2 kernel's tiles, by row count. The CPU must have AVX2 and FMA.
-    pub const TILES: [Tile; ROWS] = [tile::<1>, tile::<2>];
+    /// The AVX2 kernel's tiles, by row count, on activations that `widen` made i16s. The CPU
+    /// must have AVX2 and FMA.
+    pub const TILES: [[Tile<i16>; 1]; ROWS] = [
+        [tile::<1, 1>],
+        [tile::<2, 1>],
+        [tile::<3, 1>],
+        [tile::<4, 1>],
+    ];
 
     /// The blocks of `x` as `quantize_rows` makes them: the same numbers (the conversion
     /// rounds half to even, as the scalar code does).
@@ -764,7 +804,7 @@ mod avx2 {
     /// The AVX-VNNI kernel's tiles, by row count: `vpdpbusd` on 256 bits, as the AVX-512
     /// kernel does it (the stored activations, offset by +128, against the signed weights,
     /// the offset's share taken back per block). The CPU must have AVX2, FMA and AVX-VNNI.
-    pub const TILES_VNNI: [Tile; 3] = [tile_vnni::<1>, tile_vnni::<2>, tile_vnni::<3>];
+    pub const TILES_VNNI: [[Tile; 1]; 3] = [[tile_vnni::<1>], [tile_vnni::<2>], [tile_vnni::<3>]];
 
     /// Rows `row..row + R` of the result, the 16 columns of group `g`, with AVX-VNNI: 3
     /// rows keep 6 i32 and 6 f32 accumulators, the weights and the activations in the 16
@@ -780,7 +820,7 @@ mod avx2 {
     ) {
         let k = w.k;
         let blocks = k / BLOCK;
-        let mut sums = [[_mm256_setzero_ps(); 2]; R];
+        let mut sums = [[[_mm256_setzero_ps(); 2]; 1]; R];
         for b in 0..blocks {
             // Each block's exact sums start from the offsets (see `Int8Matmul::offsets`).
             let slot = (g * blocks + b) * LANES;
@@ -788,7 +828,7 @@ mod avx2 {
             let starts: [__m256i; 2] = std::array::from_fn(|h| unsafe {
                 _mm256_loadu_si256(w.offsets.as_ptr().add(slot + h * 8).cast())
             });
-            let mut dots = [starts; R];
+            let mut dots = [[starts]; R];
             for step in 0..BLOCK / 4 {
                 let kk = b * BLOCK + step * 4;
                 let at = packed_index(k, g, kk, 0);
@@ -809,66 +849,61 @@ mod avx2 {
                     };
                     let av = _mm256_set1_epi32(four);
                     for h in 0..2 {
-                        dots[r][h] = _mm256_dpbusd_avx_epi32(dots[r][h], av, ws[h]);
+                        dots[r][0][h] = _mm256_dpbusd_avx_epi32(dots[r][0][h], av, ws[h]);
                     }
                 }
             }
-            for h in 0..2 {
-                let slot = (g * blocks + b) * LANES + h * 8;
-                // SAFETY: `slot + 8 <= scales.len()`.
-                let scale = unsafe { _mm256_loadu_ps(w.scales.as_ptr().add(slot)) };
-                for r in 0..R {
-                    let exact = _mm256_cvtepi32_ps(dots[r][h]);
-                    let both =
-                        _mm256_mul_ps(scale, _mm256_set1_ps(a_scales[(row + r) * blocks + b]));
-                    sums[r][h] = _mm256_fmadd_ps(exact, both, sums[r][h]);
-                }
-            }
+            add_block(w, &dots, a_scales, row, g, b, &mut sums);
         }
         store(w, &sums, row, g, y);
     }
 
     /// The tile's sums plus the bias into `y`.
     #[target_feature(enable = "avx2")]
-    fn store<const R: usize>(
+    fn store<const R: usize, const G: usize>(
         w: &Int8Matmul,
-        sums: &[[__m256; 2]; R],
+        sums: &[[[__m256; 2]; G]; R],
         row: usize,
         g: usize,
         y: &mut [MaybeUninit<f32>],
     ) {
-        // SAFETY: `bias` holds 16 values for every group.
-        let bias: [__m256; 2] = std::array::from_fn(|h| unsafe {
-            _mm256_loadu_ps(w.bias.as_ptr().add(g * LANES + h * 8))
-        });
-        for r in 0..R {
-            let mut lanes = [0f32; LANES];
-            for h in 0..2 {
-                // SAFETY: `lanes` holds 16 f32s.
-                unsafe {
-                    _mm256_storeu_ps(
-                        lanes.as_mut_ptr().add(h * 8),
-                        _mm256_add_ps(sums[r][h], bias[h]),
-                    )
-                };
+        for j in 0..G {
+            // SAFETY: `bias` holds 16 values for every group.
+            let bias: [__m256; 2] = std::array::from_fn(|h| unsafe {
+                _mm256_loadu_ps(w.bias.as_ptr().add((g + j) * LANES + h * 8))
+            });
+            for r in 0..R {
+                let mut lanes = [0f32; LANES];
+                for h in 0..2 {
+                    // SAFETY: `lanes` holds 16 f32s.
+                    unsafe {
+                        _mm256_storeu_ps(
+                            lanes.as_mut_ptr().add(h * 8),
+                            _mm256_add_ps(sums[r][j][h], bias[h]),
+                        )
+                    };
+                }
+                let (out, cols) = out_lanes(y, w.n, row + r, g + j);
+                // SAFETY: `out` holds `cols` f32s; `lanes` is a local array.
+                unsafe { std::ptr::copy_nonoverlapping(lanes.as_ptr(), out, cols) };
             }
-            let (out, cols) = out_lanes(y, w.n, row + r, g);
-            // SAFETY: `out` holds `cols` f32s; `lanes` is a local array.
-            unsafe { std::ptr::copy_nonoverlapping(lanes.as_ptr(), out, cols) };
         }
     }
 
-    /// Rows `row..row + R` of the result, the 16 columns of group `g`.
+    /// Rows `row..row + R` of the result, the columns of groups `g..g + G`.
     ///
-    /// `vpmaddubsw` multiplies unsigned by signed bytes and adds pairs into i16s, saturating.
-    /// With the weights' magnitudes as the unsigned side (a weight of -128 is 128 there) and
-    /// the activations (offset back to -127..=127) carrying the weights' signs, every
-    /// product is exact and a pair is at most 2 x 128 x 127 = 32,512: nothing saturates, and
-    /// the block's i32 sum is the scalar reference's, less the offset it takes back.
+    /// `vpmaddwd` on i16 weights and activations: 8 columns' products of 2 values each,
+    /// added in pairs into i32s, exact (a pair is at most 2 x 128 x 127). Bytes would take
+    /// twice the products an instruction (`vpmaddubsw`), but then a `vpmaddwd` to widen
+    /// their i16 pair sums, and a `vpsignb` to keep those from saturating (an unsigned
+    /// times a signed byte): three instructions on the multiplying units for 32 products,
+    /// where this takes two, with plain additions beside them (measured below at
+    /// `Kernel::chosen`). The activations are the quantized ones less their offset, so
+    /// each block's sum starts from zero.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn tile<const R: usize>(
+    unsafe fn tile<const R: usize, const G: usize>(
         w: &Int8Matmul,
-        a: &[u8],
+        a: &[i16],
         a_scales: &[f32],
         row: usize,
         g: usize,
@@ -876,57 +911,87 @@ mod avx2 {
     ) {
         let k = w.k;
         let blocks = k / BLOCK;
-        let ones = _mm256_set1_epi16(1);
-        let flip = _mm256_set1_epi8(i8::MIN);
-        let mut sums = [[_mm256_setzero_ps(); 2]; R];
+        let packed = w.packed_wide();
+        let mut sums = [[[_mm256_setzero_ps(); 2]; G]; R];
         for b in 0..blocks {
-            let mut dots = [[_mm256_setzero_si256(); 2]; R];
-            for step in 0..BLOCK / 4 {
-                let kk = b * BLOCK + step * 4;
-                let at = packed_index(k, g, kk, 0);
-                // SAFETY: `at + 64 <= packed.len()` for every group and k.
-                let ws = unsafe {
+            let mut dots = [[[_mm256_setzero_si256(); 2]; G]; R];
+            for step in 0..BLOCK / 2 {
+                let kk = b * BLOCK + step * 2;
+                // SAFETY: `at + 32 <= packed.len()` for every group and k.
+                let ws: [[__m256i; 2]; G] = std::array::from_fn(|j| unsafe {
+                    let at = wide_index(k, g + j, kk, 0);
                     [
-                        _mm256_loadu_si256(w.packed.as_ptr().add(at).cast()),
-                        _mm256_loadu_si256(w.packed.as_ptr().add(at + 32).cast()),
+                        _mm256_loadu_si256(packed.as_ptr().add(at).cast()),
+                        _mm256_loadu_si256(packed.as_ptr().add(at + 16).cast()),
                     ]
-                };
-                let magnitudes = [
-                    _mm256_sign_epi8(ws[0], ws[0]),
-                    _mm256_sign_epi8(ws[1], ws[1]),
-                ];
+                });
                 for r in 0..R {
-                    // SAFETY: `(row + r) * k + kk + 4 <= a.len()`: the row is inside `a`
-                    // and `kk + 4 <= k`.
-                    let four = unsafe {
+                    // SAFETY: `(row + r) * k + kk + 2 <= a.len()`: the row is inside `a`
+                    // and `kk + 2 <= k`.
+                    let two = unsafe {
                         a.as_ptr()
                             .add((row + r) * k + kk)
                             .cast::<i32>()
                             .read_unaligned()
                     };
-                    // The stored bytes are the activations plus 128: flipping the top bit
-                    // takes it back.
-                    let av = _mm256_xor_si256(_mm256_set1_epi32(four), flip);
-                    for h in 0..2 {
-                        let signed = _mm256_sign_epi8(av, ws[h]);
-                        let pairs = _mm256_maddubs_epi16(magnitudes[h], signed);
-                        dots[r][h] = _mm256_add_epi32(dots[r][h], _mm256_madd_epi16(pairs, ones));
+                    let av = _mm256_set1_epi32(two);
+                    for j in 0..G {
+                        for h in 0..2 {
+                            dots[r][j][h] =
+                                _mm256_add_epi32(dots[r][j][h], _mm256_madd_epi16(ws[j][h], av));
+                        }
                     }
                 }
             }
+            add_block(w, &dots, a_scales, row, g, b, &mut sums);
+        }
+        store(w, &sums, row, g, y);
+    }
+
+    /// A block's exact sums, times the product of the block's weight and activation
+    /// scales, added to each row's running sums (the scalar reference's operations).
+    #[target_feature(enable = "avx2,fma")]
+    fn add_block<const R: usize, const G: usize>(
+        w: &Int8Matmul,
+        dots: &[[[__m256i; 2]; G]; R],
+        a_scales: &[f32],
+        row: usize,
+        g: usize,
+        b: usize,
+        sums: &mut [[[__m256; 2]; G]; R],
+    ) {
+        let blocks = w.k / BLOCK;
+        for j in 0..G {
             for h in 0..2 {
-                let slot = (g * blocks + b) * LANES + h * 8;
+                let slot = ((g + j) * blocks + b) * LANES + h * 8;
                 // SAFETY: `slot + 8 <= scales.len()`.
                 let scale = unsafe { _mm256_loadu_ps(w.scales.as_ptr().add(slot)) };
                 for r in 0..R {
-                    let exact = _mm256_cvtepi32_ps(dots[r][h]);
-                    let both =
-                        _mm256_mul_ps(scale, _mm256_set1_ps(a_scales[(row + r) * blocks + b]));
-                    sums[r][h] = _mm256_fmadd_ps(exact, both, sums[r][h]);
+                    let exact = _mm256_cvtepi32_ps(dots[r][j][h]);
+                    let a_scale = _mm256_set1_ps(a_scales[(row + r) * blocks + b]);
+                    sums[r][j][h] =
+                        _mm256_fmadd_ps(exact, _mm256_mul_ps(scale, a_scale), sums[r][j][h]);
                 }
             }
         }
-        store(w, &sums, row, g, y);
+    }
+
+    /// The stored activations (bytes offset by +128) as i16s without the offset, for the
+    /// AVX2 kernel.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2; `a.len()` must be a multiple of 16.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn widen(a: &[u8], wide: &mut Vec<i16>) {
+        wide.resize(a.len(), 0);
+        let offset = _mm256_set1_epi16(128);
+        for (bytes, out) in a.chunks_exact(16).zip(wide.chunks_exact_mut(16)) {
+            // SAFETY: `bytes` holds 16 bytes, `out` 16 i16s.
+            unsafe {
+                let v = _mm256_cvtepu8_epi16(_mm_loadu_si128(bytes.as_ptr().cast()));
+                _mm256_storeu_si256(out.as_mut_ptr().cast(), _mm256_sub_epi16(v, offset));
+            }
+        }
     }
 }
 
@@ -989,7 +1054,7 @@ mod neon {
     }
 
     /// The NEON kernel's tiles, by row count. The CPU must have NEON.
-    pub const TILES: [Tile; ROWS] = [tile::<1>, tile::<2>];
+    pub const TILES: [[Tile; 1]; ROWS] = [[tile::<1>], [tile::<2>]];
 
     /// Rows `row..row + R` of the result, the 16 columns of group `g`, as 4 quads of 4
     /// columns. A quad's 16 weight bytes of a step are 4 columns x 4 consecutive k;
@@ -1103,7 +1168,7 @@ mod neon {
     /// a step (4 columns x 4 consecutive k) against the step's 4 activations (offset back to
     /// -127..=127) repeated give the 4 columns' exact sums of the step in one instruction.
     /// The CPU must have NEON and dotprod.
-    pub const TILES_DOT: [Tile; ROWS] = [tile_dot::<1>, tile_dot::<2>];
+    pub const TILES_DOT: [[Tile; 1]; ROWS] = [[tile_dot::<1>], [tile_dot::<2>]];
 
     /// Rows `row..row + R` of the result, the 16 columns of group `g` (4 quads), with
     /// `sdot`: 8 i32 and 8 f32 accumulators for 2 rows.
@@ -1137,7 +1202,7 @@ mod neon {
     /// The matrix-product kernel's tiles, by row count: with `smmla`, two rows' 8 activations
     /// at a step (offset back to -127..=127) against a column pair's 8 weights each give the
     /// 2 x 2 exact sums in one instruction. The CPU must have NEON and i8mm.
-    pub const TILES_MMLA: [Tile; ROWS] = [tile_mmla::<1>, tile_mmla::<2>];
+    pub const TILES_MMLA: [[Tile; 1]; ROWS] = [[tile_mmla::<1>], [tile_mmla::<2>]];
 
     /// Rows `row..row + R` of the result, the 16 columns of group `g` (8 column pairs),
     /// with `smmla`: 8 i32 accumulators of 2 x 2 sums, and 8 f32 ones of the rows' quads.
@@ -1373,7 +1438,7 @@ mod tests {
     }
 
     #[test]
-    fn the_chosen_kernel_is_the_fastest_vnni_the_cpu_has() {
+    fn the_chosen_kernel_is_the_fastest_the_cpu_has() {
         let supported = Kernel::supported();
         assert_eq!(supported.last(), Some(&Kernel::Scalar));
         // NEON is part of every aarch64 CPU: its kernel must be among those tested.
@@ -1391,6 +1456,8 @@ mod tests {
                 Kernel::Avx512Vnni
             } else if supported.contains(&Kernel::AvxVnni) {
                 Kernel::AvxVnni
+            } else if supported.contains(&Kernel::Avx2) {
+                Kernel::Avx2
             } else if supported.contains(&Kernel::NeonMmla) {
                 Kernel::NeonMmla
             } else if supported.contains(&Kernel::NeonDot) {

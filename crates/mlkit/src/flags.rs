@@ -132,8 +132,8 @@ pub struct ModelArgs {
 #[derive(Args, Debug, Clone)]
 pub struct RuntimeArgs {
     /// Precision: f32, f16, bf16, q8 (int8 Q8_0 weights, f32 activations), or int8 (Q8_0
-    /// weights and int8 activations: faster on CPUs with AVX-512 VNNI, AVX-VNNI or ARM's
-    /// int8 dot or matrix products, elsewhere as q8; scores move in the third digit). f16
+    /// weights and int8 activations: faster on CPUs with AVX2, AVX-512 VNNI, AVX-VNNI or
+    /// ARM's int8 dot or matrix products, elsewhere as q8; scores move in the third digit). f16
     /// and bf16 are for GPUs: on the CPU they run about 2.5x slower than f32. Default: int8
     /// for the bundled models, which keep their accuracy there (embeddings' cosine to
     /// f32 >= 0.995, NER F1 within 0.1 point of f32); f32 for any other model. `mlkit

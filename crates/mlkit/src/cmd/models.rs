@@ -5,6 +5,8 @@ use std::io::Write;
 use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 use mlkit_core::catalog;
+use mlkit_core::device::Precision;
+use mlkit_core::int8::Kernel;
 use mlkit_core::resolve;
 
 use crate::io::Output;
@@ -35,14 +37,23 @@ fn mb(bytes: u64) -> String {
 
 fn print_info(out: &mut dyn Write, model: &str, json: bool) -> Result<()> {
     let info = catalog::info(&resolve(model)?)?;
-    let precision = crate::flags::default_precision(model);
-    let precision = precision
+    let default = crate::flags::default_precision(model);
+    let precision = default
         .to_possible_value()
-        .map_or_else(|| format!("{precision:?}"), |v| v.get_name().to_string());
+        .map_or_else(|| format!("{default:?}"), |v| v.get_name().to_string());
+    // Which of the int8 kernels this CPU runs, where the default is int8: users of an
+    // older CPU should see that it runs as q8 there.
+    let kernel = mlkit_core::int8::Kernel::chosen();
+    let runs_as = match (default, kernel) {
+        (Precision::Int8, Kernel::Scalar) => "int8 (as q8: this CPU has no int8 kernel)".into(),
+        (Precision::Int8, kernel) => format!("int8 (the {} kernel on this CPU)", kernel.name()),
+        _ => precision.clone(),
+    };
     if json {
         let mut info = serde_json::to_value(&info)?;
         if let Some(fields) = info.as_object_mut() {
             fields.insert("default_dtype".into(), precision.into());
+            fields.insert("int8_kernel".into(), kernel.name().into());
         }
         writeln!(out, "{info}")?;
         return Ok(());
@@ -61,10 +72,7 @@ fn print_info(out: &mut dyn Write, model: &str, json: bool) -> Result<()> {
         mb(info.bytes)
     )?;
     writeln!(out, "tokenizer     {}", info.tokenizer)?;
-    writeln!(
-        out,
-        "runs as       {precision} unless --dtype says otherwise"
-    )?;
+    writeln!(out, "runs as       {runs_as} unless --dtype says otherwise")?;
     if let Some(p) = &info.pooling {
         writeln!(out, "pooling       {p}")?;
     }
