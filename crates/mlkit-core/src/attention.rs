@@ -7,7 +7,7 @@
 
 use candle_core::{DType, Result, Tensor};
 
-use crate::ops::softmax_last_dim;
+use crate::ops::{softmax_last_dim, with_host_f32};
 use crate::vector::{exp_nonpositive, fold, LANES};
 
 /// `softmax(scores * scale + bias)` over the last dimension: `scores` is (b, h, s, t) and
@@ -34,64 +34,76 @@ pub fn softmax_scaled_biased(scores: &Tensor, bias: &Tensor, scale: f64) -> Resu
         candle_core::bail!("attention scores {dims:?} with a bias of {bias_dims:?}");
     }
     let (b, h, s, t) = (dims[0], dims[1], dims[2], dims[3]);
-    let mut probs = scores.flatten_all()?.to_vec1::<f32>()?;
-    let bias_values = bias.flatten_all()?.to_vec1::<f32>()?;
-    softmax_rows(&mut probs, &bias_values, dims, bias_dims, scale as f32);
+    // Both read in place: copying the scores first was a pass of its own (and, with the
+    // copies of each short row into a padded buffer this did before, 5% of an int8 encoder).
+    let (scores, bias) = (scores.contiguous()?, bias.contiguous()?);
+    let probs = with_host_f32(&scores, "attention scores", |scores| {
+        with_host_f32(&bias, "an attention bias", |bias| {
+            let mut probs = Vec::with_capacity(scores.len());
+            softmax_rows(scores, bias, dims, bias_dims, scale as f32, &mut probs);
+            Ok(probs)
+        })
+    })?;
     Tensor::from_vec(probs, (b, h, s, t), scores.device())
 }
 
 widest_vectors! {
-    /// Each row of `probs` (b, h, s, t): `row * scale + bias`, then its softmax, in place.
+    /// Each row of `scores` (b, h, s, t): `row * scale + bias`, then its softmax, pushed
+    /// onto `probs`.
     fn softmax_rows(
-        probs: &mut [f32],
+        scores: &[f32],
         bias: &[f32],
         dims: [usize; 4],
         bias_dims: [usize; 4],
         scale: f32,
+        probs: &mut Vec<f32>,
     ) {
         let [b, h, s, t] = dims;
         let [bb, bh, bs, _] = bias_dims;
-        // Each row is worked on in a copy padded to whole vectors of `LANES`: -inf adds nothing to
-        // the maximum and e^-inf = 0 to the sum.
-        let width = t.div_ceil(LANES) * LANES;
-        let (mut padded, mut padded_bias) = (vec![f32::NEG_INFINITY; width], vec![0f32; width]);
-        let mut rows = probs.chunks_exact_mut(t.max(1));
+        let mut rows = scores.chunks_exact(t.max(1));
         for bi in 0..b {
             for hi in 0..h {
                 for si in 0..s {
                     let Some(row) = rows.next() else { return };
                     // A broadcast dimension (of size 1) always takes index 0.
                     let at = (((bi % bb) * bh + hi % bh) * bs + si % bs) * t;
-                    padded[..t].copy_from_slice(row);
-                    padded[t..].fill(f32::NEG_INFINITY);
-                    padded_bias[..t].copy_from_slice(&bias[at..at + t]);
-                    softmax_padded(&mut padded, &padded_bias, scale);
-                    row.copy_from_slice(&padded[..t]);
+                    let start = probs.len();
+                    probs.extend(row.iter().zip(&bias[at..at + t]).map(|(x, b)| x * scale + b));
+                    softmax_in_place(&mut probs[start..]);
                 }
             }
         }
     }
 }
 
-/// One row of whole vectors: `row * scale + bias`, then its softmax, in place.
+/// The softmax of one row, in place: whole vectors of `LANES`, then the rest one by one.
 #[inline(always)]
-fn softmax_padded(row: &mut [f32], bias: &[f32], scale: f32) {
+fn softmax_in_place(row: &mut [f32]) {
+    let larger = |a: f32, b: f32| if a > b { a } else { b };
     let mut most = [f32::NEG_INFINITY; LANES];
-    for (xs, bs) in row.chunks_exact_mut(LANES).zip(bias.chunks_exact(LANES)) {
+    let mut chunks = row.chunks_exact(LANES);
+    for xs in &mut chunks {
         for i in 0..LANES {
-            xs[i] = xs[i] * scale + bs[i];
-            most[i] = if xs[i] > most[i] { xs[i] } else { most[i] };
+            most[i] = larger(xs[i], most[i]);
         }
     }
-    let max = fold(most, |a, b| if a > b { a } else { b });
+    let max = chunks
+        .remainder()
+        .iter()
+        .fold(fold(most, larger), |m, &x| larger(x, m));
     let mut sums = [0f32; LANES];
-    for xs in row.chunks_exact_mut(LANES) {
+    let mut chunks = row.chunks_exact_mut(LANES);
+    for xs in &mut chunks {
         for i in 0..LANES {
             xs[i] = exp_nonpositive(xs[i] - max);
             sums[i] += xs[i];
         }
     }
-    let sum = fold(sums, |a, b| a + b);
+    let mut sum = fold(sums, |a, b| a + b);
+    for x in chunks.into_remainder() {
+        *x = exp_nonpositive(*x - max);
+        sum += *x;
+    }
     for x in row.iter_mut() {
         *x /= sum;
     }

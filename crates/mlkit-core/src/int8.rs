@@ -65,6 +65,27 @@ impl Int8Matmul {
         Tensor::from_vec(y, shape, xs.device())
     }
 
+    /// `forward` on `xs` (b, s, k) with the result split into `heads` attention heads:
+    /// (b, heads, s, n / heads), which the kernels store in place of the copy a transpose
+    /// costs. `None` where the kernels cannot (see `mlkit_int8::Int8Matmul::matmul_heads`).
+    pub fn forward_heads(&self, xs: &Tensor, heads: usize) -> Result<Option<Tensor>> {
+        let (n, k) = (self.0.n(), self.0.k());
+        let (b, s, width) = xs.dims3()?;
+        if width != k {
+            bail!("an int8 Linear of width {k} got inputs of width {width}");
+        }
+        if heads == 0 || !n.is_multiple_of(heads) {
+            return Ok(None);
+        }
+        let head_dim = n / heads;
+        let xs = xs.to_dtype(candle_core::DType::F32)?.contiguous()?;
+        let y = crate::ops::with_host_f32(&xs, "an int8 Linear", |x| {
+            Ok(self.0.matmul_heads(x, b * s, s, head_dim))
+        })?;
+        y.map(|y| Tensor::from_vec(y, (b, heads, s, head_dim), xs.device()))
+            .transpose()
+    }
+
     /// `m` rows of `x` (m x k, row-major) by `kernel` (see `mlkit_int8::Int8Matmul`).
     pub fn matmul_with(&self, kernel: Kernel, x: &[f32], m: usize) -> Vec<f32> {
         self.0.matmul_with(kernel, x, m)

@@ -317,21 +317,69 @@ impl Int8Matmul {
     /// `matmul` by `kernel`, which must be one of `Kernel::supported()` (else the scalar
     /// reference runs).
     pub fn matmul_with(&self, kernel: Kernel, x: &[f32], m: usize) -> Vec<f32> {
+        self.product(kernel, x, m, None)
+    }
+
+    /// `matmul` with the result as (m / seq, n / head_dim, seq, head_dim): the rows cut
+    /// into sequences, the columns into attention heads, heads before positions. `None`
+    /// where `seq` does not divide m, or `head_dim` n, or 16 does not divide `head_dim`.
+    pub fn matmul_heads(
+        &self,
+        x: &[f32],
+        m: usize,
+        seq: usize,
+        head_dim: usize,
+    ) -> Option<Vec<f32>> {
+        self.matmul_heads_with(Kernel::chosen(), x, m, seq, head_dim)
+    }
+
+    /// `matmul_heads` by `kernel` (as `matmul_with`).
+    pub fn matmul_heads_with(
+        &self,
+        kernel: Kernel,
+        x: &[f32],
+        m: usize,
+        seq: usize,
+        head_dim: usize,
+    ) -> Option<Vec<f32>> {
+        let fits = seq > 0
+            && m.is_multiple_of(seq)
+            && head_dim > 0
+            && head_dim.is_multiple_of(LANES)
+            && self.n.is_multiple_of(head_dim);
+        fits.then(|| self.product(kernel, x, m, Some((seq, head_dim))))
+    }
+
+    /// The product by `kernel`, stored as `Out` says for `heads`.
+    fn product(
+        &self,
+        kernel: Kernel,
+        x: &[f32],
+        m: usize,
+        heads: Option<(usize, usize)>,
+    ) -> Vec<f32> {
         let kernel = if Kernel::supported().contains(&kernel) {
             kernel
         } else {
             Kernel::Scalar
         };
         SCRATCH.with_borrow_mut(|(a, a_scales, wide)| {
+            // Only the AVX2 kernel reads its activations widened.
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = wide;
             quantize_rows(x, m, self.k, a, a_scales);
             // Every kernel writes each of the m x n values once: zeroing them first cost a
             // pass over the result (3% of an encoder's time).
             let mut out: Vec<f32> = Vec::with_capacity(m * self.n);
-            let y = &mut out.spare_capacity_mut()[..m * self.n];
+            let y = &mut Out {
+                y: &mut out.spare_capacity_mut()[..m * self.n],
+                n: self.n,
+                heads,
+            };
             match kernel {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has AVX-512F and VNNI (`Kernel::supported`).
-                Kernel::Avx512Vnni => unsafe { vnni::matmul(self, a, a_scales, m, y) },
+                Kernel::Avx512Vnni => unsafe { run_tiles(self, a, a_scales, m, y, &vnni::TILES) },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has AVX2, FMA and AVX-VNNI (`Kernel::supported`).
                 Kernel::AvxVnni => unsafe { run_tiles(self, a, a_scales, m, y, &avx2::TILES_VNNI) },
@@ -365,7 +413,7 @@ impl Int8Matmul {
     /// The same arithmetic in plain Rust, in the same order (so the same numbers, bit for
     /// bit): the reference the vector code is tested against, and the fallback.
     #[allow(clippy::needless_range_loop)]
-    fn matmul_scalar(&self, a: &[u8], a_scales: &[f32], m: usize, y: &mut [MaybeUninit<f32>]) {
+    fn matmul_scalar(&self, a: &[u8], a_scales: &[f32], m: usize, y: &mut Out) {
         let (n, k, blocks) = (self.n, self.k, self.k / BLOCK);
         for row in 0..m {
             let a_row = &a[row * k..(row + 1) * k];
@@ -382,7 +430,8 @@ impl Int8Matmul {
                     let both = self.scales[slot] * a_scales[row * blocks + b];
                     acc = (exact as f32).mul_add(both, acc);
                 }
-                y[row * n + col] = MaybeUninit::new(acc + self.bias[col]);
+                let at = y.start(row, col);
+                y.y[at] = MaybeUninit::new(acc + self.bias[col]);
             }
         }
     }
@@ -506,13 +555,36 @@ fn quantize_block(xs: &[f32], q: &mut [u8]) -> f32 {
     scale
 }
 
-/// Where a tile stores its 16 columns of group `g` in row `row` of the m x n result `y`:
-/// the place and how many of the 16 are real columns (the last group's may be fewer).
-/// Panics if the place is outside `y`, which no tile of an m-row product asks for.
-fn out_lanes(y: &mut [MaybeUninit<f32>], n: usize, row: usize, g: usize) -> (*mut f32, usize) {
-    let cols = (n - g * LANES).min(LANES);
-    let at = row * n + g * LANES;
-    (y[at..at + cols].as_mut_ptr().cast::<f32>(), cols)
+/// Where the kernels store the m x n result: row-major, or (`heads`: a sequence length and
+/// a head width) as (m / seq, n / head_dim, seq, head_dim), the layout attention takes its
+/// queries, keys and values in, which would otherwise cost a copy. A head width is a
+/// multiple of 16, so that each group's columns lie in one head, side by side.
+struct Out<'a> {
+    y: &'a mut [MaybeUninit<f32>],
+    n: usize,
+    heads: Option<(usize, usize)>,
+}
+
+impl Out<'_> {
+    /// The index of value (row, col) in `y`.
+    fn start(&self, row: usize, col: usize) -> usize {
+        match self.heads {
+            None => row * self.n + col,
+            Some((seq, head_dim)) => {
+                let head = row / seq * (self.n / head_dim) + col / head_dim;
+                (head * seq + row % seq) * head_dim + col % head_dim
+            }
+        }
+    }
+
+    /// Where a tile stores its 16 columns of group `g` in row `row`: the place and how many
+    /// of the 16 are real columns (the last group's may be fewer). Panics if the place is
+    /// outside `y`, which no tile of an m-row product asks for.
+    fn lanes(&mut self, row: usize, g: usize) -> (*mut f32, usize) {
+        let cols = (self.n - g * LANES).min(LANES);
+        let at = self.start(row, g * LANES);
+        (self.y[at..at + cols].as_mut_ptr().cast::<f32>(), cols)
+    }
 }
 
 /// A kernel's tile: `tile(w, a, a_scales, row, g, y)` stores rows `row..row + R` of the
@@ -522,7 +594,7 @@ fn out_lanes(y: &mut [MaybeUninit<f32>], n: usize, row: usize, g: usize) -> (*mu
 /// # Safety
 /// The CPU must have the tile's instructions; rows `row..row + R` and groups `g..g + G`
 /// must lie inside `a`, `y` and the packed weights.
-type Tile<A = u8> = unsafe fn(&Int8Matmul, &[A], &[f32], usize, usize, &mut [MaybeUninit<f32>]);
+type Tile<A = u8> = unsafe fn(&Int8Matmul, &[A], &[f32], usize, usize, &mut Out);
 
 /// The product by a kernel's tiles: `tiles[R - 1][G - 1]` on every tile of R rows and G
 /// column groups (as many rows as `tiles` has lists and groups as a list has tiles, fewer
@@ -535,7 +607,7 @@ unsafe fn run_tiles<A, const G: usize>(
     a: &[A],
     a_scales: &[f32],
     m: usize,
-    y: &mut [MaybeUninit<f32>],
+    y: &mut Out,
     tiles: &[[Tile<A>; G]],
 ) {
     let groups = w.n.div_ceil(LANES);
@@ -561,53 +633,20 @@ unsafe fn run_tiles<A, const G: usize>(
 mod vnni {
     use std::arch::x86_64::*;
 
-    use super::{out_lanes, packed_index, Int8Matmul, MaybeUninit, BLOCK, LANES};
+    use super::{packed_index, Int8Matmul, Out, Tile, BLOCK, LANES};
 
     /// Rows per tile: 4 rows x 3 column groups (48 columns) keep 12 i32 and 12 f32
     /// accumulators in registers, with room for the weights and the broadcast activations
     /// (32 in all). Measured against 4 x 2: 1.1x to 1.4x on MiniLM's shapes.
     const ROWS: usize = 4;
 
-    /// # Safety
-    /// The CPU must have AVX-512F and AVX-512 VNNI.
-    #[target_feature(enable = "avx512f,avx512vnni")]
-    pub unsafe fn matmul(
-        w: &Int8Matmul,
-        a: &[u8],
-        a_scales: &[f32],
-        m: usize,
-        y: &mut [MaybeUninit<f32>],
-    ) {
-        let groups = w.n.div_ceil(LANES);
-        let mut g = 0;
-        while g < groups {
-            let width = (groups - g).min(3);
-            let mut row = 0;
-            while row < m {
-                let rows = (m - row).min(ROWS);
-                // SAFETY (all arms): rows `row..row + rows` and groups `g..g + width` lie
-                // inside `a`, `y` and the packed weights.
-                unsafe {
-                    match (rows, width) {
-                        (4, 3) => tile::<4, 3>(w, a, a_scales, row, g, y),
-                        (4, 2) => tile::<4, 2>(w, a, a_scales, row, g, y),
-                        (4, _) => tile::<4, 1>(w, a, a_scales, row, g, y),
-                        (3, 3) => tile::<3, 3>(w, a, a_scales, row, g, y),
-                        (3, 2) => tile::<3, 2>(w, a, a_scales, row, g, y),
-                        (3, _) => tile::<3, 1>(w, a, a_scales, row, g, y),
-                        (2, 3) => tile::<2, 3>(w, a, a_scales, row, g, y),
-                        (2, 2) => tile::<2, 2>(w, a, a_scales, row, g, y),
-                        (2, _) => tile::<2, 1>(w, a, a_scales, row, g, y),
-                        (_, 3) => tile::<1, 3>(w, a, a_scales, row, g, y),
-                        (_, 2) => tile::<1, 2>(w, a, a_scales, row, g, y),
-                        (_, _) => tile::<1, 1>(w, a, a_scales, row, g, y),
-                    }
-                }
-                row += rows;
-            }
-            g += width;
-        }
-    }
+    /// The AVX-512 VNNI kernel's tiles, by shape. The CPU must have AVX-512F and VNNI.
+    pub const TILES: [[Tile; 3]; ROWS] = [
+        [tile::<1, 1>, tile::<1, 2>, tile::<1, 3>],
+        [tile::<2, 1>, tile::<2, 2>, tile::<2, 3>],
+        [tile::<3, 1>, tile::<3, 2>, tile::<3, 3>],
+        [tile::<4, 1>, tile::<4, 2>, tile::<4, 3>],
+    ];
 
     /// The blocks of `x` as `quantize_rows` makes them: the same numbers (the conversion
     /// rounds half to even, as the scalar code does).
@@ -665,7 +704,7 @@ mod vnni {
         a_scales: &[f32],
         row: usize,
         g: usize,
-        y: &mut [MaybeUninit<f32>],
+        y: &mut Out,
     ) {
         let k = w.k;
         let blocks = k / BLOCK;
@@ -717,7 +756,7 @@ mod vnni {
             // SAFETY: `bias` holds 16 values for every group.
             let bias = unsafe { _mm512_loadu_ps(w.bias.as_ptr().add((g + j) * LANES)) };
             for r in 0..R {
-                let (out, cols) = out_lanes(y, w.n, row + r, g + j);
+                let (out, cols) = y.lanes(row + r, g + j);
                 let mask = (u32::MAX >> (32 - cols)) as __mmask16;
                 // SAFETY: `out` holds `cols` f32s, the lanes the mask stores.
                 unsafe { _mm512_mask_storeu_ps(out, mask, _mm512_add_ps(sums[r][j], bias)) };
@@ -732,7 +771,7 @@ mod vnni {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{out_lanes, packed_index, wide_index, Int8Matmul, MaybeUninit, Tile, BLOCK, LANES};
+    use super::{packed_index, wide_index, Int8Matmul, Out, Tile, BLOCK, LANES};
 
     /// Rows per tile: 4 rows x one group of 16 columns (two halves of 8) keep 8 i32
     /// accumulators, the weights and the activations in the 16 registers AVX2 has (the 8
@@ -816,7 +855,7 @@ mod avx2 {
         a_scales: &[f32],
         row: usize,
         g: usize,
-        y: &mut [MaybeUninit<f32>],
+        y: &mut Out,
     ) {
         let k = w.k;
         let blocks = k / BLOCK;
@@ -865,7 +904,7 @@ mod avx2 {
         sums: &[[[__m256; 2]; G]; R],
         row: usize,
         g: usize,
-        y: &mut [MaybeUninit<f32>],
+        y: &mut Out,
     ) {
         for j in 0..G {
             // SAFETY: `bias` holds 16 values for every group.
@@ -883,7 +922,7 @@ mod avx2 {
                         )
                     };
                 }
-                let (out, cols) = out_lanes(y, w.n, row + r, g + j);
+                let (out, cols) = y.lanes(row + r, g + j);
                 // SAFETY: `out` holds `cols` f32s; `lanes` is a local array.
                 unsafe { std::ptr::copy_nonoverlapping(lanes.as_ptr(), out, cols) };
             }
@@ -907,7 +946,7 @@ mod avx2 {
         a_scales: &[f32],
         row: usize,
         g: usize,
-        y: &mut [MaybeUninit<f32>],
+        y: &mut Out,
     ) {
         let k = w.k;
         let blocks = k / BLOCK;
@@ -1001,7 +1040,7 @@ mod avx2 {
 mod neon {
     use std::arch::aarch64::*;
 
-    use super::{mmla_index, out_lanes, packed_index, Int8Matmul, MaybeUninit, Tile, BLOCK, LANES};
+    use super::{mmla_index, packed_index, Int8Matmul, Out, Tile, BLOCK, LANES};
 
     /// Rows per tile: 2 rows x one group of 16 columns keep 16 i32 accumulators (two per
     /// quad of columns: the products' pair sums of k and k + 1, and of k + 2 and k + 3) and
@@ -1068,7 +1107,7 @@ mod neon {
         a_scales: &[f32],
         row: usize,
         g: usize,
-        y: &mut [MaybeUninit<f32>],
+        y: &mut Out,
     ) {
         let mut sums = [[vdupq_n_f32(0.0); 4]; R];
         for b in 0..w.k / BLOCK {
@@ -1147,7 +1186,7 @@ mod neon {
         sums: &[[float32x4_t; 4]; R],
         row: usize,
         g: usize,
-        y: &mut [MaybeUninit<f32>],
+        y: &mut Out,
     ) {
         for r in 0..R {
             let mut lanes = [0f32; LANES];
@@ -1158,7 +1197,7 @@ mod neon {
                     vst1q_f32(lanes.as_mut_ptr().add(q * 4), vaddq_f32(sums[r][q], bias));
                 }
             }
-            let (out, cols) = out_lanes(y, w.n, row + r, g);
+            let (out, cols) = y.lanes(row + r, g);
             // SAFETY: `out` holds `cols` f32s; `lanes` is a local array.
             unsafe { std::ptr::copy_nonoverlapping(lanes.as_ptr(), out, cols) };
         }
@@ -1179,7 +1218,7 @@ mod neon {
         a_scales: &[f32],
         row: usize,
         g: usize,
-        y: &mut [MaybeUninit<f32>],
+        y: &mut Out,
     ) {
         let mut sums = [[vdupq_n_f32(0.0); 4]; R];
         for b in 0..w.k / BLOCK {
@@ -1213,7 +1252,7 @@ mod neon {
         a_scales: &[f32],
         row: usize,
         g: usize,
-        y: &mut [MaybeUninit<f32>],
+        y: &mut Out,
     ) {
         let packed = w.packed_mmla();
         let mut sums = [[vdupq_n_f32(0.0); 4]; R];
@@ -1389,6 +1428,32 @@ mod tests {
                 assert_eq!(got, want_biased, "{kernel:?} with bias: m {m} n {n} k {k}");
             }
         }
+    }
+
+    #[test]
+    fn products_split_into_heads_are_the_row_major_ones_moved() {
+        // 2 sequences of 5 rows, 3 heads of 32 columns: (2, 3, 5, 32).
+        let (m, n, k, seq, head_dim) = (10, 96, 64, 5, 32);
+        let mm = packed(&matrix(n, k, 3), n, k)
+            .with_bias(&matrix(1, n, 4))
+            .unwrap();
+        let x = matrix(m, k, 5);
+        for kernel in Kernel::supported() {
+            let rows = mm.matmul_with(kernel, &x, m);
+            let heads = mm.matmul_heads_with(kernel, &x, m, seq, head_dim).unwrap();
+            for row in 0..m {
+                for col in 0..n {
+                    let (b, s, h, d) = (row / seq, row % seq, col / head_dim, col % head_dim);
+                    let at = ((b * (n / head_dim) + h) * seq + s) * head_dim + d;
+                    assert_eq!(heads[at], rows[row * n + col], "{kernel:?} ({row}, {col})");
+                }
+            }
+        }
+        // Heads that would split a column group, or shapes that do not divide, are refused.
+        assert!(mm.matmul_heads(&x, m, seq, 24).is_none());
+        assert!(mm.matmul_heads(&x, m, 3, head_dim).is_none());
+        assert!(mm.matmul_heads(&x, m, seq, 64).is_none());
+        assert!(mm.matmul_heads(&x, m, 0, head_dim).is_none());
     }
 
     /// `mm` with every other weight -128 (which Q8_0 allows, though quantizing never

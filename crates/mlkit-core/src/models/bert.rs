@@ -291,18 +291,11 @@ impl Layer {
         })
     }
 
-    fn split_heads(&self, xs: &Tensor) -> Result<Tensor> {
-        let (b, s, _) = xs.dims3()?;
-        xs.reshape((b, s, self.heads, self.head_dim))?
-            .transpose(1, 2)?
-            .contiguous()
-    }
-
     /// `bias` is (batch, 1, 1, seq): 0 for real tokens, a large negative for padding.
     fn forward(&self, xs: &Tensor, bias: &Tensor) -> Result<Tensor> {
-        let q = self.split_heads(&self.query.forward(xs)?)?;
-        let k = self.split_heads(&self.key.forward(xs)?)?;
-        let v = self.split_heads(&self.value.forward(xs)?)?;
+        let q = self.query.forward_heads(xs, self.heads)?;
+        let k = self.key.forward_heads(xs, self.heads)?;
+        let v = self.value.forward_heads(xs, self.heads)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = q.matmul(&k.t()?)?;
         let probs = dropout::attention(&softmax_scaled_biased(&scores, bias, scale)?)?;
