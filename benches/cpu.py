@@ -57,7 +57,7 @@ def cpu_flags():
         if name == "avx512":
             flags = {f for f in flags if not f.startswith("avx512")}
         flags.discard({"avx512vnni": "avx512_vnni", "avxvnni": "avx_vnni"}.get(name))
-    keep = ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"]
+    keep = ["avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8"]
     return [k for k in keep if k in flags]
 
 
@@ -73,7 +73,8 @@ def cpu_features():
 
 # mlkit's int8 kernels (MLKIT_INT8_KERNEL) and the /proc/cpuinfo flag each needs: the
 # benchmarks time every one the CPU has, so that one run compares them.
-INT8_KERNELS = [("avx512vnni", "avx512_vnni"), ("avxvnni", "avx_vnni"), ("avx2", "avx2")]
+INT8_KERNELS = [("avx512vnni", "avx512_vnni"), ("avxvnni", "avx_vnni"), ("avx512bw", "avx512bw"),
+                ("avx2", "avx2")]
 
 
 def clock_mhz():
@@ -100,13 +101,13 @@ def macs_per_instruction(run, features):
     """The multiply-adds one vector instruction does in the product an mlkit run used, as
     benches/int8_matmul.rs counts them: int8 by the kernel named in the run (or the one
     mlkit picks), else f32 FMA."""
-    for kernel, macs in [("avx512vnni", 64), ("avxvnni", 32), ("avx2", 16)]:
+    for kernel, macs in [("avx512vnni", 64), ("avxvnni", 32), ("avx512bw", 32), ("avx2", 16)]:
         if f"({kernel})" in run:
             return macs
     if "int8" in run:
         if "avx512_vnni" in features:
             return 64
-        if "avx_vnni" in features:
+        if "avx_vnni" in features or "avx512bw" in features:
             return 32
         if "avx2" in features:
             return 16

@@ -1,6 +1,6 @@
 //! Criterion: a Q8_0 Linear on the CPU, run by each int8 kernel this CPU has (AVX-512 VNNI,
-//! AVX-VNNI, AVX2) against the same weights expanded to f32 through Candle's matmul (what `--dtype q8`
-//! runs), on the shapes of all-MiniLM-L6-v2's layers for one batch of 2,048 tokens, one
+//! AVX-VNNI, AVX-512BW, AVX2) against the same weights expanded to f32 through Candle's
+//! matmul (what `--dtype q8` runs), on the shapes of all-MiniLM-L6-v2's layers for one batch of 2,048 tokens, one
 //! thread. The header names the CPU's kernels; compare ratios within one run only. Last, a
 //! share of a nominal peak for each: multiply-adds per second against one core's two
 //! vector units x the multiply-adds one instruction does x the clock `/proc/cpuinfo` gives.
@@ -59,6 +59,8 @@ fn macs_per_instruction(kernel: Option<Kernel>) -> f64 {
         None => 8.0,
         Some(Kernel::Avx512Vnni) => 64.0,
         Some(Kernel::AvxVnni) => 32.0,
+        // vpmaddwd on 512 bits: 32 products of i16s.
+        Some(Kernel::Avx512Bw) => 32.0,
         // vpmaddwd: 16 products of i16s.
         Some(Kernel::Avx2) => 16.0,
         // smmla: 32 byte products into a 2 x 2 tile.

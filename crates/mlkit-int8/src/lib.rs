@@ -96,6 +96,9 @@ pub enum Kernel {
     /// AVX-VNNI (Intel since Alder Lake, AMD since Zen 5): the same `vpdpbusd` on 256
     /// bits, 32 multiply-adds an instruction, where AVX-512 is missing.
     AvxVnni,
+    /// AVX-512BW: the AVX2 kernel's `vpmaddwd` on 512 bits, 32 multiply-adds an
+    /// instruction, where VNNI is missing (Intel Skylake-SP servers).
+    Avx512Bw,
     /// AVX2: `vpmaddwd` on weights and activations widened to i16s, 16 multiply-adds an
     /// instruction.
     Avx2,
@@ -129,6 +132,12 @@ impl Kernel {
             if avx2 && std::arch::is_x86_feature_detected!("avxvnni") {
                 kernels.push(Kernel::AvxVnni);
             }
+            if avx2
+                && std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+            {
+                kernels.push(Kernel::Avx512Bw);
+            }
             if avx2 {
                 kernels.push(Kernel::Avx2);
             }
@@ -147,19 +156,19 @@ impl Kernel {
         kernels
     }
 
-    /// The kernel int8 Linears use: the fastest this CPU has of AVX-512 VNNI, AVX-VNNI,
-    /// AVX2 and aarch64's matrix and dot products, or the one named by `MLKIT_INT8_KERNEL`
-    /// (avx512vnni, avxvnni, avx2, neonmmla, neondot, neon, scalar) when this CPU runs it;
-    /// `Scalar` means that `--dtype int8` runs as q8.
+    /// The kernel int8 Linears use: the first of `supported` but plain NEON, or the one
+    /// named by `MLKIT_INT8_KERNEL` (avx512vnni, avxvnni, avx512bw, avx2, neonmmla, neondot,
+    /// neon, scalar) when this CPU runs it; `Scalar` means that `--dtype int8` runs as q8.
     ///
     /// On one core of an AMD EPYC with every x86 kernel (`benches/int8_matmul.rs`, 384 x
-    /// 384 on 2,048 tokens): f32 3.00 ms, AVX-512 VNNI 1.80 ms, AVX-VNNI 2.52 ms. With the
-    /// CPU's AVX-512 and AVX-VNNI hidden from the process (`benches/avx2_only`, so that f32
-    /// runs on AVX2 too), 384 x 1536: f32 20.4 ms, AVX2 13.3 ms (17.6 ms with bytes and
-    /// `vpmaddubsw`, see `avx2::tile`). On aarch64 the matrix- and dot-product kernels are
-    /// chosen for their eight and four byte products a lane to f32's one multiply-add
-    /// (ggml and onnxruntime run Q8 products this way on ARM); plain NEON is not, taking
-    /// three instructions for what `sdot` does in one.
+    /// 1536 on 2,048 tokens): f32 (AVX-512) 10.1 ms, AVX-512 VNNI 4.2 ms, AVX-VNNI 7.3 ms,
+    /// AVX-512BW 6.9 ms, AVX2 13.6 ms: AVX2 alone loses to AVX-512's f32, hence the
+    /// AVX-512BW kernel where VNNI is missing. With the CPU's AVX-512 and AVX-VNNI hidden
+    /// from the process (`benches/hide_cpu_features.c`, f32 on AVX2 too): f32 20.4 ms, AVX2
+    /// 13.3 ms (17.6 ms with bytes and `vpmaddubsw`, see `avx2::tile`). On aarch64 the
+    /// matrix- and dot-product kernels are chosen for their eight and four byte products a
+    /// lane to f32's one multiply-add (ggml and onnxruntime run Q8 products this way on
+    /// ARM); plain NEON is not, taking three instructions for what `sdot` does in one.
     pub fn chosen() -> Kernel {
         static CHOSEN: std::sync::OnceLock<Kernel> = std::sync::OnceLock::new();
         *CHOSEN.get_or_init(|| {
@@ -179,6 +188,7 @@ impl Kernel {
         match self {
             Kernel::Avx512Vnni => "avx512vnni",
             Kernel::AvxVnni => "avxvnni",
+            Kernel::Avx512Bw => "avx512bw",
             Kernel::Avx2 => "avx2",
             Kernel::NeonMmla => "neonmmla",
             Kernel::NeonDot => "neondot",
@@ -389,6 +399,13 @@ impl Int8Matmul {
                 Kernel::Avx2 => unsafe {
                     avx2::widen(a, wide);
                     run_tiles(self, wide, a_scales, m, y, &avx2::TILES)
+                },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the CPU has AVX2, FMA, AVX-512F and AVX-512BW
+                // (`Kernel::supported`); `a` holds whole blocks of 32.
+                Kernel::Avx512Bw => unsafe {
+                    avx2::widen(a, wide);
+                    run_tiles(self, wide, a_scales, m, y, &vnni::TILES_WIDE)
                 },
                 #[cfg(target_arch = "aarch64")]
                 // SAFETY: the CPU has NEON and i8mm (`Kernel::supported`).
@@ -633,7 +650,7 @@ unsafe fn run_tiles<A, const G: usize>(
 mod vnni {
     use std::arch::x86_64::*;
 
-    use super::{packed_index, Int8Matmul, Out, Tile, BLOCK, LANES};
+    use super::{packed_index, wide_index, Int8Matmul, Out, Tile, BLOCK, LANES};
 
     /// Rows per tile: 4 rows x 3 column groups (48 columns) keep 12 i32 and 12 f32
     /// accumulators in registers, with room for the weights and the broadcast activations
@@ -646,6 +663,15 @@ mod vnni {
         [tile::<2, 1>, tile::<2, 2>, tile::<2, 3>],
         [tile::<3, 1>, tile::<3, 2>, tile::<3, 3>],
         [tile::<4, 1>, tile::<4, 2>, tile::<4, 3>],
+    ];
+
+    /// The AVX-512BW kernel's tiles, by shape, on activations that `avx2::widen` made
+    /// i16s. The CPU must have AVX2, AVX-512F and AVX-512BW.
+    pub const TILES_WIDE: [[Tile<i16>; 3]; ROWS] = [
+        [tile_wide::<1, 1>, tile_wide::<1, 2>, tile_wide::<1, 3>],
+        [tile_wide::<2, 1>, tile_wide::<2, 2>, tile_wide::<2, 3>],
+        [tile_wide::<3, 1>, tile_wide::<3, 2>, tile_wide::<3, 3>],
+        [tile_wide::<4, 1>, tile_wide::<4, 2>, tile_wide::<4, 3>],
     ];
 
     /// The blocks of `x` as `quantize_rows` makes them: the same numbers (the conversion
@@ -740,18 +766,87 @@ mod vnni {
                     }
                 }
             }
-            for j in 0..G {
-                let slot = ((g + j) * blocks + b) * LANES;
-                // SAFETY: `slot + 16 <= scales.len()`.
-                let scale = unsafe { _mm512_loadu_ps(w.scales.as_ptr().add(slot)) };
-                for r in 0..R {
-                    let exact = _mm512_cvtepi32_ps(dots[r][j]);
-                    let both =
-                        _mm512_mul_ps(scale, _mm512_set1_ps(a_scales[(row + r) * blocks + b]));
-                    sums[r][j] = _mm512_fmadd_ps(exact, both, sums[r][j]);
+            add_block(w, &dots, a_scales, row, g, b, &mut sums);
+        }
+        store(w, &sums, row, g, y);
+    }
+    /// Rows `row..row + R` of the result, columns of groups `g..g + G`, as `avx2::tile`
+    /// computes them (`vpmaddwd` on i16s) with a group's 16 columns in one vector.
+    #[target_feature(enable = "avx2,fma,avx512f,avx512bw")]
+    unsafe fn tile_wide<const R: usize, const G: usize>(
+        w: &Int8Matmul,
+        a: &[i16],
+        a_scales: &[f32],
+        row: usize,
+        g: usize,
+        y: &mut Out,
+    ) {
+        let k = w.k;
+        let blocks = k / BLOCK;
+        let packed = w.packed_wide();
+        let mut sums = [[_mm512_setzero_ps(); G]; R];
+        for b in 0..blocks {
+            let mut dots = [[_mm512_setzero_si512(); G]; R];
+            for step in 0..BLOCK / 2 {
+                let kk = b * BLOCK + step * 2;
+                // SAFETY: `at + 32 <= packed.len()` for every group and k.
+                let ws: [__m512i; G] = std::array::from_fn(|j| unsafe {
+                    _mm512_loadu_si512(packed.as_ptr().add(wide_index(k, g + j, kk, 0)).cast())
+                });
+                for (r, dot) in dots.iter_mut().enumerate() {
+                    // SAFETY: `(row + r) * k + kk + 2 <= a.len()`: the row is inside `a`
+                    // and `kk + 2 <= k`.
+                    let two = unsafe {
+                        a.as_ptr()
+                            .add((row + r) * k + kk)
+                            .cast::<i32>()
+                            .read_unaligned()
+                    };
+                    let av = _mm512_set1_epi32(two);
+                    for j in 0..G {
+                        dot[j] = _mm512_add_epi32(dot[j], _mm512_madd_epi16(ws[j], av));
+                    }
                 }
             }
+            add_block(w, &dots, a_scales, row, g, b, &mut sums);
         }
+        store(w, &sums, row, g, y);
+    }
+
+    /// A block's exact sums, times the product of the block's weight and activation
+    /// scales, added to each row's running sums (the scalar reference's operations).
+    #[target_feature(enable = "avx512f")]
+    fn add_block<const R: usize, const G: usize>(
+        w: &Int8Matmul,
+        dots: &[[__m512i; G]; R],
+        a_scales: &[f32],
+        row: usize,
+        g: usize,
+        b: usize,
+        sums: &mut [[__m512; G]; R],
+    ) {
+        let blocks = w.k / BLOCK;
+        for j in 0..G {
+            let slot = ((g + j) * blocks + b) * LANES;
+            // SAFETY: `slot + 16 <= scales.len()`.
+            let scale = unsafe { _mm512_loadu_ps(w.scales.as_ptr().add(slot)) };
+            for r in 0..R {
+                let exact = _mm512_cvtepi32_ps(dots[r][j]);
+                let both = _mm512_mul_ps(scale, _mm512_set1_ps(a_scales[(row + r) * blocks + b]));
+                sums[r][j] = _mm512_fmadd_ps(exact, both, sums[r][j]);
+            }
+        }
+    }
+
+    /// The tile's sums plus the bias into `y`.
+    #[target_feature(enable = "avx512f")]
+    fn store<const R: usize, const G: usize>(
+        w: &Int8Matmul,
+        sums: &[[__m512; G]; R],
+        row: usize,
+        g: usize,
+        y: &mut Out,
+    ) {
         for j in 0..G {
             // SAFETY: `bias` holds 16 values for every group.
             let bias = unsafe { _mm512_loadu_ps(w.bias.as_ptr().add((g + j) * LANES)) };
@@ -1521,6 +1616,8 @@ mod tests {
                 Kernel::Avx512Vnni
             } else if supported.contains(&Kernel::AvxVnni) {
                 Kernel::AvxVnni
+            } else if supported.contains(&Kernel::Avx512Bw) {
+                Kernel::Avx512Bw
             } else if supported.contains(&Kernel::Avx2) {
                 Kernel::Avx2
             } else if supported.contains(&Kernel::NeonMmla) {
