@@ -15,7 +15,9 @@
  * features before this library loads: GLIBC_TUNABLES hides them from it (cpu.py sets it).
  * The instructions still run at the real CPU's speed: figures from this are the smaller
  * code paths on a bigger core, not a smaller CPU's. Without CPUID faulting ("cpuid_fault"
- * in /proc/cpuinfo) the process stops at once with exit code 3. */
+ * in /proc/cpuinfo) the process stops at once with exit code 3. A program that installs
+ * its own SIGSEGV handler takes the faults itself and crashes (rustc does: run a test
+ * binary directly, not through cargo, as .ci/x86-kernels does). */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <signal.h>
