@@ -168,8 +168,7 @@ impl Module for Linear {
 impl Linear {
     /// `forward` on `xs` (b, s, k), split into `heads` attention heads: (b, heads, s,
     /// n / heads), contiguous, as attention takes its queries, keys and values. int8
-    /// products store it so (on MiniLM the transposing copies were 3% of the time); the
-    /// others are copied.
+    /// products store it so, saving a transposing copy of each; the others are copied.
     pub(crate) fn forward_heads(&self, xs: &Tensor, heads: usize) -> Result<Tensor> {
         if let Linear::Int8(weight) = self {
             if xs.device().is_cpu() && !xs.track_op() {

@@ -604,6 +604,17 @@ impl Out<'_> {
     }
 }
 
+/// The 4 bytes of `a` from element `at` on, as one i32: the 4 activations (or 2 widened
+/// ones) that a tile broadcasts against a step of weights.
+///
+/// # Safety
+/// `a` must hold 4 bytes from element `at` on.
+#[inline(always)]
+unsafe fn four_bytes<A>(a: &[A], at: usize) -> i32 {
+    // SAFETY: the caller's contract.
+    unsafe { a.as_ptr().add(at).cast::<i32>().read_unaligned() }
+}
+
 /// A kernel's tile: `tile(w, a, a_scales, row, g, y)` stores rows `row..row + R` of the
 /// result, the columns of groups `g..g + G`, for the tile's shape. Kernels list theirs by
 /// shape (`tiles[R - 1][G - 1]`), for [`run_tiles`].
@@ -754,12 +765,7 @@ mod vnni {
                 for (r, dot) in dots.iter_mut().enumerate() {
                     // SAFETY: `(row + r) * k + kk + 4 <= a.len()`: the row is inside `a`
                     // and `kk + 4 <= k`.
-                    let four = unsafe {
-                        a.as_ptr()
-                            .add((row + r) * k + kk)
-                            .cast::<i32>()
-                            .read_unaligned()
-                    };
+                    let four = unsafe { super::four_bytes(a, (row + r) * k + kk) };
                     let av = _mm512_set1_epi32(four);
                     for j in 0..G {
                         dot[j] = _mm512_dpbusd_epi32(dot[j], av, ws[j]);
@@ -770,6 +776,7 @@ mod vnni {
         }
         store(w, &sums, row, g, y);
     }
+
     /// Rows `row..row + R` of the result, columns of groups `g..g + G`, as `avx2::tile`
     /// computes them (`vpmaddwd` on i16s) with a group's 16 columns in one vector.
     #[target_feature(enable = "avx2,fma,avx512f,avx512bw")]
@@ -796,12 +803,7 @@ mod vnni {
                 for (r, dot) in dots.iter_mut().enumerate() {
                     // SAFETY: `(row + r) * k + kk + 2 <= a.len()`: the row is inside `a`
                     // and `kk + 2 <= k`.
-                    let two = unsafe {
-                        a.as_ptr()
-                            .add((row + r) * k + kk)
-                            .cast::<i32>()
-                            .read_unaligned()
-                    };
+                    let two = unsafe { super::four_bytes(a, (row + r) * k + kk) };
                     let av = _mm512_set1_epi32(two);
                     for j in 0..G {
                         dot[j] = _mm512_add_epi32(dot[j], _mm512_madd_epi16(ws[j], av));
@@ -975,12 +977,7 @@ mod avx2 {
                 };
                 for r in 0..R {
                     // SAFETY: `(row + r) * k + kk + 4 <= a.len()`.
-                    let four = unsafe {
-                        a.as_ptr()
-                            .add((row + r) * k + kk)
-                            .cast::<i32>()
-                            .read_unaligned()
-                    };
+                    let four = unsafe { super::four_bytes(a, (row + r) * k + kk) };
                     let av = _mm256_set1_epi32(four);
                     for h in 0..2 {
                         dots[r][0][h] = _mm256_dpbusd_avx_epi32(dots[r][0][h], av, ws[h]);
@@ -1062,12 +1059,7 @@ mod avx2 {
                 for r in 0..R {
                     // SAFETY: `(row + r) * k + kk + 2 <= a.len()`: the row is inside `a`
                     // and `kk + 2 <= k`.
-                    let two = unsafe {
-                        a.as_ptr()
-                            .add((row + r) * k + kk)
-                            .cast::<i32>()
-                            .read_unaligned()
-                    };
+                    let two = unsafe { super::four_bytes(a, (row + r) * k + kk) };
                     let av = _mm256_set1_epi32(two);
                     for j in 0..G {
                         for h in 0..2 {

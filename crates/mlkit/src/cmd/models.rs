@@ -43,7 +43,7 @@ fn print_info(out: &mut dyn Write, model: &str, json: bool) -> Result<()> {
         .map_or_else(|| format!("{default:?}"), |v| v.get_name().to_string());
     // Which of the int8 kernels this CPU runs, where the default is int8: users of an
     // older CPU should see that it runs as q8 there.
-    let kernel = mlkit_core::int8::Kernel::chosen();
+    let kernel = Kernel::chosen();
     let runs_as = match (default, kernel) {
         (Precision::Int8, Kernel::Scalar) => "int8 (as q8: this CPU has no int8 kernel)".into(),
         (Precision::Int8, kernel) => format!("int8 (the {} kernel on this CPU)", kernel.name()),
