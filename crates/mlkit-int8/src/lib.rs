@@ -374,9 +374,17 @@ impl Int8Matmul {
             Kernel::Scalar
         };
         SCRATCH.with_borrow_mut(|(a, a_scales, wide)| {
-            // Only the AVX2 kernel reads its activations widened.
+            // Only x86's AVX2 and AVX-512BW kernels read their activations as i16s.
             #[cfg(not(target_arch = "x86_64"))]
             let _ = wide;
+            // The AVX2 and AVX-512BW kernels multiply the activations as i16s.
+            #[cfg(target_arch = "x86_64")]
+            if matches!(kernel, Kernel::Avx2 | Kernel::Avx512Bw) {
+                quantize_rows_wide(x, m, self.k, wide, a_scales);
+            } else {
+                quantize_rows(x, m, self.k, a, a_scales);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
             quantize_rows(x, m, self.k, a, a_scales);
             // Every kernel writes each of the m x n values once: zeroing them first cost a
             // pass over the result (3% of an encoder's time).
@@ -394,17 +402,12 @@ impl Int8Matmul {
                 // SAFETY: the CPU has AVX2, FMA and AVX-VNNI (`Kernel::supported`).
                 Kernel::AvxVnni => unsafe { run_tiles(self, a, a_scales, m, y, &avx2::TILES_VNNI) },
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: the CPU has AVX2 and FMA (`Kernel::supported`); `a` holds whole
-                // blocks of 32.
-                Kernel::Avx2 => unsafe {
-                    avx2::widen(a, wide);
-                    run_tiles(self, wide, a_scales, m, y, &avx2::TILES)
-                },
+                // SAFETY: the CPU has AVX2 and FMA (`Kernel::supported`).
+                Kernel::Avx2 => unsafe { run_tiles(self, wide, a_scales, m, y, &avx2::TILES) },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has AVX2, FMA, AVX-512F and AVX-512BW
-                // (`Kernel::supported`); `a` holds whole blocks of 32.
+                // (`Kernel::supported`).
                 Kernel::Avx512Bw => unsafe {
-                    avx2::widen(a, wide);
                     run_tiles(self, wide, a_scales, m, y, &vnni::TILES_WIDE)
                 },
                 #[cfg(target_arch = "aarch64")]
@@ -473,6 +476,16 @@ fn quantize_rows(x: &[f32], m: usize, k: usize, a: &mut Vec<u8>, scales: &mut Ve
     scales.resize(m * k / BLOCK, 0.0);
     let x = &x[..m * k];
     quantize_blocks_with(Quantizer::best(), x, a, scales);
+}
+
+/// `quantize_rows`' values less their offset of 128, as i16s, into `wide` (the AVX2 and
+/// AVX-512BW kernels' activations). The CPU must have AVX2, which both kernels need.
+#[cfg(target_arch = "x86_64")]
+fn quantize_rows_wide(x: &[f32], m: usize, k: usize, wide: &mut Vec<i16>, scales: &mut Vec<f32>) {
+    wide.resize(m * k, 0);
+    scales.resize(m * k / BLOCK, 0.0);
+    // SAFETY: the callers run it for kernels that need AVX2; the sizes are whole blocks.
+    unsafe { avx2::quantize_blocks_wide(&x[..m * k], wide, scales) };
 }
 
 /// How the activations are quantized: each gives the scalar code's bytes and scales.
@@ -609,6 +622,7 @@ impl Out<'_> {
 ///
 /// # Safety
 /// `a` must hold 4 bytes from element `at` on.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn four_bytes<A>(a: &[A], at: usize) -> i32 {
     // SAFETY: the caller's contract.
@@ -676,7 +690,7 @@ mod vnni {
         [tile::<4, 1>, tile::<4, 2>, tile::<4, 3>],
     ];
 
-    /// The AVX-512BW kernel's tiles, by shape, on activations that `avx2::widen` made
+    /// The AVX-512BW kernel's tiles, by shape, on activations that `avx2::quantize_blocks_wide` made
     /// i16s. The CPU must have AVX2, AVX-512F and AVX-512BW.
     pub const TILES_WIDE: [[Tile<i16>; 3]; ROWS] = [
         [tile_wide::<1, 1>, tile_wide::<1, 2>, tile_wide::<1, 3>],
@@ -891,12 +905,7 @@ mod avx2 {
     /// The CPU must have AVX2; `x.len() == a.len() == 32 * scales.len()`.
     #[target_feature(enable = "avx2")]
     pub unsafe fn quantize_blocks(x: &[f32], a: &mut [u8], scales: &mut [f32]) {
-        let (lo, hi, offset) = (
-            _mm256_set1_epi32(-127),
-            _mm256_set1_epi32(127),
-            _mm256_set1_epi32(128),
-        );
-        let magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX));
+        let offset = _mm256_set1_epi32(128);
         // packs and packus interleave 128-bit lanes: this puts the bytes back in order.
         let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
         for ((x, q), scale) in x
@@ -904,29 +913,12 @@ mod avx2 {
             .zip(a.chunks_exact_mut(BLOCK))
             .zip(scales.iter_mut())
         {
-            // SAFETY: `x` holds 32 f32s.
-            let v: [__m256; 4] =
-                std::array::from_fn(|i| unsafe { _mm256_loadu_ps(x.as_ptr().add(8 * i)) });
-            let mut nan = 0;
-            let mut most = _mm256_setzero_ps();
-            for v in v {
-                nan |= _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
-                most = _mm256_max_ps(most, _mm256_and_ps(v, magnitude));
-            }
-            let mut lanes = [0f32; 8];
-            // SAFETY: `lanes` holds 8 f32s.
-            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), most) };
-            let amax = lanes.iter().fold(0f32, |m, &v| m.max(v));
-            let Some((s, inv)) = super::vector_scale(amax, nan != 0) else {
+            let Some((s, i)) = block_integers(x) else {
                 *scale = super::quantize_block(x, q);
                 continue;
             };
             *scale = s;
-            let inv = _mm256_set1_ps(inv);
-            let i: [__m256i; 4] = std::array::from_fn(|j| {
-                let i = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], inv));
-                _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(i, lo), hi), offset)
-            });
+            let i = i.map(|i| _mm256_add_epi32(i, offset));
             let bytes = _mm256_packus_epi16(
                 _mm256_packs_epi32(i[0], i[1]),
                 _mm256_packs_epi32(i[2], i[3]),
@@ -935,6 +927,71 @@ mod avx2 {
             // SAFETY: `q` holds 32 bytes.
             unsafe { _mm256_storeu_si256(q.as_mut_ptr().cast(), bytes) };
         }
+    }
+
+    /// The blocks of `x` as `quantize_rows` makes them, less their offset of 128, as i16s:
+    /// what the AVX2 and AVX-512BW kernels multiply, with no pass to widen the bytes.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2; `x.len() == wide.len() == 32 * scales.len()`.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn quantize_blocks_wide(x: &[f32], wide: &mut [i16], scales: &mut [f32]) {
+        for ((x, q), scale) in x
+            .chunks_exact(BLOCK)
+            .zip(wide.chunks_exact_mut(BLOCK))
+            .zip(scales.iter_mut())
+        {
+            let Some((s, i)) = block_integers(x) else {
+                let mut bytes = [0u8; BLOCK];
+                *scale = super::quantize_block(x, &mut bytes);
+                for (q, b) in q.iter_mut().zip(bytes) {
+                    *q = i16::from(b) - 128;
+                }
+                continue;
+            };
+            *scale = s;
+            for (half, pair) in i.chunks_exact(2).enumerate() {
+                // packs interleaves 128-bit lanes: the permutation puts them back in order.
+                let v =
+                    _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(pair[0], pair[1]));
+                // SAFETY: `q` holds 32 i16s.
+                unsafe { _mm256_storeu_si256(q.as_mut_ptr().add(16 * half).cast(), v) };
+            }
+        }
+    }
+
+    /// A block of 32 values' scale and its values divided by it, rounded half to even and
+    /// clamped to -127..=127, as 4 vectors of 8; `None` where `vector_scale` sends the block
+    /// to the scalar code.
+    #[target_feature(enable = "avx2")]
+    fn block_integers(x: &[f32]) -> Option<(f32, [__m256i; 4])> {
+        let (lo, hi) = (_mm256_set1_epi32(-127), _mm256_set1_epi32(127));
+        let magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX));
+        // SAFETY: `x` holds 32 f32s.
+        let v: [__m256; 4] =
+            std::array::from_fn(|i| unsafe { _mm256_loadu_ps(x[..BLOCK].as_ptr().add(8 * i)) });
+        let mut nan = 0;
+        let mut most = _mm256_setzero_ps();
+        for v in v {
+            nan |= _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+            most = _mm256_max_ps(most, _mm256_and_ps(v, magnitude));
+        }
+        // The largest of the 8 lanes: halves, then quarters, then pairs.
+        let most = _mm_max_ps(
+            _mm256_castps256_ps128(most),
+            _mm256_extractf128_ps::<1>(most),
+        );
+        let most = _mm_max_ps(most, _mm_movehl_ps(most, most));
+        let most = _mm_max_ss(most, _mm_shuffle_ps::<0b01>(most, most));
+        let (s, inv) = super::vector_scale(_mm_cvtss_f32(most), nan != 0)?;
+        let inv = _mm256_set1_ps(inv);
+        Some((
+            s,
+            std::array::from_fn(|j| {
+                let i = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], inv));
+                _mm256_min_epi32(_mm256_max_epi32(i, lo), hi)
+            }),
+        ))
     }
 
     /// The AVX-VNNI kernel's tiles, by row count: `vpdpbusd` on 256 bits, as the AVX-512
@@ -1098,24 +1155,6 @@ mod avx2 {
                     sums[r][j][h] =
                         _mm256_fmadd_ps(exact, _mm256_mul_ps(scale, a_scale), sums[r][j][h]);
                 }
-            }
-        }
-    }
-
-    /// The stored activations (bytes offset by +128) as i16s without the offset, for the
-    /// AVX2 kernel.
-    ///
-    /// # Safety
-    /// The CPU must have AVX2; `a.len()` must be a multiple of 16.
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn widen(a: &[u8], wide: &mut Vec<i16>) {
-        wide.resize(a.len(), 0);
-        let offset = _mm256_set1_epi16(128);
-        for (bytes, out) in a.chunks_exact(16).zip(wide.chunks_exact_mut(16)) {
-            // SAFETY: `bytes` holds 16 bytes, `out` 16 i16s.
-            unsafe {
-                let v = _mm256_cvtepu8_epi16(_mm_loadu_si128(bytes.as_ptr().cast()));
-                _mm256_storeu_si256(out.as_mut_ptr().cast(), _mm256_sub_epi16(v, offset));
             }
         }
     }
@@ -1703,6 +1742,22 @@ mod tests {
                 assert_eq!(got_a, want_a, "{quantizer:?}");
                 let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&got_s), bits(&want_s), "{quantizer:?}");
+            }
+        }
+        // The AVX2 and AVX-512BW kernels' i16 activations: the same values less 128.
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            for x in [&rows, &odd] {
+                let m = x.len() / k;
+                let (mut want_a, mut want_s) = (vec![0; m * k], vec![0.0; m]);
+                quantize_blocks_with(Quantizer::Scalar, x, &mut want_a, &mut want_s);
+                let (mut wide, mut got_s) = (vec![0i16; m * k], vec![0.0; m]);
+                // SAFETY: the CPU has AVX2; the sizes are whole blocks.
+                unsafe { avx2::quantize_blocks_wide(x, &mut wide, &mut got_s) };
+                let want: Vec<i16> = want_a.iter().map(|&q| i16::from(q) - 128).collect();
+                assert_eq!(wide, want);
+                let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got_s), bits(&want_s));
             }
         }
         for (row, xs) in rows.chunks_exact(k).enumerate() {
