@@ -3,9 +3,11 @@ features are not comparable, only ratios from one run are. Also the share of the
 nominal peak that an mlkit run reached."""
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -42,6 +44,22 @@ def hide_features(args):
         env["GLIBC_TUNABLES"] = "glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD"
     sys.stdout.flush()
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def add_repeat_argument(ap):
+    ap.add_argument("--repeat", type=int, default=1, help=(
+        "time each run this many times and report the median (timings on shared machines "
+        "move by 10%% and more from one run to the next)"))
+
+
+def median_time(repeat, run):
+    """The median of `repeat` timings of `run()` in seconds, and what its last call returned."""
+    times, out = [], None
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        out = run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
 
 
 def cpu_flags():

@@ -3,7 +3,7 @@ sentences per second at the same thread count, and cosine agreement on every sen
 
     python -m venv .venv && .venv/bin/pip install -r benches/requirements-embed.txt
     cargo build --release -p mlkit
-    .venv/bin/python benches/embed_vs_python.py [--threads 2] [--shared ../shared]
+    .venv/bin/python benches/embed_vs_python.py [--threads 2] [--shared ../shared] [--repeat 3]
 
 `--hide avx2` (or avx2-vnni, avx512-no-vnni) runs everything with some of this CPU's
 features hidden (benches/hide_cpu_features.c), for a smaller CPU's figures on this one.
@@ -15,12 +15,10 @@ second: the printed ratio favours Python). mlkit runs f32 (the upstream safetens
 (--skip-onnx leaves them out).
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -28,8 +26,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from cpu import (INT8_KERNELS, add_hide_argument, clock_mhz, cpu_features, cpu_flags,  # noqa: E402
-                 hide_features, linear_macs_per_token, share_of_peak)
+from cpu import (INT8_KERNELS, add_hide_argument, add_repeat_argument, clock_mhz,  # noqa: E402
+                 cpu_features, cpu_flags, hide_features, linear_macs_per_token, median_time,
+                 share_of_peak)
 
 
 def sentences(path):
@@ -48,14 +47,12 @@ def sentences(path):
     return out
 
 
-def run_mlkit(binary, model, text_file, threads, extra, kernel=None):
+def run_mlkit(binary, model, text_file, threads, extra, repeat, kernel=None):
     out = text_file + ".npy"
     cmd = [binary, "-q", "embed", "--model", model, "--device", "cpu", "--threads", str(threads),
            "-o", out, text_file] + extra
     env = dict(os.environ, **({"MLKIT_INT8_KERNEL": kernel} if kernel else {}))
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env)
-    secs = time.perf_counter() - start
+    secs, _ = median_time(repeat, lambda: subprocess.run(cmd, check=True, env=env))
     return secs, np.load(out)
 
 
@@ -67,6 +64,7 @@ def main():
         os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlkit"))
     ap.add_argument("--skip-onnx", action="store_true")
     add_hide_argument(ap)
+    add_repeat_argument(ap)
     args = ap.parse_args()
     hide_features(args)
 
@@ -82,29 +80,30 @@ def main():
 
     st = SentenceTransformer(model_dir, device="cpu")
     st.encode(texts[:64], batch_size=32)
-    start = time.perf_counter()
-    ref = st.encode(texts, batch_size=32, convert_to_numpy=True)
-    st_secs = time.perf_counter() - start
+    st_secs, ref = median_time(
+        args.repeat, lambda: st.encode(texts, batch_size=32, convert_to_numpy=True))
 
     tmp = tempfile.mkdtemp(prefix="mlkit-embed-bench-")
     text_file = os.path.join(tmp, "sentences.txt")
     with open(text_file, "w") as f:
         f.write("\n".join(texts) + "\n")
     rows = [("sentence-transformers (PyTorch f32)", st_secs, ref)]
-    secs, emb = run_mlkit(args.mlkit, model_dir, text_file, args.threads, [])
+    secs, emb = run_mlkit(args.mlkit, model_dir, text_file, args.threads, [], args.repeat)
     rows.append(("mlkit f32", secs, emb))
-    secs, emb = run_mlkit(args.mlkit, "all-MiniLM-L6-v2", text_file, args.threads, ["--dtype", "q8"])
+    secs, emb = run_mlkit(args.mlkit, "all-MiniLM-L6-v2", text_file, args.threads, ["--dtype", "q8"],
+                          args.repeat)
     rows.append(("mlkit q8 (bundled GGUF)", secs, emb))
-    secs, emb = run_mlkit(args.mlkit, "all-MiniLM-L6-v2", text_file, args.threads, ["--dtype", "int8"])
+    secs, emb = run_mlkit(args.mlkit, "all-MiniLM-L6-v2", text_file, args.threads,
+                          ["--dtype", "int8"], args.repeat)
     rows.append(("mlkit int8 (bundled GGUF)", secs, emb))
     # Every int8 kernel this CPU has, so one run compares them (the same numbers, bit for bit).
     features = cpu_flags()
     for kernel in [k for k, flag in INT8_KERNELS if flag in features]:
         secs, emb = run_mlkit(args.mlkit, "all-MiniLM-L6-v2", text_file, args.threads,
-                              ["--dtype", "int8"], kernel)
+                              ["--dtype", "int8"], args.repeat, kernel)
         rows.append((f"mlkit int8 ({kernel})", secs, emb))
     if not args.skip_onnx:
-        rows.extend(onnx_runs(st, model_dir, texts, tmp, args.threads))
+        rows.extend(onnx_runs(st, model_dir, texts, tmp, args.threads, args.repeat))
 
     def cosines(a, b):
         return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
@@ -122,7 +121,7 @@ def main():
           f"{clock_mhz()} MHz")
 
 
-def onnx_runs(st, model_dir, texts, tmp, threads):
+def onnx_runs(st, model_dir, texts, tmp, threads, repeat):
     """onnxruntime fp32 and dynamic int8 on the same weights: the transformer exported with
     torch.onnx, mean pooling and normalisation in numpy, batches of 32 length-sorted texts."""
     import onnxruntime as ort
@@ -157,11 +156,14 @@ def onnx_runs(st, model_dir, texts, tmp, threads):
 
         run(texts[:32])
         emb = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-        start = time.perf_counter()
-        for i in range(0, len(order), 32):
-            idx = order[i:i + 32]
-            emb[idx] = run([texts[j] for j in idx])
-        out.append((name, time.perf_counter() - start, emb))
+
+        def run_all():
+            for i in range(0, len(order), 32):
+                idx = order[i:i + 32]
+                emb[idx] = run([texts[j] for j in idx])
+
+        secs, _ = median_time(repeat, run_all)
+        out.append((name, secs, emb))
     return out
 
 

@@ -5,7 +5,7 @@ share of the machine's nominal peak (benches/cpu.py).
 
     python -m venv .venv && .venv/bin/pip install -r benches/requirements-ner.txt
     cargo build --release -p mlkit
-    .venv/bin/python benches/ner_vs_python.py [--threads 2] [--shared ../shared]
+    .venv/bin/python benches/ner_vs_python.py [--threads 2] [--shared ../shared] [--repeat 3]
 
 `--hide avx2` (or avx2-vnni, avx512-no-vnni) runs everything with some of this CPU's
 features hidden (benches/hide_cpu_features.c), for a smaller CPU's figures on this one.
@@ -22,15 +22,15 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "crates/mlkit-ner/tests/fixtures"))
 sys.path.insert(0, HERE)
 
-from cpu import (INT8_KERNELS, add_hide_argument, clock_mhz, cpu_features, cpu_flags,  # noqa: E402
-                 hide_features, linear_macs_per_token, share_of_peak)
+from cpu import (INT8_KERNELS, add_hide_argument, add_repeat_argument, clock_mhz,  # noqa: E402
+                 cpu_features, cpu_flags, hide_features, linear_macs_per_token, median_time,
+                 share_of_peak)
 
 
 def main():
@@ -41,6 +41,7 @@ def main():
         os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlkit"))
     ap.add_argument("--skip-onnx", action="store_true")
     add_hide_argument(ap)
+    add_repeat_argument(ap)
     args = ap.parse_args()
     hide_features(args)
 
@@ -72,17 +73,14 @@ def main():
         cmd = [args.mlkit, "-q", "ner", "--device", "cpu", "--threads", str(args.threads),
                "--dtype", dtype, "--format", "jsonl", "-o", os.path.join(tmp, "out.jsonl"), text_file]
         env = dict(os.environ, **({"MLKIT_INT8_KERNEL": kernel} if kernel else {}))
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, env=env)
-        results[f"mlkit {dtype}" + (f" ({kernel})" if kernel else "")] = time.perf_counter() - start
+        secs, _ = median_time(args.repeat, lambda: subprocess.run(cmd, check=True, env=env))
+        results[f"mlkit {dtype}" + (f" ({kernel})" if kernel else "")] = secs
 
     model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
     nlp = pipeline("token-classification", model=model, tokenizer=tok, aggregation_strategy="simple",
                    device="cpu", batch_size=32)
     nlp(texts[:32])
-    start = time.perf_counter()
-    nlp(texts)
-    results["transformers pipeline (PyTorch)"] = time.perf_counter() - start
+    results["transformers pipeline (PyTorch)"], _ = median_time(args.repeat, lambda: nlp(texts))
 
     if not args.skip_onnx:
         import onnxruntime as ort
@@ -112,10 +110,12 @@ def main():
 
             run(texts[:32])
             order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # length-sorted, as mlkit
-            start = time.perf_counter()
-            for i in range(0, len(order), 32):
-                run([texts[j] for j in order[i:i + 32]])
-            results[name] = time.perf_counter() - start
+
+            def run_all():
+                for i in range(0, len(order), 32):
+                    run([texts[j] for j in order[i:i + 32]])
+
+            results[name], _ = median_time(args.repeat, run_all)
 
     base = results["transformers pipeline (PyTorch)"]
     macs = linear_macs_per_token(os.path.join(model_dir, "config.json"))
