@@ -47,21 +47,13 @@ impl Int8Matmul {
         xs: &Tensor,
         then: impl FnOnce(&mut [f32]) -> Result<()>,
     ) -> Result<Tensor> {
-        let (n, k) = (self.0.n(), self.0.k());
-        let dims = xs.dims().to_vec();
-        let Some((&width, lead)) = dims.split_last() else {
+        let Some((_, lead)) = xs.dims().split_last() else {
             bail!("an int8 Linear needs at least one dimension");
         };
-        if width != k {
-            bail!("an int8 Linear of width {k} got inputs of width {width}");
-        }
-        let xs = xs.to_dtype(candle_core::DType::F32)?.contiguous()?;
-        let m = xs.elem_count() / k;
-        // The activations are read in place: a copy would cost as much as quantizing them.
-        let mut y = crate::ops::with_host_f32(&xs, "an int8 Linear", |x| Ok(self.0.matmul(x, m)))?;
+        let mut y = self.on_rows(xs, |x, m| self.0.matmul(x, m))?;
         then(&mut y)?;
         let mut shape = lead.to_vec();
-        shape.push(n);
+        shape.push(self.0.n());
         Tensor::from_vec(y, shape, xs.device())
     }
 
@@ -69,21 +61,28 @@ impl Int8Matmul {
     /// (b, heads, s, n / heads), which the kernels store in place of the copy a transpose
     /// costs. `None` where the kernels cannot (see `mlkit_int8::Int8Matmul::matmul_heads`).
     pub fn forward_heads(&self, xs: &Tensor, heads: usize) -> Result<Option<Tensor>> {
-        let (n, k) = (self.0.n(), self.0.k());
-        let (b, s, width) = xs.dims3()?;
-        if width != k {
-            bail!("an int8 Linear of width {k} got inputs of width {width}");
-        }
+        let n = self.0.n();
+        let (b, s, _) = xs.dims3()?;
         if heads == 0 || !n.is_multiple_of(heads) {
             return Ok(None);
         }
         let head_dim = n / heads;
-        let xs = xs.to_dtype(candle_core::DType::F32)?.contiguous()?;
-        let y = crate::ops::with_host_f32(&xs, "an int8 Linear", |x| {
-            Ok(self.0.matmul_heads(x, b * s, s, head_dim))
-        })?;
+        let y = self.on_rows(xs, |x, m| self.0.matmul_heads(x, m, s, head_dim))?;
         y.map(|y| Tensor::from_vec(y, (b, heads, s, head_dim), xs.device()))
             .transpose()
+    }
+
+    /// `product` on `xs`' values as rows of the weight's width in f32, with their count:
+    /// read in place, where a copy would cost as much as quantizing them.
+    fn on_rows<T>(&self, xs: &Tensor, product: impl FnOnce(&[f32], usize) -> T) -> Result<T> {
+        let k = self.0.k();
+        let width = xs.dims().last().copied().unwrap_or(0);
+        if width != k {
+            bail!("an int8 Linear of width {k} got inputs of width {width}");
+        }
+        let xs = xs.to_dtype(candle_core::DType::F32)?.contiguous()?;
+        let m = xs.elem_count() / k;
+        crate::ops::with_host_f32(&xs, "an int8 Linear", |x| Ok(product(x, m)))
     }
 
     /// `m` rows of `x` (m x k, row-major) by `kernel` (see `mlkit_int8::Int8Matmul`).
