@@ -891,12 +891,7 @@ mod avx2 {
 
     /// The AVX2 kernel's tiles, by row count, on activations that `widen` made i16s. The CPU
     /// must have AVX2 and FMA.
-    pub const TILES: [[Tile<i16>; 1]; ROWS] = [
-        [tile::<1, 1>],
-        [tile::<2, 1>],
-        [tile::<3, 1>],
-        [tile::<4, 1>],
-    ];
+    pub const TILES: [[Tile<i16>; 1]; ROWS] = [[tile::<1>], [tile::<2>], [tile::<3>], [tile::<4>]];
 
     /// The blocks of `x` as `quantize_rows` makes them: the same numbers (the conversion
     /// rounds half to even, as the scalar code does).
@@ -1013,7 +1008,7 @@ mod avx2 {
     ) {
         let k = w.k;
         let blocks = k / BLOCK;
-        let mut sums = [[[_mm256_setzero_ps(); 2]; 1]; R];
+        let mut sums = [[_mm256_setzero_ps(); 2]; R];
         for b in 0..blocks {
             // Each block's exact sums start from the offsets (see `Int8Matmul::offsets`).
             let slot = (g * blocks + b) * LANES;
@@ -1021,7 +1016,7 @@ mod avx2 {
             let starts: [__m256i; 2] = std::array::from_fn(|h| unsafe {
                 _mm256_loadu_si256(w.offsets.as_ptr().add(slot + h * 8).cast())
             });
-            let mut dots = [[starts]; R];
+            let mut dots = [starts; R];
             for step in 0..BLOCK / 4 {
                 let kk = b * BLOCK + step * 4;
                 let at = packed_index(k, g, kk, 0);
@@ -1037,7 +1032,7 @@ mod avx2 {
                     let four = unsafe { super::four_bytes(a, (row + r) * k + kk) };
                     let av = _mm256_set1_epi32(four);
                     for h in 0..2 {
-                        dots[r][0][h] = _mm256_dpbusd_avx_epi32(dots[r][0][h], av, ws[h]);
+                        dots[r][h] = _mm256_dpbusd_avx_epi32(dots[r][h], av, ws[h]);
                     }
                 }
             }
@@ -1048,37 +1043,35 @@ mod avx2 {
 
     /// The tile's sums plus the bias into `y`.
     #[target_feature(enable = "avx2")]
-    fn store<const R: usize, const G: usize>(
+    fn store<const R: usize>(
         w: &Int8Matmul,
-        sums: &[[[__m256; 2]; G]; R],
+        sums: &[[__m256; 2]; R],
         row: usize,
         g: usize,
         y: &mut Out,
     ) {
-        for j in 0..G {
-            // SAFETY: `bias` holds 16 values for every group.
-            let bias: [__m256; 2] = std::array::from_fn(|h| unsafe {
-                _mm256_loadu_ps(w.bias.as_ptr().add((g + j) * LANES + h * 8))
-            });
-            for r in 0..R {
-                let mut lanes = [0f32; LANES];
-                for h in 0..2 {
-                    // SAFETY: `lanes` holds 16 f32s.
-                    unsafe {
-                        _mm256_storeu_ps(
-                            lanes.as_mut_ptr().add(h * 8),
-                            _mm256_add_ps(sums[r][j][h], bias[h]),
-                        )
-                    };
-                }
-                let (out, cols) = y.lanes(row + r, g + j);
-                // SAFETY: `out` holds `cols` f32s; `lanes` is a local array.
-                unsafe { std::ptr::copy_nonoverlapping(lanes.as_ptr(), out, cols) };
+        // SAFETY: `bias` holds 16 values for every group.
+        let bias: [__m256; 2] = std::array::from_fn(|h| unsafe {
+            _mm256_loadu_ps(w.bias.as_ptr().add(g * LANES + h * 8))
+        });
+        for r in 0..R {
+            let mut lanes = [0f32; LANES];
+            for h in 0..2 {
+                // SAFETY: `lanes` holds 16 f32s.
+                unsafe {
+                    _mm256_storeu_ps(
+                        lanes.as_mut_ptr().add(h * 8),
+                        _mm256_add_ps(sums[r][h], bias[h]),
+                    )
+                };
             }
+            let (out, cols) = y.lanes(row + r, g);
+            // SAFETY: `out` holds `cols` f32s; `lanes` is a local array.
+            unsafe { std::ptr::copy_nonoverlapping(lanes.as_ptr(), out, cols) };
         }
     }
 
-    /// Rows `row..row + R` of the result, the columns of groups `g..g + G`.
+    /// Rows `row..row + R` of the result, the 16 columns of group `g`.
     ///
     /// `vpmaddwd` on i16 weights and activations: 8 columns' products of 2 values each,
     /// added in pairs into i32s, exact (a pair is at most 2 x 128 x 127). Bytes would take
@@ -1089,7 +1082,7 @@ mod avx2 {
     /// `Kernel::chosen`). The activations are the quantized ones less their offset, so
     /// each block's sum starts from zero.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn tile<const R: usize, const G: usize>(
+    unsafe fn tile<const R: usize>(
         w: &Int8Matmul,
         a: &[i16],
         a_scales: &[f32],
@@ -1100,29 +1093,26 @@ mod avx2 {
         let k = w.k;
         let blocks = k / BLOCK;
         let packed = w.packed_wide();
-        let mut sums = [[[_mm256_setzero_ps(); 2]; G]; R];
+        let mut sums = [[_mm256_setzero_ps(); 2]; R];
         for b in 0..blocks {
-            let mut dots = [[[_mm256_setzero_si256(); 2]; G]; R];
+            let mut dots = [[_mm256_setzero_si256(); 2]; R];
             for step in 0..BLOCK / 2 {
                 let kk = b * BLOCK + step * 2;
+                let at = wide_index(k, g, kk, 0);
                 // SAFETY: `at + 32 <= packed.len()` for every group and k.
-                let ws: [[__m256i; 2]; G] = std::array::from_fn(|j| unsafe {
-                    let at = wide_index(k, g + j, kk, 0);
+                let ws = unsafe {
                     [
                         _mm256_loadu_si256(packed.as_ptr().add(at).cast()),
                         _mm256_loadu_si256(packed.as_ptr().add(at + 16).cast()),
                     ]
-                });
+                };
                 for r in 0..R {
                     // SAFETY: `(row + r) * k + kk + 2 <= a.len()`: the row is inside `a`
                     // and `kk + 2 <= k`.
                     let two = unsafe { super::four_bytes(a, (row + r) * k + kk) };
                     let av = _mm256_set1_epi32(two);
-                    for j in 0..G {
-                        for h in 0..2 {
-                            dots[r][j][h] =
-                                _mm256_add_epi32(dots[r][j][h], _mm256_madd_epi16(ws[j][h], av));
-                        }
+                    for h in 0..2 {
+                        dots[r][h] = _mm256_add_epi32(dots[r][h], _mm256_madd_epi16(ws[h], av));
                     }
                 }
             }
@@ -1134,27 +1124,24 @@ mod avx2 {
     /// A block's exact sums, times the product of the block's weight and activation
     /// scales, added to each row's running sums (the scalar reference's operations).
     #[target_feature(enable = "avx2,fma")]
-    fn add_block<const R: usize, const G: usize>(
+    fn add_block<const R: usize>(
         w: &Int8Matmul,
-        dots: &[[[__m256i; 2]; G]; R],
+        dots: &[[__m256i; 2]; R],
         a_scales: &[f32],
         row: usize,
         g: usize,
         b: usize,
-        sums: &mut [[[__m256; 2]; G]; R],
+        sums: &mut [[__m256; 2]; R],
     ) {
         let blocks = w.k / BLOCK;
-        for j in 0..G {
-            for h in 0..2 {
-                let slot = ((g + j) * blocks + b) * LANES + h * 8;
-                // SAFETY: `slot + 8 <= scales.len()`.
-                let scale = unsafe { _mm256_loadu_ps(w.scales.as_ptr().add(slot)) };
-                for r in 0..R {
-                    let exact = _mm256_cvtepi32_ps(dots[r][j][h]);
-                    let a_scale = _mm256_set1_ps(a_scales[(row + r) * blocks + b]);
-                    sums[r][j][h] =
-                        _mm256_fmadd_ps(exact, _mm256_mul_ps(scale, a_scale), sums[r][j][h]);
-                }
+        for h in 0..2 {
+            let slot = (g * blocks + b) * LANES + h * 8;
+            // SAFETY: `slot + 8 <= scales.len()`.
+            let scale = unsafe { _mm256_loadu_ps(w.scales.as_ptr().add(slot)) };
+            for r in 0..R {
+                let exact = _mm256_cvtepi32_ps(dots[r][h]);
+                let a_scale = _mm256_set1_ps(a_scales[(row + r) * blocks + b]);
+                sums[r][h] = _mm256_fmadd_ps(exact, _mm256_mul_ps(scale, a_scale), sums[r][h]);
             }
         }
     }
