@@ -7,6 +7,7 @@ each.
     python -m venv .venv && .venv/bin/pip install -r benches/requirements-ner.txt
     cargo build --release -p mlkit
     .venv/bin/python benches/train_vs_pytorch.py [--sentences 2000] [--threads 2] [--shared ../shared]
+        [--baseline path/to/an/earlier/mlkit]
 
 Both commands are timed whole: loading, one epoch over the first --sentences training
 sentences (batches of 16), scoring the first 500 validation sentences, saving the model
@@ -51,6 +52,7 @@ def main():
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
     ap.add_argument("--mlkit", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlkit"))
+    ap.add_argument("--baseline", help="another mlkit binary (an earlier build) to time the same way")
     args = ap.parse_args()
     base = os.path.join(args.shared, "models/all-MiniLM-L6-v2")
     conll = os.path.join(args.shared, "data/conll2003")
@@ -64,14 +66,18 @@ def main():
           f"sentences, 1 epoch, batch 16, lr 7e-5, warm-up 0.1", flush=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
 
-    start = time.perf_counter()
-    out = subprocess.run(
-        [args.mlkit, "-q", "ner", "train", "--model", base, "--train", os.path.join(data, "train.txt"),
-         "--dev", os.path.join(data, "valid.txt"), "-o", os.path.join(tmp, "mlkit-model"),
-         "--epochs", "1", "--device", "cpu", "--threads", str(args.threads)],
-        check=True, capture_output=True, text=True, env=env)
-    mlkit_s = time.perf_counter() - start
-    mlkit_f1 = json.loads(out.stdout)["dev_score"]
+    def mlkit_epoch(binary, name):
+        start = time.perf_counter()
+        out = subprocess.run(
+            [binary, "-q", "ner", "train", "--model", base, "--train", os.path.join(data, "train.txt"),
+             "--dev", os.path.join(data, "valid.txt"), "-o", os.path.join(tmp, name),
+             "--epochs", "1", "--device", "cpu", "--threads", str(args.threads)],
+            check=True, capture_output=True, text=True, env=env)
+        return time.perf_counter() - start, json.loads(out.stdout)["dev_score"]
+
+    mlkit_s, mlkit_f1 = mlkit_epoch(args.mlkit, "mlkit-model")
+    if args.baseline:
+        base_s, base_f1 = mlkit_epoch(args.baseline, "baseline-model")
 
     start = time.perf_counter()
     out = subprocess.run(
@@ -84,7 +90,11 @@ def main():
 
     print(f"mlkit ner train   {mlkit_s:8.1f} s   dev F1 {mlkit_f1:.4f}")
     print(f"PyTorch recipe    {torch_s:8.1f} s   dev F1 {torch_f1:.4f}")
+    if args.baseline:
+        print(f"mlkit (baseline)  {base_s:8.1f} s   dev F1 {base_f1:.4f}   ({args.baseline})")
     print(f"ratio (PyTorch / mlkit time): {torch_s / mlkit_s:.2f}x")
+    if args.baseline:
+        print(f"ratio (baseline / mlkit time): {base_s / mlkit_s:.2f}x")
     shutil.rmtree(tmp)
 
 

@@ -64,22 +64,26 @@ impl CustomOp1 for GeluErf {
             candle_core::bail!("mlkit-gelu-erf: contiguous input only")
         };
         let mut out = data[start..end].to_vec();
-        gelu_erf_in_place(&mut out);
+        crate::parallel::for_blocks(&mut out, |_, block| gelu_erf_in_place(block));
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 
     /// d/dx x Phi(x) = Phi(x) + x phi(x).
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let x = arg.flatten_all()?.to_vec1::<f32>()?;
         let mut dx = grad.flatten_all()?.to_vec1::<f32>()?;
-        if dx.len() != x.len() {
-            candle_core::bail!(
-                "mlkit-gelu-erf: {} gradients for {} inputs",
-                dx.len(),
-                x.len()
-            )
-        }
-        gelu_erf_gradient(&mut dx, &x);
+        crate::ops::with_host_f32(&arg.contiguous()?, self.name(), |x| {
+            if dx.len() != x.len() {
+                candle_core::bail!(
+                    "mlkit-gelu-erf: {} gradients for {} inputs",
+                    dx.len(),
+                    x.len()
+                )
+            }
+            crate::parallel::for_blocks(&mut dx, |offset, block| {
+                gelu_erf_gradient(block, &x[offset..offset + block.len()])
+            });
+            Ok(())
+        })?;
         Ok(Some(Tensor::from_vec(dx, arg.shape(), arg.device())?))
     }
 }

@@ -24,6 +24,7 @@ pub mod int8;
 pub mod linear;
 pub mod models;
 pub mod ops;
+pub mod parallel;
 pub mod parts;
 pub mod pickle;
 pub mod pooling;

@@ -147,10 +147,6 @@ fn host_f32(ts: &[&Tensor]) -> bool {
 }
 
 /// A tensor's values in row-major order (a copy).
-fn values(t: &Tensor) -> Result<Vec<f32>> {
-    t.flatten_all()?.to_vec1::<f32>()
-}
-
 fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
     let CpuStorage::F32(data) = s else {
         candle_core::bail!("{op}: f32 only")
@@ -226,13 +222,15 @@ impl CustomOp2 for HostBiasAdd {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let n = bias.elem_count();
-        let g = values(grad)?;
         let mut sums = vec![0f32; n];
-        for row in g.chunks_exact(n) {
-            for (s, v) in sums.iter_mut().zip(row) {
-                *s += v;
+        with_host_f32(&grad.contiguous()?, self.name(), |g| {
+            for row in g.chunks_exact(n.max(1)) {
+                for (s, v) in sums.iter_mut().zip(row) {
+                    *s += v;
+                }
             }
-        }
+            Ok(())
+        })?;
         Ok((
             Some(grad.clone()),
             Some(Tensor::from_vec(sums, bias.shape(), bias.device())?),
@@ -243,15 +241,6 @@ impl CustomOp2 for HostBiasAdd {
 /// LayerNorm of the last dimension with a backward pass (PyTorch's formulas).
 struct HostLayerNorm {
     eps: f64,
-}
-
-impl HostLayerNorm {
-    /// Each row's mean and 1 / standard deviation.
-    fn stats(&self, xs: &[f32], n: usize) -> Vec<(f32, f32)> {
-        xs.chunks_exact(n)
-            .map(|row| mean_rstd(row, self.eps as f32))
-            .collect()
-    }
 }
 
 impl CustomOp3 for HostLayerNorm {
@@ -289,31 +278,85 @@ impl CustomOp3 for HostLayerNorm {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let n = weight.elem_count();
-        let (x, w, g) = (values(xs)?, values(weight)?, values(grad)?);
-        let (mut dw, mut db) = (vec![0f32; n], vec![0f32; n]);
-        let mut dx = Vec::with_capacity(x.len());
-        let mut xhat = vec![0f32; n];
-        let mut dxhat = vec![0f32; n];
-        for ((row, grow), (mean, rstd)) in x
-            .chunks_exact(n)
-            .zip(g.chunks_exact(n))
-            .zip(self.stats(&x, n))
-        {
-            let (mut sum_d, mut sum_dx) = (0f32, 0f32);
-            for j in 0..n {
-                xhat[j] = (row[j] - mean) * rstd;
-                dxhat[j] = grow[j] * w[j];
-                dw[j] += grow[j] * xhat[j];
-                db[j] += grow[j];
-                sum_d += dxhat[j];
-                sum_dx += dxhat[j] * xhat[j];
-            }
-            let (mean_d, mean_dx) = (sum_d / n as f32, sum_dx / n as f32);
-            dx.extend((0..n).map(|j| rstd * (dxhat[j] - mean_d - xhat[j] * mean_dx)));
-        }
+        let name = self.name();
+        let (xs_c, grad_c) = (xs.contiguous()?, grad.contiguous()?);
+        let eps = self.eps as f32;
+        let (dx, dw, db) = with_host_f32(&xs_c, name, |x| {
+            with_host_f32(weight, name, |w| {
+                with_host_f32(&grad_c, name, |g| {
+                    if n == 0 || x.len() != g.len() || x.len() % n != 0 {
+                        candle_core::bail!("{name}: {} gradients for {} inputs", g.len(), x.len())
+                    }
+                    Ok(layer_norm_backward(x, w, g, eps))
+                })
+            })
+        })?;
         let t = |v: Vec<f32>, like: &Tensor| Tensor::from_vec(v, like.shape(), like.device());
         Ok((Some(t(dx, xs)?), Some(t(dw, weight)?), Some(t(db, bias)?)))
     }
+}
+
+/// Rows per block of `layer_norm_backward`: the unit of work of a thread, and of the
+/// weight and bias gradients' partial sums.
+const BACKWARD_ROWS: usize = 16;
+
+/// One block of rows of `layer_norm_backward`: its input gradients and its share of the
+/// weight and bias gradients.
+struct RowsBackward<'a> {
+    dx: &'a mut [f32],
+    dw: Vec<f32>,
+    db: Vec<f32>,
+}
+
+/// LayerNorm's backward pass (PyTorch's formulas) over rows of `w.len()` inputs `x` with
+/// output gradients `g`: the gradients of the inputs, the weight and the bias. Rows run in
+/// blocks on Candle's threads; the blocks' weight and bias sums are added in order, so the
+/// thread count changes no number.
+fn layer_norm_backward(
+    x: &[f32],
+    w: &[f32],
+    g: &[f32],
+    eps: f32,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let n = w.len();
+    let mut dx = vec![0f32; x.len()];
+    let mut blocks: Vec<RowsBackward> = dx
+        .chunks_mut(BACKWARD_ROWS * n)
+        .map(|dx| RowsBackward {
+            dx,
+            dw: vec![0f32; n],
+            db: vec![0f32; n],
+        })
+        .collect();
+    crate::parallel::for_parts(&mut blocks, x.len(), |first, part| {
+        let (mut xhat, mut dxhat) = (vec![0f32; n], vec![0f32; n]);
+        for (k, block) in part.iter_mut().enumerate() {
+            let start = (first + k) * BACKWARD_ROWS * n;
+            let rows = x[start..].chunks_exact(n).zip(g[start..].chunks_exact(n));
+            for ((row, grow), out) in rows.zip(block.dx.chunks_exact_mut(n)) {
+                let (mean, rstd) = mean_rstd(row, eps);
+                for j in 0..n {
+                    xhat[j] = (row[j] - mean) * rstd;
+                    dxhat[j] = grow[j] * w[j];
+                    block.dw[j] += grow[j] * xhat[j];
+                    block.db[j] += grow[j];
+                }
+                let mean_d = crate::vector::sum(&dxhat, |d| d) / n as f32;
+                let mean_dx = crate::vector::dot(&dxhat, &xhat) / n as f32;
+                for j in 0..n {
+                    out[j] = rstd * (dxhat[j] - mean_d - xhat[j] * mean_dx);
+                }
+            }
+        }
+    });
+    let (mut dw, mut db) = (vec![0f32; n], vec![0f32; n]);
+    for block in &blocks {
+        for j in 0..n {
+            dw[j] += block.dw[j];
+            db[j] += block.db[j];
+        }
+    }
+    (dx, dw, db)
 }
 
 #[cfg(test)]
@@ -349,6 +392,48 @@ mod tests {
             };
             let (got, want) = (ours.forward(&xs).unwrap(), candle.forward(&xs).unwrap());
             assert!(close(&got, &want) < 1e-5, "width {width}");
+        }
+    }
+
+    /// The hand-written backward pass against Candle's autograd through the composed
+    /// formula, on more rows than one block (and thread) takes, the last block short.
+    #[test]
+    fn layer_norm_gradients_are_autograds_of_the_composed_formula() {
+        let dev = Device::Cpu;
+        let xs = (Tensor::randn(0f32, 2.0, (3, 101, 384), &dev).unwrap() + 1.0).unwrap();
+        let w = Tensor::randn(1f32, 0.1, 384, &dev).unwrap();
+        let b = Tensor::randn(0f32, 0.1, 384, &dev).unwrap();
+        let c = Tensor::randn(0f32, 1.0, (3, 101, 384), &dev).unwrap();
+        let gradients = |host: bool| -> Vec<Tensor> {
+            let vars = [&xs, &w, &b].map(|t| Var::from_tensor(t).unwrap());
+            let [x, w, b] = [0, 1, 2].map(|i| vars[i].as_tensor().clone());
+            let ys = if host {
+                LayerNorm::new(w, Some(b), 1e-5).forward(&x).unwrap()
+            } else {
+                let mean = x.mean_keepdim(D::Minus1).unwrap();
+                let centred = x.broadcast_sub(&mean).unwrap();
+                let var = centred.sqr().unwrap().mean_keepdim(D::Minus1).unwrap();
+                let rstd = (var + 1e-5).unwrap().sqrt().unwrap();
+                let xhat = centred.broadcast_div(&rstd).unwrap();
+                xhat.broadcast_mul(&w).unwrap().broadcast_add(&b).unwrap()
+            };
+            let grads = (ys * &c).unwrap().sum_all().unwrap().backward().unwrap();
+            vars.iter()
+                .map(|v| grads.get(v.as_tensor()).unwrap().clone())
+                .collect()
+        };
+        let (ours, autograd) = (gradients(true), gradients(false));
+        for (name, (a, b)) in ["input", "weight", "bias"]
+            .iter()
+            .zip(ours.iter().zip(&autograd))
+        {
+            let scale = b.abs().unwrap().flatten_all().unwrap().max(0).unwrap();
+            let scale = scale.to_scalar::<f32>().unwrap();
+            assert!(
+                close(a, b) <= 1e-5 * scale,
+                "{name}: {} of {scale}",
+                close(a, b)
+            );
         }
     }
 

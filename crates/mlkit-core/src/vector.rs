@@ -72,6 +72,23 @@ pub(crate) fn sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     fold(sums, |a, b| a + b)
 }
 
+/// The dot product of `a` and `b` (of one length), in `LANES` partial sums.
+#[inline(always)]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut sums = [0f32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ta, tb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..LANES {
+            sums[i] += x[i] * y[i];
+        }
+    }
+    for (s, (x, y)) in sums.iter_mut().zip(ta.iter().zip(tb)) {
+        *s += x * y;
+    }
+    fold(sums, |a, b| a + b)
+}
+
 /// e^x for x <= 0 (a score less its row's maximum, -x^2/2 in GELU's gradient), within 2 ulp
 /// of the exact value, in branch-free arithmetic that vectorises: x = n ln 2 + r with
 /// |r| <= ln 2 / 2, e^r by its degree-7 Taylor polynomial (remainder below 2^-27 relative
