@@ -9,7 +9,7 @@ use std::cell::RefCell;
 
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, DType, InplaceOp1, Layout, Result, Storage, Tensor, Var};
-use mlkit_core::parallel::for_parts;
+use mlkit_core::parallel::{for_parts, BLOCK_VALUES};
 
 /// Linear warm-up over `warmup` steps, then linear decay to 0 at `total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -281,9 +281,9 @@ impl InplaceOp1 for HostAdamW<'_> {
             candle_core::bail!("mlkit-adamw: a gradient or moment of another size")
         }
         let u = self.u;
-        // Parameters split into blocks of whole elements, updated on Candle's threads: the
-        // update of each element reads only its own gradient and moments.
-        const BLOCK: usize = 1 << 14;
+        // Parameters split into the blocks `for_blocks` uses, updated on Candle's threads:
+        // the update of each element reads only its own gradient and moments.
+        const BLOCK: usize = BLOCK_VALUES;
         let mut blocks: Vec<_> = theta
             .chunks_mut(BLOCK)
             .zip(m.chunks_mut(BLOCK))
