@@ -38,7 +38,8 @@ for l in cublas cublasLt cudart nvrtc; do ln -sf "lib$l.so.13" "lib$l.so"; done
 ln -sf libcurand.so.10 libcurand.so
 
 # The driver stand-in: one function for each driver entry point cudarc declares.
-cudarc=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-* 2>/dev/null | sort -V | tail -1)
+# (`|| true`: with pipefail, a failed ls would end the script before the message below.)
+cudarc=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-* 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$cudarc" ]; then
     echo "cudarc's source is not in cargo's registry: run 'cargo fetch' in the project first" >&2
     exit 1
