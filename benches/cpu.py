@@ -89,6 +89,22 @@ def cpu_features():
     return said
 
 
+def describe_binary(path):
+    """The mlkit binary a benchmark times, for its header: the path and when it was built,
+    with a warning where a source file is newer (a stale binary, e.g. an old `target/` when
+    the build went to CARGO_TARGET_DIR, would time code that is no longer there)."""
+    built = os.path.getmtime(path)
+    root = os.path.dirname(HERE)
+    newest = max((os.path.getmtime(os.path.join(d, f))
+                  for top in ("crates", "vendor")
+                  for d, _, files in os.walk(os.path.join(root, top))
+                  for f in files if f.endswith((".rs", ".toml"))), default=0)
+    said = f"{path} (built {time.strftime('%Y-%m-%d %H:%M', time.localtime(built))})"
+    if newest > built:
+        said += " -- WARNING: older than the sources; rebuild with `cargo build --release -p mlkit`"
+    return said
+
+
 # mlkit's int8 kernels (MLKIT_INT8_KERNEL) and the /proc/cpuinfo flag each needs: the
 # benchmarks time every one the CPU has, so that one run compares them.
 INT8_KERNELS = [("avx512vnni", "avx512_vnni"), ("avxvnni", "avx_vnni"), ("avx512bw", "avx512bw"),

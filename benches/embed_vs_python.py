@@ -27,8 +27,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 from cpu import (INT8_KERNELS, add_hide_argument, add_repeat_argument, clock_mhz,  # noqa: E402
-                 cpu_features, cpu_flags, hide_features, linear_macs_per_token, median_time,
-                 share_of_peak)
+                 cpu_features, cpu_flags, describe_binary, hide_features, linear_macs_per_token,
+                 median_time, share_of_peak)
 
 
 def sentences(path):
@@ -75,6 +75,7 @@ def main():
     model_dir = os.path.join(args.shared, "models", "all-MiniLM-L6-v2")
     texts = sentences(os.path.join(args.shared, "data", "conll2003", "test.txt"))
     print(f"cpu: {cpu_features()}")
+    print(f"mlkit: {describe_binary(args.mlkit)}")
     print(f"torch {torch.__version__}, sentence-transformers {sentence_transformers.__version__}, "
           f"{args.threads} threads, {len(texts)} sentences")
 

@@ -29,8 +29,8 @@ sys.path.insert(0, os.path.join(ROOT, "crates/mlkit-ner/tests/fixtures"))
 sys.path.insert(0, HERE)
 
 from cpu import (INT8_KERNELS, add_hide_argument, add_repeat_argument, clock_mhz,  # noqa: E402
-                 cpu_features, cpu_flags, hide_features, linear_macs_per_token, median_time,
-                 share_of_peak)
+                 cpu_features, cpu_flags, describe_binary, hide_features, linear_macs_per_token,
+                 median_time, share_of_peak)
 
 
 def main():
@@ -63,6 +63,7 @@ def main():
     with open(text_file, "w") as f:
         f.write("\n".join(texts) + "\n")
     print(f"cpu: {cpu_features()}", file=sys.stderr)
+    print(f"mlkit: {describe_binary(args.mlkit)}", file=sys.stderr)
     print(f"{len(texts)} documents, {tokens} tokens, {args.threads} threads", file=sys.stderr)
 
     results = {}

@@ -7,7 +7,10 @@ each.
     python -m venv .venv && .venv/bin/pip install -r benches/requirements-ner.txt
     cargo build --release -p mlkit
     .venv/bin/python benches/train_vs_pytorch.py [--sentences 2000] [--threads 2] [--shared ../shared]
-        [--baseline path/to/an/earlier/mlkit]
+        [--baseline path/to/an/earlier/mlkit] [--hide avx2]
+
+`--hide avx2` (or avx2-vnni, avx512-no-vnni) runs both sides with some of this CPU's features
+hidden (benches/hide_cpu_features.c), for a smaller CPU's figures on this one.
 
 Both commands are timed whole: loading, one epoch over the first --sentences training
 sentences (batches of 16), scoring the first 500 validation sentences, saving the model
@@ -23,7 +26,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cpu import cpu_features  # noqa: E402
+from cpu import add_hide_argument, cpu_features, describe_binary, hide_features  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -53,7 +56,9 @@ def main():
     ap.add_argument("--mlkit", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlkit"))
     ap.add_argument("--baseline", help="another mlkit binary (an earlier build) to time the same way")
+    add_hide_argument(ap)
     args = ap.parse_args()
+    hide_features(args)
     base = os.path.join(args.shared, "models/all-MiniLM-L6-v2")
     conll = os.path.join(args.shared, "data/conll2003")
     tmp = tempfile.mkdtemp()
@@ -64,6 +69,7 @@ def main():
     first_sentences(os.path.join(conll, "test.txt"), 10, os.path.join(data, "test.txt"))
     print(f"CPU features: {cpu_features()}; {args.threads} threads; {args.sentences} training "
           f"sentences, 1 epoch, batch 16, lr 7e-5, warm-up 0.1", flush=True)
+    print(f"mlkit: {describe_binary(args.mlkit)}", flush=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
 
     def mlkit_epoch(binary, name):
