@@ -10,6 +10,8 @@ use candle_core::{Result, Tensor};
 
 use mlkit_rng::Rng;
 
+use crate::unpad::Rows;
+
 /// Dropout probabilities, as config.json names them for BERT-like models.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Rates {
@@ -52,6 +54,13 @@ pub fn is_active() -> bool {
 }
 
 fn apply(xs: &Tensor, rate: impl Fn(&Rates) -> f64) -> Result<Tensor> {
+    apply_to_rows(xs, None, rate)
+}
+
+/// Dropout on `xs`; with `rows`, `xs` is the real tokens' rows of a padded batch (see
+/// `unpad`) and the masks are drawn as over the whole padded batch, the padding's draws
+/// passed over, so that a seed gives the same masks either way.
+fn apply_to_rows(xs: &Tensor, rows: Option<&Rows>, rate: impl Fn(&Rates) -> f64) -> Result<Tensor> {
     let mask = ACTIVE.with(|a| -> Result<Option<Tensor>> {
         let mut a = a.borrow_mut();
         let Some(active) = a.as_mut() else {
@@ -63,9 +72,28 @@ fn apply(xs: &Tensor, rate: impl Fn(&Rates) -> f64) -> Result<Tensor> {
         }
         // Kept units are scaled by 1 / (1 - p), as torch.nn.Dropout does.
         let scale = (1.0 / (1.0 - p)) as f32;
-        let keep: Vec<f32> = (0..xs.elem_count())
-            .map(|_| if active.rng.unit() >= p { scale } else { 0.0 })
-            .collect();
+        let mut draw = || if active.rng.unit() >= p { scale } else { 0.0 };
+        let keep: Vec<f32> = match rows {
+            None => (0..xs.elem_count()).map(|_| draw()).collect(),
+            Some(rows) => {
+                let (n, width) = xs.dims2()?;
+                if n != rows.kept().len() {
+                    candle_core::bail!("dropout on {n} rows of a batch of {}", rows.kept().len())
+                }
+                let mut keep = Vec::with_capacity(n * width);
+                let mut kept = rows.kept().iter().peekable();
+                for position in 0..rows.padded_len() as u32 {
+                    let real = kept.next_if_eq(&&position).is_some();
+                    for _ in 0..width {
+                        let unit = draw();
+                        if real {
+                            keep.push(unit);
+                        }
+                    }
+                }
+                keep
+            }
+        };
         Ok(Some(
             Tensor::from_vec(keep, xs.shape(), xs.device())?.to_dtype(xs.dtype())?,
         ))
@@ -79,6 +107,12 @@ fn apply(xs: &Tensor, rate: impl Fn(&Rates) -> f64) -> Result<Tensor> {
 /// Dropout on embeddings and sub-layer outputs.
 pub fn hidden(xs: &Tensor) -> Result<Tensor> {
     apply(xs, |r| r.hidden)
+}
+
+/// `hidden` on the real tokens' rows (tokens, width) of a padded batch, with the masks the
+/// padded batch would draw for them.
+pub fn hidden_rows(xs: &Tensor, rows: &Rows) -> Result<Tensor> {
+    apply_to_rows(xs, Some(rows), |r| r.hidden)
 }
 
 /// Dropout on attention probabilities.
@@ -121,5 +155,31 @@ mod tests {
         let dropped = a.iter().filter(|&&v| v == 0.0).count();
         assert!((800..1200).contains(&dropped), "{dropped}");
         assert!(a.iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn rows_of_a_padded_batch_get_the_padded_batchs_masks() {
+        let dev = Device::Cpu;
+        let mask = Tensor::new(&[[1u32, 1, 0, 0], [1, 1, 1, 0]], &dev).unwrap();
+        let rows = Rows::of_mask(&mask).unwrap().unwrap();
+        let padded = Tensor::randn(0f32, 1.0, (2, 4, 64), &dev).unwrap();
+        let rates = Rates {
+            hidden: 0.5,
+            attention: 0.0,
+            classifier: 0.0,
+        };
+        let mut rng = Rng::new(3, 0);
+        let whole = during(rates, &mut rng, || hidden(&padded).unwrap());
+        let mut rng = Rng::new(3, 0);
+        let real = rows.gather(&padded).unwrap();
+        let of_rows = during(rates, &mut rng, || hidden_rows(&real, &rows).unwrap());
+        assert_eq!(
+            of_rows.to_vec2::<f32>().unwrap(),
+            rows.gather(&whole).unwrap().to_vec2::<f32>().unwrap()
+        );
+        // Rows that are not the batch's real tokens are refused.
+        let mut rng = Rng::new(3, 0);
+        let wrong = Tensor::zeros((4, 64), DType::F32, &dev).unwrap();
+        assert!(during(rates, &mut rng, || hidden_rows(&wrong, &rows)).is_err());
     }
 }

@@ -33,6 +33,7 @@ pub mod resolve;
 pub mod tokenize;
 pub mod tokenizer_files;
 pub mod trainable;
+pub mod unpad;
 pub mod weights;
 
 pub use device::{select_device, Precision, RunOptions};

@@ -10,6 +10,7 @@ use crate::attention::softmax_scaled_biased;
 use crate::dropout;
 use crate::linear::{Linear, LinearWeights};
 use crate::ops::LayerNorm;
+use crate::unpad::Rows;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Config {
@@ -226,23 +227,47 @@ impl LayerTail {
     /// on top of its input `xs` (b, s, hidden).
     pub(crate) fn forward(&self, probs: &Tensor, v: &Tensor, xs: &Tensor) -> Result<Tensor> {
         let (b, s, h) = xs.dims3()?;
-        let context = probs
-            .matmul(v)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((b, s, h))?;
-        let attended = add_norm(&self.attention_out, &context, xs, &self.attention_norm)?;
-        let inner = self.act.after(&self.intermediate, &attended)?;
-        add_norm(&self.output, &inner, &attended, &self.output_norm)
+        let context = merge_heads(&probs.matmul(v)?, (b, s, h))?;
+        self.after_attention(&context, xs, None)
     }
+
+    /// The layer from the heads' merged context on, on top of its input `xs`: both (b, s,
+    /// hidden), or with `rows` both the real tokens' rows (tokens, hidden) of a padded batch.
+    fn after_attention(
+        &self,
+        context: &Tensor,
+        xs: &Tensor,
+        rows: Option<&Rows>,
+    ) -> Result<Tensor> {
+        let attended = add_norm(&self.attention_out, context, xs, &self.attention_norm, rows)?;
+        let inner = self.act.after(&self.intermediate, &attended)?;
+        add_norm(&self.output, &inner, &attended, &self.output_norm, rows)
+    }
+}
+
+/// Attention's result (b, heads, s, d) with its heads side by side again: (b, s, hidden).
+fn merge_heads(context: &Tensor, dims: (usize, usize, usize)) -> Result<Tensor> {
+    context.transpose(1, 2)?.contiguous()?.reshape(dims)
 }
 
 /// A sub-layer's output with dropout plus its input, normalised:
 /// `norm(dropout(linear(xs)) + skip)`. At inference (no dropout) the addition and the
 /// LayerNorm run in place on the product where the Linear can (`Linear::forward_fused`).
-fn add_norm(linear: &Linear, xs: &Tensor, skip: &Tensor, norm: &LayerNorm) -> Result<Tensor> {
+/// With `rows`, `xs` and `skip` are the real tokens' rows of a padded batch (`unpad`).
+fn add_norm(
+    linear: &Linear,
+    xs: &Tensor,
+    skip: &Tensor,
+    norm: &LayerNorm,
+    rows: Option<&Rows>,
+) -> Result<Tensor> {
     if dropout::is_active() {
-        return norm.forward(&(dropout::hidden(&linear.forward(xs)?)? + skip)?);
+        let ys = linear.forward(xs)?;
+        let ys = match rows {
+            Some(rows) => dropout::hidden_rows(&ys, rows)?,
+            None => dropout::hidden(&ys)?,
+        };
+        return norm.forward(&(ys + skip)?);
     }
     if norm.on_host() && crate::linear::in_place_operand(skip) {
         let fused = linear.forward_fused(xs, |ys| {
@@ -300,6 +325,26 @@ impl Layer {
         let scores = q.matmul(&k.t()?)?;
         let probs = dropout::attention(&softmax_scaled_biased(&scores, bias, scale)?)?;
         self.tail.forward(&probs, &v, xs)
+    }
+
+    /// `forward` on the real tokens' rows `xs` (tokens, hidden) of a padded batch: the
+    /// products on the rows, attention on the padded layout (`unpad`).
+    fn forward_rows(&self, xs: &Tensor, bias: &Tensor, rows: &Rows) -> Result<Tensor> {
+        let heads = |linear: &Linear| -> Result<Tensor> {
+            let ys = rows.pad(&linear.forward(xs)?)?;
+            let (b, s, n) = ys.dims3()?;
+            ys.reshape((b, s, self.heads, n / self.heads))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let (q, k, v) = (heads(&self.query)?, heads(&self.key)?, heads(&self.value)?);
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scores = q.matmul(&k.t()?)?;
+        let probs = dropout::attention(&softmax_scaled_biased(&scores, bias, scale)?)?;
+        let (b, _, s, d) = q.dims4()?;
+        let context = merge_heads(&probs.matmul(&v)?, (b, s, self.heads * d))?;
+        self.tail
+            .after_attention(&rows.gather(&context)?, xs, Some(rows))
     }
 }
 
@@ -386,6 +431,17 @@ impl BertModel {
         let mut bias = attention_bias(mask, self.dtype)?;
         if let Some(extra) = extra {
             bias = bias.broadcast_add(&extra.to_dtype(self.dtype)?)?;
+        }
+        // Training runs the layers on the real tokens only (`unpad`); inference batches are
+        // sorted by length, so have little padding, and keep their fused kernels.
+        if xs.track_op() {
+            if let Some(rows) = Rows::of_mask(mask)? {
+                let mut real = rows.gather(&xs)?;
+                for layer in &self.layers {
+                    real = layer.forward_rows(&real, &bias, &rows)?;
+                }
+                return rows.pad(&real);
+            }
         }
         for layer in &self.layers {
             xs = layer.forward(&xs, &bias)?;
