@@ -233,7 +233,7 @@ impl LayerTail {
 
     /// The layer from the heads' merged context on, on top of its input `xs`: both (b, s,
     /// hidden), or with `rows` both the real tokens' rows (tokens, hidden) of a padded batch.
-    fn after_attention(
+    pub(crate) fn after_attention(
         &self,
         context: &Tensor,
         xs: &Tensor,
@@ -246,7 +246,7 @@ impl LayerTail {
 }
 
 /// Attention's result (b, heads, s, d) with its heads side by side again: (b, s, hidden).
-fn merge_heads(context: &Tensor, dims: (usize, usize, usize)) -> Result<Tensor> {
+pub(crate) fn merge_heads(context: &Tensor, dims: (usize, usize, usize)) -> Result<Tensor> {
     context.transpose(1, 2)?.contiguous()?.reshape(dims)
 }
 

@@ -8,11 +8,12 @@ use candle_nn::{embedding, Embedding, VarBuilder};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::bert::{norm, Activation, LayerTail, BERT_NAMES};
+use super::bert::{merge_heads, norm, Activation, LayerTail, BERT_NAMES};
 use super::{encoder_root, Architecture, EncoderModel, HeadLayout, Sizes};
 use crate::dropout;
 use crate::linear::{Linear, LinearWeights};
 use crate::ops::{softmax_last_dim, LayerNorm};
+use crate::unpad::Rows;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Config {
@@ -256,10 +257,51 @@ impl Layer {
     }
 
     fn forward(&self, xs: &Tensor, keep: &Tensor, rel: Option<&Relative>) -> Result<Tensor> {
-        let (b, s, _) = xs.dims3()?;
-        let q = self.split_heads(&self.query.forward(xs)?)?;
-        let k = self.split_heads(&self.key.forward(xs)?)?;
-        let v = self.split_heads(&self.value.forward(xs)?)?;
+        let heads = |linear: &Linear| self.split_heads(&linear.forward(xs)?);
+        let context = self.attend(
+            heads(&self.query)?,
+            heads(&self.key)?,
+            heads(&self.value)?,
+            keep,
+            rel,
+        )?;
+        self.tail
+            .after_attention(&merge_heads(&context, xs.dims3()?)?, xs, None)
+    }
+
+    /// `forward` on the real tokens' rows `xs` (tokens, hidden) of a padded batch: the
+    /// products on the rows, attention on the padded layout (`unpad`).
+    fn forward_rows(
+        &self,
+        xs: &Tensor,
+        keep: &Tensor,
+        rel: Option<&Relative>,
+        rows: &Rows,
+    ) -> Result<Tensor> {
+        let heads = |linear: &Linear| self.split_heads(&rows.pad(&linear.forward(xs)?)?);
+        let context = self.attend(
+            heads(&self.query)?,
+            heads(&self.key)?,
+            heads(&self.value)?,
+            keep,
+            rel,
+        )?;
+        let (b, heads, s, d) = context.dims4()?;
+        let context = merge_heads(&context, (b, s, heads * d))?;
+        self.tail
+            .after_attention(&rows.gather(&context)?, xs, Some(rows))
+    }
+
+    /// Attention's result (b, heads, s, d) for queries, keys and values split into heads.
+    fn attend(
+        &self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        keep: &Tensor,
+        rel: Option<&Relative>,
+    ) -> Result<Tensor> {
+        let (b, _, s, _) = q.dims4()?;
         let factor = 1 + usize::from(self.c2p) + usize::from(self.p2c);
         let scale = ((self.head_dim * factor) as f64).sqrt();
         let mut scores = (q.matmul(&k.t()?)? / scale)?;
@@ -288,14 +330,14 @@ impl Layer {
             }
         }
         // masked_fill, not an added bias: padded rows stay finite.
-        let fill = Tensor::new(f32::MIN, xs.device())?
+        let fill = Tensor::new(f32::MIN, q.device())?
             .to_dtype(scores.dtype())?
             .broadcast_as(scores.shape())?;
         let scores = keep
             .broadcast_as(scores.shape())?
             .where_cond(&scores, &fill)?;
         let probs = dropout::attention(&softmax_last_dim(&scores)?)?;
-        self.tail.forward(&probs, &v, xs)
+        probs.matmul(&v)
     }
 }
 
@@ -396,6 +438,16 @@ impl DebertaV2Model {
         };
         // Keys that may be attended: (b, 1, 1, s).
         let keep = mask.to_dtype(DType::U8)?.reshape((b, 1, 1, s))?;
+        // Training runs the layers on the real tokens only (`unpad`), as BERT's do.
+        if xs.track_op() {
+            if let Some(rows) = Rows::of_mask(mask)? {
+                let mut real = rows.gather(&xs)?;
+                for layer in &self.layers {
+                    real = layer.forward_rows(&real, &keep, rel.as_ref(), &rows)?;
+                }
+                return rows.pad(&real);
+            }
+        }
         for layer in &self.layers {
             xs = layer.forward(&xs, &keep, rel.as_ref())?;
         }

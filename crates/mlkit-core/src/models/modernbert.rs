@@ -14,6 +14,7 @@ use super::bert::{attention_bias, Activation};
 use super::{encoder_root, Architecture, EncoderModel, HeadLayout, SequenceHead, Sizes, TokenHead};
 use crate::linear::{Linear, LinearWeights};
 use crate::ops::{softmax_last_dim, LayerNorm};
+use crate::unpad::Rows;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Config {
@@ -178,16 +179,26 @@ impl Layer {
         })
     }
 
-    fn forward(&self, xs: &Tensor, attention: &AttentionInputs) -> Result<Tensor> {
-        let (b, s, h) = xs.dims3()?;
+    /// The layer on `xs` (b, s, hidden), or with `rows` on the real tokens' rows (tokens,
+    /// hidden) of a padded batch: everything but attention on the rows (`unpad`).
+    fn forward(
+        &self,
+        xs: &Tensor,
+        attention: &AttentionInputs,
+        rows: Option<&Rows>,
+    ) -> Result<Tensor> {
         let normed = match &self.attn_norm {
             Some(n) => n.forward(xs)?,
             None => xs.clone(),
         };
-        let qkv = self
-            .wqkv
-            .forward(&normed)?
-            .reshape((b, s, 3, self.heads, self.head_dim))?;
+        let qkv = self.wqkv.forward(&normed)?;
+        let qkv = match rows {
+            Some(rows) => rows.pad(&qkv)?,
+            None => qkv,
+        };
+        let (b, s, _) = qkv.dims3()?;
+        let h = self.heads * self.head_dim;
+        let qkv = qkv.reshape((b, s, 3, self.heads, self.head_dim))?;
         let part = |i: usize| -> Result<Tensor> {
             qkv.narrow(2, i, 1)?
                 .squeeze(2)?
@@ -205,6 +216,10 @@ impl Layer {
             .transpose(1, 2)?
             .contiguous()?
             .reshape((b, s, h))?;
+        let context = match rows {
+            Some(rows) => rows.gather(&context)?,
+            None => context,
+        };
         let xs = (xs + self.wo.forward(&context)?)?;
         let gated = self.wi.forward(&self.mlp_norm.forward(&xs)?)?;
         let half = gated.dim(D::Minus1)? / 2;
@@ -278,10 +293,24 @@ impl EncoderModel for ModernBertModel {
         let mut xs = self
             .embedding_norm
             .forward(&self.embeddings.forward(ids)?)?;
-        for layer in &self.layers {
-            xs = layer.forward(&xs, if layer.local { &local } else { &global })?;
+        // Training runs the layers on the real tokens only (`unpad`), as BERT's do.
+        let rows = if xs.track_op() {
+            Rows::of_mask(mask)?
+        } else {
+            None
+        };
+        if let Some(rows) = &rows {
+            xs = rows.gather(&xs)?;
         }
-        self.final_norm.forward(&xs)
+        for layer in &self.layers {
+            let inputs = if layer.local { &local } else { &global };
+            xs = layer.forward(&xs, inputs, rows.as_ref())?;
+        }
+        let xs = self.final_norm.forward(&xs)?;
+        match &rows {
+            Some(rows) => rows.pad(&xs),
+            None => Ok(xs),
+        }
     }
 }
 
