@@ -177,11 +177,7 @@ impl Linear {
                 }
             }
         }
-        let ys = self.forward(xs)?;
-        let (b, s, n) = ys.dims3()?;
-        ys.reshape((b, s, heads, n / heads))?
-            .transpose(1, 2)?
-            .contiguous()
+        split_heads(&self.forward(xs)?, heads)
     }
 
     /// `forward`, then `then` on the result's values in place, for inference on the CPU in
@@ -233,6 +229,15 @@ impl Linear {
         shape.push(n);
         Tensor::from_vec(ys, shape, xs.device()).map(Some)
     }
+}
+
+/// A projection `ys` (b, s, n) split into `heads` attention heads: (b, heads, s, n /
+/// heads), contiguous.
+pub(crate) fn split_heads(ys: &Tensor, heads: usize) -> Result<Tensor> {
+    let (b, s, n) = ys.dims3()?;
+    ys.reshape((b, s, heads, n / heads))?
+        .transpose(1, 2)?
+        .contiguous()
 }
 
 /// Adds `residual`'s values to `ys` in place: the skip connection fused into a product's

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::{encoder_root, Architecture, EncoderModel, HeadLayout, Sizes};
 use crate::attention::softmax_scaled_biased;
 use crate::dropout;
-use crate::linear::{Linear, LinearWeights};
+use crate::linear::{split_heads, Linear, LinearWeights};
 use crate::ops::LayerNorm;
 use crate::unpad::Rows;
 
@@ -318,33 +318,33 @@ impl Layer {
 
     /// `bias` is (batch, 1, 1, seq): 0 for real tokens, a large negative for padding.
     fn forward(&self, xs: &Tensor, bias: &Tensor) -> Result<Tensor> {
-        let q = self.query.forward_heads(xs, self.heads)?;
-        let k = self.key.forward_heads(xs, self.heads)?;
-        let v = self.value.forward_heads(xs, self.heads)?;
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = q.matmul(&k.t()?)?;
-        let probs = dropout::attention(&softmax_scaled_biased(&scores, bias, scale)?)?;
+        let (probs, v) = self.attend(|linear| linear.forward_heads(xs, self.heads), bias)?;
         self.tail.forward(&probs, &v, xs)
     }
 
     /// `forward` on the real tokens' rows `xs` (tokens, hidden) of a padded batch: the
     /// products on the rows, attention on the padded layout (`unpad`).
     fn forward_rows(&self, xs: &Tensor, bias: &Tensor, rows: &Rows) -> Result<Tensor> {
-        let heads = |linear: &Linear| -> Result<Tensor> {
-            let ys = rows.pad(&linear.forward(xs)?)?;
-            let (b, s, n) = ys.dims3()?;
-            ys.reshape((b, s, self.heads, n / self.heads))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
+        let heads = |linear: &Linear| split_heads(&rows.pad(&linear.forward(xs)?)?, self.heads);
+        let (probs, v) = self.attend(heads, bias)?;
+        let (b, _, s, d) = v.dims4()?;
+        let context = merge_heads(&probs.matmul(&v)?, (b, s, self.heads * d))?;
+        self.tail
+            .after_attention(&rows.gather(&context)?, xs, Some(rows))
+    }
+
+    /// The attention probabilities (b, heads, s, s) and the values (b, heads, s, d), from
+    /// the queries, keys and values `heads` makes of each projection.
+    fn attend(
+        &self,
+        heads: impl Fn(&Linear) -> Result<Tensor>,
+        bias: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
         let (q, k, v) = (heads(&self.query)?, heads(&self.key)?, heads(&self.value)?);
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = q.matmul(&k.t()?)?;
         let probs = dropout::attention(&softmax_scaled_biased(&scores, bias, scale)?)?;
-        let (b, _, s, d) = q.dims4()?;
-        let context = merge_heads(&probs.matmul(&v)?, (b, s, self.heads * d))?;
-        self.tail
-            .after_attention(&rows.gather(&context)?, xs, Some(rows))
+        Ok((probs, v))
     }
 }
 

@@ -258,13 +258,7 @@ impl Layer {
 
     fn forward(&self, xs: &Tensor, keep: &Tensor, rel: Option<&Relative>) -> Result<Tensor> {
         let heads = |linear: &Linear| self.split_heads(&linear.forward(xs)?);
-        let context = self.attend(
-            heads(&self.query)?,
-            heads(&self.key)?,
-            heads(&self.value)?,
-            keep,
-            rel,
-        )?;
+        let context = self.attend(heads, keep, rel)?;
         self.tail
             .after_attention(&merge_heads(&context, xs.dims3()?)?, xs, None)
     }
@@ -279,28 +273,22 @@ impl Layer {
         rows: &Rows,
     ) -> Result<Tensor> {
         let heads = |linear: &Linear| self.split_heads(&rows.pad(&linear.forward(xs)?)?);
-        let context = self.attend(
-            heads(&self.query)?,
-            heads(&self.key)?,
-            heads(&self.value)?,
-            keep,
-            rel,
-        )?;
+        let context = self.attend(heads, keep, rel)?;
         let (b, heads, s, d) = context.dims4()?;
         let context = merge_heads(&context, (b, s, heads * d))?;
         self.tail
             .after_attention(&rows.gather(&context)?, xs, Some(rows))
     }
 
-    /// Attention's result (b, heads, s, d) for queries, keys and values split into heads.
+    /// Attention's result (b, heads, s, d), from the queries, keys and values `heads` makes
+    /// of each projection.
     fn attend(
         &self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
+        heads: impl Fn(&Linear) -> Result<Tensor>,
         keep: &Tensor,
         rel: Option<&Relative>,
     ) -> Result<Tensor> {
+        let (q, k, v) = (heads(&self.query)?, heads(&self.key)?, heads(&self.value)?);
         let (b, _, s, _) = q.dims4()?;
         let factor = 1 + usize::from(self.c2p) + usize::from(self.p2c);
         let scale = ((self.head_dim * factor) as f64).sqrt();
