@@ -274,8 +274,8 @@ impl Layer {
     ) -> Result<Tensor> {
         let heads = |linear: &Linear| self.split_heads(&rows.pad(&linear.forward(xs)?)?);
         let context = self.attend(heads, keep, rel)?;
-        let (b, heads, s, d) = context.dims4()?;
-        let context = merge_heads(&context, (b, s, heads * d))?;
+        let (b, h, s, d) = context.dims4()?;
+        let context = merge_heads(&context, (b, s, h * d))?;
         self.tail
             .after_attention(&rows.gather(&context)?, xs, Some(rows))
     }
