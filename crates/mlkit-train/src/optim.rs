@@ -175,15 +175,13 @@ fn sum_of_squares(g: &Tensor) -> Result<f64> {
     ))
 }
 
-/// Values per block of `host_sum_of_squares`: blocks are summed alone and their sums added
-/// in order, so the norm does not depend on how many threads computed it.
-const SQUARES_BLOCK: usize = 1 << 14;
-
 /// The squares of `values` summed in f64, on Candle's thread count for large gradients
 /// (a MiniLM step has 22.7 million gradient values; one thread adding them into one
-/// accumulator waited on each addition: 3% of a step).
+/// accumulator waited on each addition: 3% of a step). Blocks of `BLOCK_VALUES` are summed
+/// alone and their sums added in order, so the norm does not depend on how many threads
+/// computed it.
 fn host_sum_of_squares(values: &[f32]) -> f64 {
-    let blocks: Vec<&[f32]> = values.chunks(SQUARES_BLOCK).collect();
+    let blocks: Vec<&[f32]> = values.chunks(BLOCK_VALUES).collect();
     let mut sums = vec![0f64; blocks.len()];
     for_parts(&mut sums, values.len(), |first, out| {
         for (i, sum) in out.iter_mut().enumerate() {
@@ -283,12 +281,11 @@ impl InplaceOp1 for HostAdamW<'_> {
         let u = self.u;
         // Parameters split into the blocks `for_blocks` uses, updated on Candle's threads:
         // the update of each element reads only its own gradient and moments.
-        const BLOCK: usize = BLOCK_VALUES;
         let mut blocks: Vec<_> = theta
-            .chunks_mut(BLOCK)
-            .zip(m.chunks_mut(BLOCK))
-            .zip(v.chunks_mut(BLOCK))
-            .zip(self.g.chunks(BLOCK))
+            .chunks_mut(BLOCK_VALUES)
+            .zip(m.chunks_mut(BLOCK_VALUES))
+            .zip(v.chunks_mut(BLOCK_VALUES))
+            .zip(self.g.chunks(BLOCK_VALUES))
             .map(|(((p, m), v), g)| (p, m, v, g))
             .collect();
         let elements = self.g.len();

@@ -226,9 +226,7 @@ impl LayerTail {
     /// `probs` (b, heads, s, s) applied to `v` (b, heads, s, d), then the rest of the layer
     /// on top of its input `xs` (b, s, hidden).
     pub(crate) fn forward(&self, probs: &Tensor, v: &Tensor, xs: &Tensor) -> Result<Tensor> {
-        let (b, s, h) = xs.dims3()?;
-        let context = merge_heads(&probs.matmul(v)?, (b, s, h))?;
-        self.after_attention(&context, xs, None)
+        self.after_attention(&merge_heads(&probs.matmul(v)?)?, xs, None)
     }
 
     /// The layer from the heads' merged context on, on top of its input `xs`: both (b, s,
@@ -245,9 +243,13 @@ impl LayerTail {
     }
 }
 
-/// Attention's result (b, heads, s, d) with its heads side by side again: (b, s, hidden).
-pub(crate) fn merge_heads(context: &Tensor, dims: (usize, usize, usize)) -> Result<Tensor> {
-    context.transpose(1, 2)?.contiguous()?.reshape(dims)
+/// Attention's result (b, heads, s, d) with its heads side by side again: (b, s, heads x d).
+pub(crate) fn merge_heads(context: &Tensor) -> Result<Tensor> {
+    let (b, heads, s, d) = context.dims4()?;
+    context
+        .transpose(1, 2)?
+        .contiguous()?
+        .reshape((b, s, heads * d))
 }
 
 /// A sub-layer's output with dropout plus its input, normalised:
@@ -327,10 +329,8 @@ impl Layer {
     fn forward_rows(&self, xs: &Tensor, bias: &Tensor, rows: &Rows) -> Result<Tensor> {
         let heads = |linear: &Linear| split_heads(&rows.pad(&linear.forward(xs)?)?, self.heads);
         let (probs, v) = self.attend(heads, bias)?;
-        let (b, _, s, d) = v.dims4()?;
-        let context = merge_heads(&probs.matmul(&v)?, (b, s, self.heads * d))?;
-        self.tail
-            .after_attention(&rows.gather(&context)?, xs, Some(rows))
+        let context = rows.gather(&merge_heads(&probs.matmul(&v)?)?)?;
+        self.tail.after_attention(&context, xs, Some(rows))
     }
 
     /// The attention probabilities (b, heads, s, s) and the values (b, heads, s, d), from

@@ -259,8 +259,7 @@ impl Layer {
     fn forward(&self, xs: &Tensor, keep: &Tensor, rel: Option<&Relative>) -> Result<Tensor> {
         let heads = |linear: &Linear| self.split_heads(&linear.forward(xs)?);
         let context = self.attend(heads, keep, rel)?;
-        self.tail
-            .after_attention(&merge_heads(&context, xs.dims3()?)?, xs, None)
+        self.tail.after_attention(&merge_heads(&context)?, xs, None)
     }
 
     /// `forward` on the real tokens' rows `xs` (tokens, hidden) of a padded batch: the
@@ -274,10 +273,8 @@ impl Layer {
     ) -> Result<Tensor> {
         let heads = |linear: &Linear| self.split_heads(&rows.pad(&linear.forward(xs)?)?);
         let context = self.attend(heads, keep, rel)?;
-        let (b, h, s, d) = context.dims4()?;
-        let context = merge_heads(&context, (b, s, h * d))?;
-        self.tail
-            .after_attention(&rows.gather(&context)?, xs, Some(rows))
+        let context = rows.gather(&merge_heads(&context)?)?;
+        self.tail.after_attention(&context, xs, Some(rows))
     }
 
     /// Attention's result (b, heads, s, d), from the queries, keys and values `heads` makes

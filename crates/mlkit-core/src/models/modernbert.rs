@@ -10,7 +10,7 @@ use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{embedding, Embedding, VarBuilder};
 use serde::Deserialize;
 
-use super::bert::{attention_bias, Activation};
+use super::bert::{attention_bias, merge_heads, Activation};
 use super::{encoder_root, Architecture, EncoderModel, HeadLayout, SequenceHead, Sizes, TokenHead};
 use crate::linear::{Linear, LinearWeights};
 use crate::ops::{softmax_last_dim, LayerNorm};
@@ -197,7 +197,6 @@ impl Layer {
             None => qkv,
         };
         let (b, s, _) = qkv.dims3()?;
-        let h = self.heads * self.head_dim;
         let qkv = qkv.reshape((b, s, 3, self.heads, self.head_dim))?;
         let part = |i: usize| -> Result<Tensor> {
             qkv.narrow(2, i, 1)?
@@ -211,11 +210,7 @@ impl Layer {
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
         let probs = softmax_last_dim(&scores)?;
-        let context = probs
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((b, s, h))?;
+        let context = merge_heads(&probs.matmul(&v)?)?;
         let context = match rows {
             Some(rows) => rows.gather(&context)?,
             None => context,
